@@ -1,0 +1,203 @@
+//! Error types callers must tell apart, and the exit codes they map to.
+//!
+//! Inside the crate, platform failures are a typed [`PlatformError`] (so retries can ask
+//! [`PlatformError::is_transient`]); at the top, everything is an `anyhow::Error` whose chain is
+//! searched by [`exit_code`]. Messages never contain secrets: request URLs, query strings and
+//! headers are never formatted into an error.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Process exit codes, documented in `--help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Failure = 1,
+    Usage = 2,
+    Auth = 3,
+    GaveUp = 4,
+}
+
+/// A usage or configuration mistake: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Build a [`UsageError`] wrapped in `anyhow`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+/// What kind of failure a platform error is, for retries and exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Credentials, signature, token or permission refused: exit 3, never retried.
+    Auth,
+    /// Throttling, timeouts, busy servers: retried, exit 4 after giving up.
+    Transient,
+    /// Our request was wrong (bad parameter, range too long): not retried.
+    Invalid,
+    /// Anything else the platform said.
+    Other,
+}
+
+/// A failure talking to a platform.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// The platform answered with an error envelope.
+    #[error("{platform} {endpoint}: the platform answered code {code}{kind}: {message}{request_id}{hint}",
+        kind = kind.as_deref().map(|k| format!(" (type {k})")).unwrap_or_default(),
+        request_id = request_id.as_deref().map(|r| format!(" [request id {r}]")).unwrap_or_default(),
+        hint = hint.as_deref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+    Api {
+        platform: &'static str,
+        endpoint: String,
+        code: String,
+        kind: Option<String>,
+        message: String,
+        request_id: Option<String>,
+        class: ErrorClass,
+        hint: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    /// A non-success HTTP status.
+    #[error("{platform} {endpoint}: HTTP status {status}")]
+    Http {
+        platform: &'static str,
+        endpoint: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// The request never got an answer (connection refused or reset, timeout).
+    #[error("{platform} {endpoint}: {detail}")]
+    Transport {
+        platform: &'static str,
+        endpoint: String,
+        detail: String,
+    },
+    /// The answer could not be understood.
+    #[error("{platform} {endpoint}{page}: malformed response at {path}: {detail}{saved}",
+        page = page.map(|p| format!(" page {p}")).unwrap_or_default(),
+        saved = saved_body.as_ref().map(|p| format!(" (raw body saved to {})", p.display())).unwrap_or_default())]
+    Malformed {
+        platform: &'static str,
+        endpoint: String,
+        page: Option<u32>,
+        path: String,
+        detail: String,
+        saved_body: Option<PathBuf>,
+    },
+    /// A request could not be built (bad local input such as a range the platform cannot serve).
+    #[error("{platform}: {message}")]
+    Request {
+        platform: &'static str,
+        message: String,
+    },
+}
+
+impl PlatformError {
+    /// The class used for retries and exit codes.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            PlatformError::Api { class, .. } => *class,
+            PlatformError::Http { status, .. } => match status {
+                401 | 403 => ErrorClass::Auth,
+                408 | 429 | 500..=599 => ErrorClass::Transient,
+                _ => ErrorClass::Other,
+            },
+            PlatformError::Transport { .. } => ErrorClass::Transient,
+            // A truncated or garbled body is most often a transient fault of the connection;
+            // retrying is safe because list calls are idempotent.
+            PlatformError::Malformed { .. } => ErrorClass::Transient,
+            PlatformError::Request { .. } => ErrorClass::Invalid,
+        }
+    }
+
+    /// Worth another try after a pause.
+    pub fn is_transient(&self) -> bool {
+        self.class() == ErrorClass::Transient
+    }
+
+    /// A delay the platform asked for (`Retry-After`, "ban will last N seconds").
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PlatformError::Api { retry_after, .. } | PlatformError::Http { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
+    /// The platform's own error code, when it gave one.
+    pub fn api_code(&self) -> Option<&str> {
+        match self {
+            PlatformError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The exit code for an error chain.
+pub fn exit_code(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return Exit::Usage;
+        }
+        if let Some(p) = cause.downcast_ref::<PlatformError>() {
+            return match p.class() {
+                ErrorClass::Auth => Exit::Auth,
+                ErrorClass::Transient => Exit::GaveUp,
+                ErrorClass::Invalid => Exit::Usage,
+                ErrorClass::Other => Exit::Failure,
+            };
+        }
+    }
+    Exit::Failure
+}
+
+/// Whether the chain holds a broken pipe (`ordersync pull | head`), which is not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Parse "ban will last 31062 more seconds"-style text (Taobao) into a delay.
+pub fn ban_seconds(message: &str) -> Option<Duration> {
+    let idx = message.find("last")?;
+    let rest = &message[idx + 4..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_class() {
+        let e = anyhow::Error::new(PlatformError::Http {
+            platform: "vvtool",
+            endpoint: "/x".into(),
+            status: 503,
+            retry_after: None,
+        });
+        assert_eq!(exit_code(&e), Exit::GaveUp);
+        assert_eq!(exit_code(&usage("bad")), Exit::Usage);
+        assert_eq!(exit_code(&anyhow::anyhow!("x")), Exit::Failure);
+    }
+
+    #[test]
+    fn ban_text_is_parsed() {
+        assert_eq!(
+            ban_seconds("App Call Limited, This ban will last 31062 more seconds"),
+            Some(Duration::from_secs(31062))
+        );
+        assert_eq!(ban_seconds("nothing here"), None);
+    }
+}

@@ -1,0 +1,12 @@
+//! ordersync: pull e-commerce orders from five order APIs into one normalized model.
+//!
+//! `main.rs` only calls [`run`]. The pipeline is: `cli` parses, `config` resolves shops and
+//! secrets, `platforms` adapters build signed requests and parse pages, `net` sends them,
+//! `sync` drives windows and pages, `sink` writes NDJSON/JSON/CSV. `sandbox` emulates the
+//! platforms for tests and for new users.
+
+pub mod error;
+pub mod model;
+pub mod net;
+pub mod platforms;
+pub mod sandbox;

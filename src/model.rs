@@ -1,0 +1,359 @@
+//! The normalized order model every adapter maps into (see `shared/docs/model.md`).
+//!
+//! Invariants: every key is always serialized (null when absent) so `jq` programs never need `?`;
+//! money is a [`Amount`] (exact decimal, two fraction digits on output, never `f64`); times are
+//! [`Timestamp`]s that carry the platform's offset and precision.
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone};
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// One order, normalized.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Order {
+    pub platform: String,
+    pub shop: String,
+    pub order_id: String,
+    pub source_order_id: Option<String>,
+    pub status: Status,
+    pub platform_status: String,
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+    pub paid_at: Option<Timestamp>,
+    pub currency: String,
+    pub total: Amount,
+    pub shipping_fee: Option<Amount>,
+    pub discount: Option<Amount>,
+    pub buyer: Party,
+    pub seller: Party,
+    pub receiver: Receiver,
+    pub buyer_message: Option<String>,
+    pub seller_memo: Option<String>,
+    pub lines: Vec<OrderLine>,
+}
+
+/// One line (sub-order) of an order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderLine {
+    pub line_id: String,
+    pub product_id: Option<String>,
+    pub sku_id: Option<String>,
+    pub title: String,
+    pub sku_properties: Vec<SkuProperty>,
+    pub quantity: i64,
+    pub unit_price: Option<Amount>,
+    pub total: Option<Amount>,
+    pub status: Option<Status>,
+    pub platform_status: Option<String>,
+    pub refund_status: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub image_url: Option<String>,
+}
+
+/// A buyer or seller as the platform names them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Party {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Where the order ships to; masked values are kept exactly as the platform gives them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Receiver {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub town: Option<String>,
+    pub address: Option<String>,
+    pub zip: Option<String>,
+}
+
+/// A variant attribute of a line (`颜色分类` = `豆沙色`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkuProperty {
+    pub name: String,
+    pub value: String,
+}
+
+/// The normalized order status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    PendingPayment,
+    Paid,
+    AwaitingShipment,
+    PartiallyShipped,
+    Shipped,
+    Delivered,
+    Completed,
+    Cancelled,
+    Refunded,
+    Unknown,
+}
+
+impl Status {
+    /// The snake_case name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::PendingPayment => "pending_payment",
+            Status::Paid => "paid",
+            Status::AwaitingShipment => "awaiting_shipment",
+            Status::PartiallyShipped => "partially_shipped",
+            Status::Shipped => "shipped",
+            Status::Delivered => "delivered",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+            Status::Refunded => "refunded",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// Map a Taobao Trade status (`WAIT_SELLER_SEND_GOODS`, ...) to the normalized status.
+    pub fn from_taobao_trade(s: &str) -> Status {
+        match s {
+            "WAIT_BUYER_PAY" | "TRADE_NO_CREATE_PAY" | "PAY_PENDING_CONFIRM" => {
+                Status::PendingPayment
+            }
+            "PAY_PENDING" | "PAID_FORBID_CONSIGN" | "WAIT_PRE_AUTH_CONFIRM" => Status::Paid,
+            "WAIT_SELLER_SEND_GOODS" => Status::AwaitingShipment,
+            "SELLER_CONSIGNED_PART" => Status::PartiallyShipped,
+            "WAIT_BUYER_CONFIRM_GOODS" => Status::Shipped,
+            "TRADE_BUYER_SIGNED" => Status::Delivered,
+            "TRADE_FINISHED" => Status::Completed,
+            "TRADE_CLOSED_BY_TAOBAO" => Status::Cancelled,
+            "TRADE_CLOSED" => Status::Refunded,
+            _ => Status::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An exact money amount. Serialized as a string with at least two fraction digits
+/// (`"62.00"`); an amount with more precision keeps it rather than being rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Amount(Decimal);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(Decimal::ZERO);
+
+    /// Parse a decimal string exactly (`"62"`, `"105.58"`, `" 8.42 "`).
+    pub fn parse(s: &str) -> Result<Amount, String> {
+        let t = s.trim();
+        Decimal::from_str_exact(t)
+            .map(Amount)
+            .map_err(|_| format!("{s:?} is not a decimal amount"))
+    }
+
+    /// An amount given in minor units (fen, cents): `22500` is `225.00`.
+    pub fn from_minor_units(minor: i64) -> Amount {
+        Amount(Decimal::new(minor, 2))
+    }
+
+    /// The exact decimal value.
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    /// Sum of two amounts.
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).map(Amount)
+    }
+}
+
+impl From<Decimal> for Amount {
+    fn from(d: Decimal) -> Amount {
+        Amount(d)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = self.0;
+        if d.scale() < 2 {
+            d.rescale(2);
+        }
+        write!(f, "{d}")
+    }
+}
+
+impl FromStr for Amount {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Amount, String> {
+        Amount::parse(s)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A point in time with the platform's offset and the precision the platform gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    at: DateTime<FixedOffset>,
+    millis: bool,
+}
+
+/// China / Taiwan standard time, the offset of all five platforms.
+pub fn platform_offset() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+}
+
+impl Timestamp {
+    /// A time with whole-second precision.
+    pub fn seconds(at: DateTime<FixedOffset>) -> Timestamp {
+        Timestamp { at, millis: false }
+    }
+
+    /// A time with millisecond precision (always printed with three fraction digits).
+    pub fn millis(at: DateTime<FixedOffset>) -> Timestamp {
+        Timestamp { at, millis: true }
+    }
+
+    /// Epoch milliseconds, shown in +08:00.
+    pub fn from_epoch_millis(ms: i64) -> Option<Timestamp> {
+        platform_offset()
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(Timestamp::millis)
+    }
+
+    /// A naive `yyyy-MM-dd HH:mm:ss` in platform (China) time.
+    pub fn from_china_local(s: &str) -> Option<Timestamp> {
+        let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+        platform_offset()
+            .from_local_datetime(&naive)
+            .single()
+            .map(Timestamp::seconds)
+    }
+
+    /// The instant.
+    pub fn at(&self) -> DateTime<FixedOffset> {
+        self.at
+    }
+
+    /// RFC 3339 text.
+    pub fn to_rfc3339(&self) -> String {
+        let fmt = if self.millis {
+            SecondsFormat::Millis
+        } else {
+            SecondsFormat::Secs
+        };
+        self.at.to_rfc3339_opts(fmt, false)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Split Taobao-style `name:value;name:value` SKU text. A value may itself contain `:`, so
+/// only the first `:` of each pair separates name from value.
+pub fn parse_sku_pairs(s: &str) -> Vec<SkuProperty> {
+    s.split(';')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| match pair.split_once(':') {
+            Some((n, v)) => SkuProperty {
+                name: n.trim().to_string(),
+                value: v.trim().to_string(),
+            },
+            None => SkuProperty {
+                name: String::new(),
+                value: pair.trim().to_string(),
+            },
+        })
+        .collect()
+}
+
+/// `Some(s)` unless `s` is empty or only spaces: platforms send `""` for "no value".
+pub fn non_empty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim_end)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_print_two_fraction_digits_exactly() {
+        assert_eq!(Amount::parse("62").unwrap().to_string(), "62.00");
+        assert_eq!(Amount::parse("105.58").unwrap().to_string(), "105.58");
+        assert_eq!(Amount::parse("0.1").unwrap().to_string(), "0.10");
+        assert_eq!(Amount::from_minor_units(22500).to_string(), "225.00");
+        assert_eq!(Amount::from_minor_units(-5).to_string(), "-0.05");
+        assert_eq!(
+            Amount::parse("12345678901234567.89").unwrap().to_string(),
+            "12345678901234567.89"
+        );
+        assert!(Amount::parse("abc").is_err());
+        assert!(Amount::parse("").is_err());
+    }
+
+    #[test]
+    fn timestamps_keep_offset_and_precision() {
+        let t = Timestamp::from_epoch_millis(1592988843859).unwrap();
+        assert_eq!(t.to_rfc3339(), "2020-06-24T16:54:03.859+08:00");
+        let t = Timestamp::from_epoch_millis(1592988843000).unwrap();
+        assert_eq!(t.to_rfc3339(), "2020-06-24T16:54:03.000+08:00");
+        let t = Timestamp::from_china_local("2021-10-02 16:13:56").unwrap();
+        assert_eq!(t.to_rfc3339(), "2021-10-02T16:13:56+08:00");
+        assert!(Timestamp::from_china_local("2021-13-02 16:13:56").is_none());
+    }
+
+    #[test]
+    fn sku_pairs_split_on_first_colon() {
+        let p = parse_sku_pairs("颜色分类:豆沙色;尺码:L");
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].name, "颜色分类");
+        assert_eq!(p[0].value, "豆沙色");
+        let p = parse_sku_pairs("时间:10:30;");
+        assert_eq!(p, vec![SkuProperty { name: "时间".into(), value: "10:30".into() }]);
+        assert!(parse_sku_pairs("").is_empty());
+    }
+
+    #[test]
+    fn status_serializes_snake_case() {
+        let j = serde_json::to_string(&Status::AwaitingShipment).unwrap();
+        assert_eq!(j, "\"awaiting_shipment\"");
+        assert_eq!(Status::from_taobao_trade("TRADE_CLOSED"), Status::Refunded);
+        assert_eq!(Status::from_taobao_trade("NEW_THING"), Status::Unknown);
+    }
+}
+
+/// Warn once per (platform, value) about a status not in the mapping table; the order is
+/// still emitted with status `unknown`.
+pub fn warn_unknown_status(platform: &str, value: &str) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.insert((platform.to_string(), value.to_string())) {
+        tracing::warn!(
+            "{platform}: status {value:?} is not in the mapping table; emitting it as \"unknown\""
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The one HTTP path every adapter's requests take: rate limit, sign, send, classify, retry.
+//!
+//! Each attempt waits for a token from the shop's rate limiter, asks the adapter to build and
+//! sign the request anew (signed requests carry timestamps and nonces, so a replay could be
+//! refused), sends it with a timeout, and hands the body to the adapter's parser. Transient
+//! failures (transport errors, HTTP 5xx/429, throttling codes, garbled bodies) are retried with
+//! jittered exponential backoff, honouring any delay the platform asked for. URLs, query
+//! strings and headers are never logged: that is where tokens and signatures travel.
+
+use crate::error::PlatformError;
+use crate::platforms::{ApiRequest, Body, Method};
+use backon::{ExponentialBuilder, Retryable};
+use chrono::Utc;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use secrecy::{ExposeSecret, SecretString};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Retry policy for one run.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// A platform asking for a longer pause than this (a ban) makes us give up instead.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 8,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(20),
+            max_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Counters for the end-of-run summary.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// Everything needed to talk to one shop.
+pub struct Transport {
+    client: reqwest::Client,
+    base_url: String,
+    platform: &'static str,
+    limiter: DefaultDirectRateLimiter,
+    retry: RetryPolicy,
+    /// Values scrubbed from anything we save or print.
+    secrets: Vec<SecretString>,
+    /// Where malformed bodies are saved for the user to inspect.
+    dump_dir: Option<PathBuf>,
+    pub stats: Arc<Stats>,
+}
+
+/// Options for [`Transport::new`].
+pub struct TransportOptions {
+    pub platform: &'static str,
+    pub base_url: String,
+    pub rate_limit: u32,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub secrets: Vec<SecretString>,
+    pub dump_dir: Option<PathBuf>,
+}
+
+impl Transport {
+    /// Build the client and limiter.
+    pub fn new(opts: TransportOptions) -> anyhow::Result<Transport> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(opts.timeout)
+            .no_proxy()
+            .build()?;
+        let rps = NonZeroU32::new(opts.rate_limit.max(1)).expect("max(1) is non-zero");
+        // A burst of one: the platforms count requests per second with no allowance for
+        // bursts, and a steady pace reaches the same throughput.
+        let limiter = RateLimiter::direct(Quota::per_second(rps).allow_burst(NonZeroU32::MIN));
+        Ok(Transport {
+            client,
+            base_url: opts.base_url.trim_end_matches('/').to_string(),
+            platform: opts.platform,
+            limiter,
+            retry: opts.retry,
+            secrets: opts.secrets,
+            dump_dir: opts.dump_dir,
+            stats: Arc::new(Stats::default()),
+        })
+    }
+
+    /// The platform id, for messages.
+    pub fn platform(&self) -> &'static str {
+        self.platform
+    }
+
+    /// Send a request built by `build` (called anew for every attempt) and parse the answer
+    /// with `parse`, retrying transient failures.
+    pub async fn call<T>(
+        &self,
+        endpoint: &str,
+        page: Option<u32>,
+        build: impl Fn(chrono::DateTime<Utc>) -> Result<ApiRequest, PlatformError>,
+        parse: impl Fn(&[u8]) -> Result<T, PlatformError>,
+    ) -> Result<T, PlatformError> {
+        let backoff = ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries);
+        let max_wait = self.retry.max_wait;
+        let attempt = || async {
+            self.limiter.until_ready().await;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let req = build(Utc::now())?;
+            let body = self.send(endpoint, &req).await?;
+            parse(&body).map_err(|e| self.save_malformed(e, page, &body))
+        };
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(PlatformError::is_transient)
+            .adjust(|e: &PlatformError, dur| {
+                let dur = dur?;
+                match e.retry_after() {
+                    Some(asked) if asked > max_wait => None,
+                    Some(asked) => Some(asked.max(dur)),
+                    None => Some(dur),
+                }
+            })
+            .notify(|e: &PlatformError, dur| {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "{}: retrying in {:.1}s after: {}",
+                    self.platform,
+                    dur.as_secs_f64(),
+                    self.redact(&e.to_string())
+                );
+            })
+            .await
+    }
+
+    async fn send(&self, endpoint: &str, req: &ApiRequest) -> Result<Vec<u8>, PlatformError> {
+        let url = format!("{}{}", self.base_url, req.path);
+        let mut rb = match req.method {
+            Method::Get => self.client.get(&url),
+            Method::Post => self.client.post(&url),
+        };
+        if !req.query.is_empty() {
+            rb = rb.query(&req.query);
+        }
+        for (k, v) in &req.headers {
+            rb = rb.header(k, v);
+        }
+        rb = match &req.body {
+            Body::None => rb,
+            Body::Form(f) => rb.form(f),
+            Body::Json(v) => rb.json(v),
+        };
+        tracing::debug!("{} {:?} {}", self.platform, req.method, req.path);
+        let transport_err = |e: reqwest::Error| PlatformError::Transport {
+            platform: self.platform,
+            endpoint: endpoint.to_string(),
+            detail: describe_reqwest(&e),
+        };
+        let resp = rb.send().await.map_err(transport_err)?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = resp.bytes().await.map_err(transport_err)?;
+        tracing::trace!("{} {} answered {} ({} bytes)", self.platform, req.path, status, body.len());
+        if !status.is_success() {
+            return Err(PlatformError::Http {
+                platform: self.platform,
+                endpoint: endpoint.to_string(),
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
+        Ok(body.to_vec())
+    }
+
+    /// Remove every secret from a text.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.secrets)
+    }
+
+    /// Save the raw body of a malformed response (secrets removed) and name the file.
+    fn save_malformed(&self, err: PlatformError, page: Option<u32>, body: &[u8]) -> PlatformError {
+        let PlatformError::Malformed {
+            platform,
+            endpoint,
+            page: p,
+            path,
+            detail,
+            saved_body: None,
+        } = err
+        else {
+            return err;
+        };
+        let saved_body = self.dump_dir.as_ref().and_then(|dir| {
+            let text = self.redact(&String::from_utf8_lossy(body));
+            let _ = std::fs::create_dir_all(dir);
+            let name = format!(
+                "{}-{}-{}.json",
+                platform,
+                endpoint.trim_matches('/').replace('/', "_"),
+                Utc::now().format("%Y%m%dT%H%M%S%.3f")
+            );
+            let path = dir.join(name);
+            std::fs::write(&path, text).ok().map(|_| path)
+        });
+        PlatformError::Malformed {
+            platform,
+            endpoint,
+            page: p.or(page),
+            path,
+            detail,
+            saved_body,
+        }
+    }
+}
+
+/// Replace each secret in `text` with `[REDACTED]`.
+pub fn redact(text: &str, secrets: &[SecretString]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        let s = s.expose_secret();
+        if s.len() >= 4 && out.contains(s) {
+            out = out.replace(s, "[REDACTED]");
+        }
+    }
+    out
+}
+
+/// A reqwest error described without its URL (which may carry a token or signature).
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "the request timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "the request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {detail}")
+    }
+}

@@ -1,0 +1,325 @@
+//! The adapter contract and the registry of the five platforms.
+//!
+//! An adapter knows one platform's wire format and nothing else: it builds a signed request
+//! for one page of one time window, parses a page into normalized [`Order`]s, and says how many
+//! results there are or whether there is a next page. The pull loop in `sync` owns windows,
+//! page order, retries, rate limits, dedupe and sinks, and knows no platform.
+
+pub mod signing;
+pub mod taobao_tw;
+
+use crate::error::PlatformError;
+use crate::model::Order;
+use crate::net::Transport;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+/// A platform id as users type it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum PlatformId {
+    #[value(name = "taobao-tw")]
+    TaobaoTw,
+    #[value(name = "taobao-enhanced")]
+    TaobaoEnhanced,
+    #[value(name = "vvtool")]
+    Vvtool,
+    #[value(name = "pandapon-taobao")]
+    PandaponTaobao,
+    #[value(name = "pandapon-1688")]
+    Pandapon1688,
+}
+
+impl PlatformId {
+    /// Every platform, in the order they are documented.
+    pub const ALL: [PlatformId; 5] = [
+        PlatformId::TaobaoTw,
+        PlatformId::TaobaoEnhanced,
+        PlatformId::Vvtool,
+        PlatformId::PandaponTaobao,
+        PlatformId::Pandapon1688,
+    ];
+
+    /// The id as users type it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformId::TaobaoTw => "taobao-tw",
+            PlatformId::TaobaoEnhanced => "taobao-enhanced",
+            PlatformId::Vvtool => "vvtool",
+            PlatformId::PandaponTaobao => "pandapon-taobao",
+            PlatformId::Pandapon1688 => "pandapon-1688",
+        }
+    }
+
+    /// Parse an id, with an error that lists the valid ones.
+    pub fn parse(s: &str) -> Result<PlatformId, String> {
+        PlatformId::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                let ids: Vec<_> = PlatformId::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown platform {s:?}; the platforms are: {}", ids.join(", "))
+            })
+    }
+
+    /// What the platform offers and how it must be called.
+    pub fn spec(self) -> &'static PlatformSpec {
+        match self {
+            PlatformId::TaobaoTw => &taobao_tw::SPEC,
+            _ => &NOT_YET,
+        }
+    }
+}
+
+impl fmt::Display for PlatformId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which time a pull filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    /// Orders created in the range.
+    Created,
+    /// Orders created or changed in the range (what incremental sync uses).
+    Modified,
+}
+
+impl fmt::Display for By {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            By::Created => "created",
+            By::Modified => "modified",
+        })
+    }
+}
+
+/// The order in which a list endpoint returns results within a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Oldest first on the filtered time: page forward.
+    Ascending,
+    /// Newest first (or unspecified): page from the last page back to the first, so that
+    /// orders moving to the front during the scan are not skipped.
+    NewestFirst,
+    /// Only a `has_next` flag: page forward and re-check.
+    HasNextOnly,
+}
+
+/// How a platform serves one `--by` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByMode {
+    /// The platform filters on this time itself, in windows of at most `max_window`.
+    Native { max_window: Option<Duration> },
+    /// Served by pulling modified-time windows from `since` to now and keeping orders
+    /// created in range.
+    ViaModified,
+    /// Not available on this platform; the text says why.
+    Unsupported(&'static str),
+}
+
+/// Static facts about a platform, shown by `ordersync platforms`.
+#[derive(Debug)]
+pub struct PlatformSpec {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub default_base_url: &'static str,
+    /// Documented or safe requests per second.
+    pub default_rate_limit: u32,
+    pub max_page_size: u32,
+    pub list_order: ListOrder,
+    pub by_created: ByMode,
+    pub by_modified: ByMode,
+    /// Default window length for modified-time scans.
+    pub default_window: Duration,
+    /// Credential keys, for `platforms` and config errors.
+    pub config_keys: &'static str,
+    pub notes: &'static str,
+}
+
+impl PlatformSpec {
+    /// How this platform serves a `--by` mode.
+    pub fn by_mode(&self, by: By) -> ByMode {
+        match by {
+            By::Created => self.by_created,
+            By::Modified => self.by_modified,
+        }
+    }
+}
+
+static NOT_YET: PlatformSpec = PlatformSpec {
+    id: "",
+    title: "not implemented yet",
+    default_base_url: "",
+    default_rate_limit: 1,
+    max_page_size: 1,
+    list_order: ListOrder::Ascending,
+    by_created: ByMode::Unsupported("not implemented yet"),
+    by_modified: ByMode::Unsupported("not implemented yet"),
+    default_window: Duration::from_secs(1800),
+    config_keys: "",
+    notes: "",
+};
+
+/// The time range of one scan, half-open `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = crate::model::platform_offset();
+        write!(
+            f,
+            "[{}, {})",
+            self.start.with_timezone(&o).format("%Y-%m-%d %H:%M:%S"),
+            self.end.with_timezone(&o).format("%Y-%m-%d %H:%M:%S")
+        )
+    }
+}
+
+/// One page to fetch.
+#[derive(Debug, Clone)]
+pub struct PageQuery {
+    pub window: Window,
+    /// The filter the platform applies (after `ViaModified`, always `Modified`).
+    pub by: By,
+    pub status: Option<String>,
+    /// 1-based.
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// One parsed page.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub orders: Vec<Order>,
+    /// Results in the whole window, when the platform says.
+    pub total: Option<u64>,
+    /// Whether another page follows, when the platform says.
+    pub has_next: Option<bool>,
+}
+
+/// How a request goes on the wire. Built anew (and signed anew) for every attempt.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    /// Appended to the shop's base URL (`/orders/get`).
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+/// HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// Request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    Form(Vec<(String, String)>),
+    Json(Value),
+}
+
+/// One platform adapter. See the module docs for the division of labour.
+pub trait Adapter: Send + Sync {
+    /// Static facts.
+    fn spec(&self) -> &'static PlatformSpec;
+
+    /// The list endpoint's path, for messages.
+    fn list_endpoint(&self, by: By) -> &'static str;
+
+    /// Build and sign the request for one page; `now` is the signing time of this attempt.
+    fn list_request(&self, q: &PageQuery, now: DateTime<Utc>) -> Result<ApiRequest, PlatformError>;
+
+    /// Parse one list response into normalized orders.
+    fn parse_list(&self, body: &[u8], q: &PageQuery) -> Result<ListPage, PlatformError>;
+
+    /// Run once before the first page (e.g. exchange client credentials for a token).
+    fn prepare(&self, _t: &Transport) -> impl Future<Output = Result<(), PlatformError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Fetch what a list page did not carry (e.g. order lines) and attach it.
+    fn complete_page(
+        &self,
+        _t: &Transport,
+        _page: &mut ListPage,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Fetch named orders in full, for `ordersync get`.
+    fn get_orders(
+        &self,
+        _t: &Transport,
+        _ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Order>, PlatformError>> + Send {
+        let platform = self.spec().id;
+        async move {
+            Err(PlatformError::Request {
+                platform,
+                message: "this platform cannot look an order up by id".into(),
+            })
+        }
+    }
+}
+
+/// Parse a JSON body, naming the JSON path of the first problem.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    platform: &'static str,
+    endpoint: &str,
+    page: Option<u32>,
+) -> Result<T, PlatformError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| PlatformError::Malformed {
+        platform,
+        endpoint: endpoint.to_string(),
+        page,
+        path: display_path(&e.path().to_string()),
+        detail: e.inner().to_string(),
+        saved_body: None,
+    })
+}
+
+fn display_path(p: &str) -> String {
+    if p == "." || p.is_empty() {
+        "$".into()
+    } else {
+        format!("$.{p}")
+    }
+}
+
+/// A JSON value that should be text but may arrive as a number (ids, amounts).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum TextOrNumber {
+    Text(String),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+}
+
+impl TextOrNumber {
+    /// As text; integers are printed exactly, floats via their shortest round-trip form.
+    pub fn into_string(self) -> String {
+        match self {
+            TextOrNumber::Text(s) => s,
+            TextOrNumber::Int(i) => i.to_string(),
+            TextOrNumber::UInt(u) => u.to_string(),
+            TextOrNumber::Float(f) => f.to_string(),
+        }
+    }
+}
