@@ -5,6 +5,7 @@
 //! `sync` drives windows and pages, `sink` writes NDJSON/JSON/CSV. `sandbox` emulates the
 //! platforms for tests and for new users.
 
+pub mod config;
 pub mod error;
 pub mod model;
 pub mod net;

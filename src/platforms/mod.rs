@@ -5,8 +5,12 @@
 //! results there are or whether there is a next page. The pull loop in `sync` owns windows,
 //! page order, retries, rate limits, dedupe and sinks, and knows no platform.
 
+pub mod pandapon;
 pub mod signing;
+pub mod taobao_enhanced;
 pub mod taobao_tw;
+pub mod trade;
+pub mod vvtool;
 
 use crate::error::PlatformError;
 use crate::model::Order;
@@ -68,7 +72,10 @@ impl PlatformId {
     pub fn spec(self) -> &'static PlatformSpec {
         match self {
             PlatformId::TaobaoTw => &taobao_tw::SPEC,
-            _ => &NOT_YET,
+            PlatformId::TaobaoEnhanced => &taobao_enhanced::SPEC,
+            PlatformId::Vvtool => &vvtool::SPEC,
+            PlatformId::PandaponTaobao => &pandapon::SPEC_TAOBAO,
+            PlatformId::Pandapon1688 => &pandapon::SPEC_1688,
         }
     }
 }
@@ -150,20 +157,6 @@ impl PlatformSpec {
         }
     }
 }
-
-static NOT_YET: PlatformSpec = PlatformSpec {
-    id: "",
-    title: "not implemented yet",
-    default_base_url: "",
-    default_rate_limit: 1,
-    max_page_size: 1,
-    list_order: ListOrder::Ascending,
-    by_created: ByMode::Unsupported("not implemented yet"),
-    by_modified: ByMode::Unsupported("not implemented yet"),
-    default_window: Duration::from_secs(1800),
-    config_keys: "",
-    notes: "",
-};
 
 /// The time range of one scan, half-open `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,6 +55,17 @@ pub struct TaobaoTw {
 }
 
 impl TaobaoTw {
+    /// Build from a config shop, resolving its secrets.
+    pub fn from_shop(shop: &crate::config::Shop) -> anyhow::Result<Self> {
+        let r = &shop.raw;
+        Ok(TaobaoTw {
+            shop: shop.name.clone(),
+            app_key: shop.require("app_key", &r.app_key)?,
+            app_secret: shop.secret("app_secret", &r.app_secret)?,
+            access_token: shop.secret("access_token", &r.access_token)?,
+        })
+    }
+
     /// A signed GET request for `path` with business parameters `biz`.
     pub fn signed(&self, path: &str, biz: &[(&str, String)], now: DateTime<Utc>) -> ApiRequest {
         let mut p = Params::new();

@@ -12,7 +12,10 @@
 
 pub mod dataset;
 pub mod faults;
+pub mod pandapon;
+pub mod taobao_enhanced;
 pub mod taobao_tw;
+pub mod vvtool;
 
 use crate::platforms::PlatformId;
 use axum::Router;
@@ -56,6 +59,9 @@ pub struct Sandbox {
     pub options: SandboxOptions,
     pub faults: faults::Faults,
     pub taobao_tw: taobao_tw::State,
+    pub taobao_enhanced: taobao_enhanced::State,
+    pub vvtool: vvtool::State,
+    pub pandapon: pandapon::State,
 }
 
 impl Sandbox {
@@ -64,13 +70,20 @@ impl Sandbox {
         Sandbox {
             faults: faults::Faults::new(&options),
             taobao_tw: taobao_tw::State::new(&options),
+            taobao_enhanced: taobao_enhanced::State::new(&options),
+            vvtool: vvtool::State::new(&options),
+            pandapon: pandapon::State::new(&options),
             options,
         }
     }
 
     /// The axum router serving every platform.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new().merge(taobao_tw::routes(self.clone()))
+        Router::new()
+            .merge(taobao_tw::routes(self.clone()))
+            .merge(taobao_enhanced::routes(self.clone()))
+            .merge(vvtool::routes(self.clone()))
+            .merge(pandapon::routes(self.clone()))
     }
 
     /// Base URL of a platform on a sandbox listening at `addr`.
@@ -92,6 +105,16 @@ impl Sandbox {
             "# ordersync sandbox: one shop per platform, pointing at this sandbox.\n",
         );
         out.push_str(&taobao_tw::config_section(&Sandbox::base_url(addr, PlatformId::TaobaoTw)));
+        out.push_str(&taobao_enhanced::config_section(&Sandbox::base_url(
+            addr,
+            PlatformId::TaobaoEnhanced,
+        )));
+        out.push_str(&vvtool::config_section(&Sandbox::base_url(addr, PlatformId::Vvtool)));
+        // One section per PandaPon endpoint: pandapon-taobao and pandapon-1688.
+        out.push_str(&pandapon::config_section(&Sandbox::base_url(
+            addr,
+            PlatformId::PandaponTaobao,
+        )));
         out
     }
 }

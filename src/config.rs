@@ -1,0 +1,418 @@
+//! The config file: shops, their platform, credentials and overrides.
+//!
+//! Found at `--config`, else `$ORDERSYNC_CONFIG`, else `$XDG_CONFIG_HOME/ordersync/config.toml`
+//! (`~/.config/ordersync/config.toml`). Unknown keys are errors (typos must not pass
+//! silently), and so are keys that belong to another platform. Secrets are a literal string,
+//! `{ env = "VAR" }` or `{ file = "PATH" }`; they are resolved only when a shop is used and
+//! held as `SecretString`, which never prints its value.
+
+use crate::error::usage;
+use crate::platforms::PlatformId;
+use anyhow::{Context, Result};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The whole file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub shops: BTreeMap<String, ShopConfig>,
+}
+
+/// One `[shops.NAME]` table, as written.
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ShopConfig {
+    pub platform: String,
+    pub base_url: Option<String>,
+    pub rate_limit: Option<u32>,
+    pub allow_http: Option<bool>,
+    // taobao-tw
+    pub app_key: Option<String>,
+    pub app_secret: Option<SecretRef>,
+    pub access_token: Option<SecretRef>,
+    // taobao-enhanced
+    pub appid: Option<String>,
+    pub seller_nick: Option<String>,
+    pub sysid: Option<String>,
+    // vvtool
+    pub shop_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretRef>,
+    // pandapon-*
+    pub access_key: Option<String>,
+    pub secret_key: Option<SecretRef>,
+    pub user_id: Option<String>,
+    pub signature_scheme: Option<String>,
+}
+
+/// Keys each platform accepts besides the common ones.
+fn platform_keys(p: PlatformId) -> &'static [&'static str] {
+    match p {
+        PlatformId::TaobaoTw => &["app_key", "app_secret", "access_token"],
+        PlatformId::TaobaoEnhanced => &["appid", "app_secret", "seller_nick", "sysid"],
+        PlatformId::Vvtool => &["shop_id", "access_token", "client_id", "client_secret"],
+        PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
+            &["access_key", "secret_key", "user_id", "signature_scheme"]
+        }
+    }
+}
+
+impl ShopConfig {
+    /// The names of the platform-specific keys that are set.
+    fn set_keys(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        macro_rules! check {
+            ($($k:ident),*) => { $( if self.$k.is_some() { v.push(stringify!($k)); } )* };
+        }
+        check!(
+            app_key, app_secret, access_token, appid, seller_nick, sysid, shop_id, client_id,
+            client_secret, access_key, secret_key, user_id, signature_scheme
+        );
+        v
+    }
+}
+
+/// A secret as written in the config.
+#[derive(Debug, Clone)]
+pub enum SecretRef {
+    Literal(String),
+    Env(String),
+    File(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            env: Option<String>,
+            file: Option<PathBuf>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Table(Table),
+        }
+        let bad = || {
+            serde::de::Error::custom(
+                "a secret must be a string, { env = \"VAR\" } or { file = \"PATH\" }",
+            )
+        };
+        match Raw::deserialize(d).map_err(|_| bad())? {
+            Raw::Text(s) => Ok(SecretRef::Literal(s)),
+            Raw::Table(Table { env: Some(e), file: None }) => Ok(SecretRef::Env(e)),
+            Raw::Table(Table { env: None, file: Some(f) }) => Ok(SecretRef::File(f)),
+            Raw::Table(_) => Err(bad()),
+        }
+    }
+}
+
+/// A shop ready to use: platform known, keys checked.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    pub name: String,
+    pub platform: PlatformId,
+    pub base_url: String,
+    pub rate_limit: u32,
+    pub allow_http: bool,
+    pub raw: ShopConfig,
+    /// The file it came from (for messages and relative secret files).
+    pub source: PathBuf,
+}
+
+impl Shop {
+    fn where_(&self) -> String {
+        format!("shop {:?} ({}) in {}", self.name, self.platform, self.source.display())
+    }
+
+    /// A required plain value.
+    pub fn require(&self, key: &str, v: &Option<String>) -> Result<String> {
+        match v {
+            Some(s) if !s.trim().is_empty() => Ok(s.clone()),
+            _ => Err(usage(format!("{}: `{key}` is missing or empty", self.where_()))),
+        }
+    }
+
+    /// A required secret, resolved.
+    pub fn secret(&self, key: &str, v: &Option<SecretRef>) -> Result<SecretString> {
+        match v {
+            Some(r) => self.resolve(key, r),
+            None => Err(usage(format!("{}: `{key}` is missing", self.where_()))),
+        }
+    }
+
+    /// An optional secret, resolved when present.
+    pub fn optional_secret(&self, key: &str, v: &Option<SecretRef>) -> Result<Option<SecretString>> {
+        v.as_ref().map(|r| self.resolve(key, r)).transpose()
+    }
+
+    fn resolve(&self, key: &str, r: &SecretRef) -> Result<SecretString> {
+        let value = match r {
+            SecretRef::Literal(s) => s.clone(),
+            SecretRef::Env(var) => std::env::var(var).map_err(|_| {
+                usage(format!(
+                    "{}: `{key}` comes from environment variable {var}, which is not set",
+                    self.where_()
+                ))
+            })?,
+            SecretRef::File(f) => {
+                let path = if f.is_relative() {
+                    self.source.parent().unwrap_or(Path::new(".")).join(f)
+                } else {
+                    f.clone()
+                };
+                std::fs::read_to_string(&path)
+                    .map_err(|e| {
+                        usage(format!(
+                            "{}: `{key}` comes from file {}, which cannot be read: {e}",
+                            self.where_(),
+                            path.display()
+                        ))
+                    })?
+                    .trim()
+                    .to_string()
+            }
+        };
+        if value.is_empty() {
+            return Err(usage(format!("{}: `{key}` is empty", self.where_())));
+        }
+        Ok(SecretString::from(value))
+    }
+}
+
+/// Where the config file is looked for, in order.
+pub fn default_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ORDERSYNC_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("ordersync/config.toml"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/ordersync/config.toml"))
+}
+
+/// A loaded config file.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub shops: Vec<Shop>,
+}
+
+impl Config {
+    /// Load from `--config` or the default places.
+    pub fn load(explicit: Option<&Path>) -> Result<Config> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => default_path().ok_or_else(|| {
+                usage("no config file: pass --config FILE, set ORDERSYNC_CONFIG, or try --sandbox")
+            })?,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            usage(format!(
+                "cannot read config file {}: {e}\n  hint: see config.example.toml, or try `ordersync pull --sandbox`",
+                path.display()
+            ))
+        })?;
+        warn_if_readable_secrets(&path, &text);
+        Config::parse(&text, &path)
+    }
+
+    /// Parse config text; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
+        let mut shops = Vec::new();
+        for (name, raw) in file.shops {
+            let platform = PlatformId::parse(&raw.platform).map_err(|e| {
+                usage(format!("config file {}: shop {name:?}: {e}", path.display()))
+            })?;
+            let allowed = platform_keys(platform);
+            if let Some(k) = raw.set_keys().into_iter().find(|k| !allowed.contains(k)) {
+                return Err(usage(format!(
+                    "config file {}: shop {name:?}: key `{k}` does not apply to {platform} shops (their keys: {})",
+                    path.display(),
+                    allowed.join(", ")
+                )));
+            }
+            let spec = platform.spec();
+            let base_url = raw
+                .base_url
+                .clone()
+                .unwrap_or_else(|| spec.default_base_url.to_string());
+            let shop = Shop {
+                name: name.clone(),
+                platform,
+                rate_limit: raw.rate_limit.unwrap_or(spec.default_rate_limit),
+                allow_http: raw.allow_http.unwrap_or(false),
+                base_url,
+                raw,
+                source: path.to_path_buf(),
+            };
+            check_base_url(&shop)?;
+            if shop.rate_limit == 0 {
+                return Err(usage(format!("{}: `rate_limit` must be at least 1", shop.where_())));
+            }
+            shops.push(shop);
+        }
+        Ok(Config { path: path.to_path_buf(), shops })
+    }
+
+    /// Pick a shop by `--shop NAME` or `--platform ID`.
+    pub fn pick(&self, shop: Option<&str>, platform: Option<PlatformId>) -> Result<&Shop> {
+        if let Some(name) = shop {
+            let s = self.shops.iter().find(|s| s.name == name).ok_or_else(|| {
+                usage(format!(
+                    "no shop named {name:?} in {}; shops there: {}",
+                    self.path.display(),
+                    self.names(None)
+                ))
+            })?;
+            if let Some(p) = platform.filter(|p| *p != s.platform) {
+                return Err(usage(format!("shop {name:?} is a {} shop, not {p}", s.platform)));
+            }
+            return Ok(s);
+        }
+        let Some(p) = platform else {
+            return match self.shops.as_slice() {
+                [only] => Ok(only),
+                _ => Err(usage(format!(
+                    "say which shop with --shop NAME or --platform ID; shops in {}: {}",
+                    self.path.display(),
+                    self.names(None)
+                ))),
+            };
+        };
+        let matching: Vec<&Shop> = self.shops.iter().filter(|s| s.platform == p).collect();
+        match matching.as_slice() {
+            [only] => Ok(only),
+            [] => Err(usage(format!(
+                "no {p} shop in {}; shops there: {}",
+                self.path.display(),
+                self.names(None)
+            ))),
+            _ => Err(usage(format!(
+                "several {p} shops in {}: {}; pick one with --shop NAME",
+                self.path.display(),
+                self.names(Some(p))
+            ))),
+        }
+    }
+
+    fn names(&self, p: Option<PlatformId>) -> String {
+        let v: Vec<String> = self
+            .shops
+            .iter()
+            .filter(|s| p.is_none_or(|p| s.platform == p))
+            .map(|s| format!("{} ({})", s.name, s.platform))
+            .collect();
+        if v.is_empty() { "none".into() } else { v.join(", ") }
+    }
+}
+
+/// `https://` is required except on loopback or when the shop allows plain http.
+fn check_base_url(shop: &Shop) -> Result<()> {
+    let url = url::Url::parse(&shop.base_url)
+        .with_context(|| format!("{}: base_url {:?} is not a URL", shop.where_(), shop.base_url))
+        .map_err(|e| usage(format!("{e:#}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || shop.allow_http => Ok(()),
+        "http" => Err(usage(format!(
+            "{}: base_url {} is plain http, which would send credentials unencrypted; \
+             use https, or set allow_http = true for this shop if the platform offers nothing else",
+            shop.where_(),
+            shop.base_url
+        ))),
+        other => Err(usage(format!(
+            "{}: base_url scheme {other:?} is not supported (use https)",
+            shop.where_()
+        ))),
+    }
+}
+
+/// Literal secrets in a file others can read deserve a warning.
+fn warn_if_readable_secrets(path: &Path, text: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let literal_secret = text.lines().any(|l| {
+            let l = l.trim_start();
+            ["app_secret", "access_token", "client_secret", "secret_key"]
+                .iter()
+                .any(|k| l.starts_with(k) && l[k.len()..].trim_start().starts_with('=')
+                    && l.split_once('=').is_some_and(|(_, v)| v.trim_start().starts_with('"')))
+        });
+        if literal_secret && meta.permissions().mode() & 0o044 != 0 {
+            tracing::warn!(
+                "{} holds literal secrets and other users can read it; run `chmod 600 {}` \
+                 or move the secrets to {{ env = ... }} / {{ file = ... }}",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Config> {
+        Config::parse(t, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn parses_the_example_config() {
+        let c = parse(include_str!("../config.example.toml")).unwrap();
+        assert_eq!(c.shops.len(), 5);
+        assert!(c.pick(None, Some(PlatformId::Vvtool)).is_ok());
+    }
+
+    #[test]
+    fn rejects_unknown_and_foreign_keys() {
+        let e = parse("[shops.a]\nplatform = \"taobao-tw\"\napp_kee = \"1\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("app_kee"), "{e:#}");
+        let e = parse("[shops.a]\nplatform = \"taobao-tw\"\nappid = \"1\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("does not apply"), "{e:#}");
+        let e = parse("[shops.a]\nplatform = \"shopee\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("taobao-tw, taobao-enhanced"), "{e:#}");
+    }
+
+    #[test]
+    fn secrets_resolve_from_env_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.txt"), "from-file\n").unwrap();
+        let text = "[shops.a]\nplatform = \"taobao-tw\"\napp_secret = { file = \"s.txt\" }\n\
+                    access_token = { env = \"ORDERSYNC_TEST_UNSET_VAR\" }\n";
+        let c = Config::parse(text, &dir.path().join("c.toml")).unwrap();
+        let s = &c.shops[0];
+        use secrecy::ExposeSecret;
+        assert_eq!(s.secret("app_secret", &s.raw.app_secret).unwrap().expose_secret(), "from-file");
+        let e = s.secret("access_token", &s.raw.access_token).unwrap_err();
+        assert!(format!("{e:#}").contains("ORDERSYNC_TEST_UNSET_VAR"));
+        let e = parse("[shops.a]\nplatform = \"taobao-tw\"\napp_secret = { envv = \"X\" }\n").unwrap_err();
+        assert!(format!("{e:#}").contains("a secret must be"), "{e:#}");
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_or_opt_in() {
+        let e = parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://api.example.com\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("allow_http"));
+        assert!(parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://api.example.com\"\nallow_http = true\n").is_ok());
+        assert!(parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://127.0.0.1:9/x\"\n").is_ok());
+    }
+}

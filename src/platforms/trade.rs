@@ -1,0 +1,2 @@
+//! The Taobao Trade normalizer shared by taobao-enhanced and vvtool. STUB: being implemented
+//! (issue 3).
