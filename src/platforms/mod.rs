@@ -244,6 +244,16 @@ pub trait Adapter: Send + Sync {
         async { Ok(()) }
     }
 
+    /// Called when a request was refused as unauthenticated (class `Auth`). Return `true`
+    /// after renewing credentials (e.g. a fresh token); the request is then retried once.
+    fn renew_credentials(
+        &self,
+        _t: &Transport,
+        _err: &PlatformError,
+    ) -> impl Future<Output = Result<bool, PlatformError>> + Send {
+        async { Ok(false) }
+    }
+
     /// Fetch what a list page did not carry (e.g. order lines) and attach it.
     fn complete_page(
         &self,
