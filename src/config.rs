@@ -130,6 +130,21 @@ impl Shop {
         format!("shop {:?} ({}) in {}", self.name, self.platform, self.source.display())
     }
 
+    /// Every secret this shop has, resolved where possible (for redaction).
+    pub fn secrets(&self) -> Vec<SecretString> {
+        let r = &self.raw;
+        [&r.app_secret, &r.access_token, &r.client_secret, &r.secret_key]
+            .into_iter()
+            .filter_map(|s| s.as_ref().and_then(|s| self.resolve("secret", s).ok()))
+            .collect()
+    }
+
+    /// Point the shop at another base URL (`--base-url`), with the same checks as the config.
+    pub fn set_base_url(&mut self, url: &str) -> Result<()> {
+        self.base_url = url.to_string();
+        check_base_url(self)
+    }
+
     /// A required plain value.
     pub fn require(&self, key: &str, v: &Option<String>) -> Result<String> {
         match v {

@@ -143,6 +143,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<UsageError>().is_some() {
             return Exit::Usage;
         }
+        if cause.downcast_ref::<crate::sync::state::Locked>().is_some() {
+            return Exit::GaveUp;
+        }
         if let Some(p) = cause.downcast_ref::<PlatformError>() {
             return match p.class() {
                 ErrorClass::Auth => Exit::Auth,

@@ -1,13 +1,19 @@
 //! ordersync: pull e-commerce orders from five order APIs into one normalized model.
 //!
-//! `main.rs` only calls [`run`]. The pipeline is: `cli` parses, `config` resolves shops and
-//! secrets, `platforms` adapters build signed requests and parse pages, `net` sends them,
-//! `sync` drives windows and pages, `sink` writes NDJSON/JSON/CSV. `sandbox` emulates the
-//! platforms for tests and for new users.
+//! `main.rs` only calls [`app::run`]. The pipeline is: `cli` parses, `config` resolves shops
+//! and secrets, `platforms` adapters build signed requests and parse pages, `net` sends them,
+//! `sync` drives windows, pages and state, `sink` writes NDJSON/JSON/CSV. `sandbox` emulates
+//! the platforms for tests and for new users.
 
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod logging;
 pub mod model;
 pub mod net;
 pub mod platforms;
 pub mod sandbox;
+pub mod sink;
+pub mod sync;
+pub mod timearg;

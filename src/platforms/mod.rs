@@ -279,6 +279,17 @@ pub trait Adapter: Send + Sync {
     }
 }
 
+/// Normalize a saved raw response of `platform` (for `ordersync normalize`).
+pub fn normalize_saved(platform: PlatformId, body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
+    match platform {
+        PlatformId::TaobaoTw => taobao_tw::normalize_saved(body, shop),
+        other => Err(PlatformError::Request {
+            platform: other.spec().id,
+            message: "normalize is not available for this platform yet".into(),
+        }),
+    }
+}
+
 /// Parse a JSON body, naming the JSON path of the first problem.
 pub fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],

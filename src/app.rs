@@ -1,0 +1,365 @@
+//! Carrying out the subcommands: resolve the shop, build the adapter, run, report.
+//!
+//! This is the only place that knows every adapter type: [`with_adapter!`] turns a shop's
+//! platform into the concrete adapter and runs a generic body with it.
+
+use crate::cli::{Cli, Command, ConfigCommand, GetArgs, NormalizeArgs, PullArgs, SandboxArgs};
+use crate::config::{Config, Shop};
+use crate::error::usage;
+use crate::net::{RetryPolicy, Transport, TransportOptions};
+use crate::platforms::{Adapter, By, ByMode, PlatformId};
+use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::sink::{self, Output};
+use crate::sync::{self, Plan, Summary};
+use anyhow::{Context, Result};
+use chrono::{Duration, Utc};
+use std::io::{Read, Write};
+use std::time::Duration as StdDuration;
+
+/// Build the concrete adapter for `$shop` and evaluate `$body` with it bound to `$a`.
+macro_rules! with_adapter {
+    ($shop:expr, |$a:ident| $body:expr) => {{
+        use crate::platforms::{pandapon, taobao_enhanced, taobao_tw, vvtool};
+        match $shop.platform {
+            PlatformId::TaobaoTw => {
+                let $a = taobao_tw::TaobaoTw::from_shop($shop)?;
+                $body
+            }
+            PlatformId::TaobaoEnhanced => {
+                let $a = taobao_enhanced::TaobaoEnhanced::from_shop($shop)?;
+                $body
+            }
+            PlatformId::Vvtool => {
+                let $a = vvtool::Vvtool::from_shop($shop)?;
+                $body
+            }
+            PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
+                let $a = pandapon::Pandapon::from_shop($shop)?;
+                $body
+            }
+        }
+    }};
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    let Cli { config, quiet, command, .. } = cli;
+    match command {
+        Command::Pull(args) => pull(args, config, quiet).await,
+        Command::Sandbox(args) => serve_sandbox(args).await,
+        Command::Get(args) => get(args, config).await,
+        Command::Normalize(args) => normalize(args),
+        Command::Platforms => platforms(),
+        Command::Config(ConfigCommand::Check { online }) => config_check(config, online).await,
+        Command::State(cmd) => crate::sync::state::command(cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "ordersync", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+    }
+}
+
+/// A config either loaded from disk or made for an in-process sandbox, which is kept
+/// running as long as this value lives.
+struct Source {
+    config: Config,
+    _sandbox: Option<crate::sandbox::Running>,
+}
+
+async fn load_source(
+    sandbox: bool,
+    config: Option<&std::path::Path>,
+    orders: usize,
+) -> Result<Source> {
+    if sandbox {
+        let opts = SandboxOptions { orders, ..SandboxOptions::default() };
+        let running = crate::sandbox::spawn("127.0.0.1:0".parse().expect("valid address"), opts)
+            .await
+            .context("cannot start the in-process sandbox")?;
+        let text = Sandbox::config_toml(running.addr);
+        let config = Config::parse(&text, std::path::Path::new("<sandbox>"))?;
+        return Ok(Source { config, _sandbox: Some(running) });
+    }
+    Ok(Source { config: Config::load(config)?, _sandbox: None })
+}
+
+fn transport(shop: &Shop, rate_limit: Option<u32>, timeout: StdDuration, retries: usize, dump: Option<std::path::PathBuf>) -> Result<Transport> {
+    Transport::new(TransportOptions {
+        platform: shop.platform.as_str(),
+        base_url: shop.base_url.clone(),
+        rate_limit: rate_limit.unwrap_or(shop.rate_limit),
+        timeout,
+        retry: RetryPolicy { max_retries: retries, ..RetryPolicy::default() },
+        secrets: shop.secrets(),
+        dump_dir: Some(dump.unwrap_or_else(|| std::env::temp_dir().join("ordersync"))),
+    })
+}
+
+async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -> Result<()> {
+    if args.sandbox && config.is_some() {
+        return Err(usage("--sandbox and --config exclude each other: the sandbox brings its own config"));
+    }
+    if args.sandbox && args.shop.is_none() && args.platform.is_none() {
+        return Err(usage(format!(
+            "with --sandbox, say which platform: --platform {}",
+            PlatformId::ALL.map(|p| p.as_str()).join("|")
+        )));
+    }
+    let source = load_source(args.sandbox, config.as_deref(), args.sandbox_orders).await?;
+    let mut shop = source.config.pick(args.shop.as_deref(), args.platform)?.clone();
+    if let Some(url) = &args.base_url {
+        shop.set_base_url(url)?;
+    }
+    let now = Utc::now();
+    let settle = Duration::from_std(args.settle).unwrap_or(Duration::minutes(2));
+    let lookback = Duration::from_std(args.lookback).unwrap_or(Duration::minutes(10));
+    let latest = now - settle;
+    let state = crate::sync::state::open(&args, &shop)?;
+    let since = match (args.since, state.as_ref().and_then(|s| s.mark())) {
+        (Some(s), _) => s,
+        (None, Some(mark)) => mark - lookback,
+        (None, None) if state.is_some() => {
+            return Err(usage(format!(
+                "the state file has no mark for shop {:?} yet: pass --since for the first run",
+                shop.name
+            )));
+        }
+        (None, None) => return Err(usage("--since is required (e.g. --since 7d or --since 2026-11-01)")),
+    };
+    let until = match args.until {
+        Some(u) if u > latest => {
+            tracing::info!("--until is later than now minus --settle; pulling up to {latest}");
+            latest
+        }
+        Some(u) => u,
+        None => latest,
+    };
+    if since >= until {
+        return Err(usage(format!(
+            "nothing to pull: --since {} is not before the end of the range {}",
+            since.to_rfc3339(),
+            until.to_rfc3339()
+        )));
+    }
+    let plan = Plan {
+        since,
+        until,
+        by: args.by,
+        status: args.status.clone(),
+        limit: args.limit,
+        window: args.window,
+        scan_until: latest,
+    };
+    let out = Output::open(args.output.as_deref())?;
+    let mut sink = sink::make(args.format, args.csv_mode, args.csv_bom, out);
+    let t = transport(&shop, args.rate_limit, args.timeout, args.retries, args.dump_dir.clone())?;
+    // With --output, the file appears only at the end, so the state may only advance then;
+    // on stdout, each window is delivered when flushed, so the state follows each window.
+    let per_window = args.output.is_none();
+    let mut last_end = None;
+    let result: Result<Summary> = with_adapter!(&shop, |a| {
+        sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
+            last_end = Some(end);
+            match &state {
+                Some(s) if per_window => s.advance(end),
+                _ => Ok(()),
+            }
+        })
+        .await
+    });
+    let mut summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if let (Some(s), Some(end), false) = (&state, last_end, per_window) {
+                // The output file is not written; the state must not claim it was.
+                let _ = (s, end);
+            }
+            return Err(e);
+        }
+    };
+    sink.commit()?;
+    if let (Some(s), Some(end)) = (&state, last_end) {
+        if !per_window {
+            s.advance(end)?;
+        }
+    }
+    summary.shop = shop.name.clone();
+    report(&summary, quiet, args.summary_json.as_deref())
+}
+
+fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()> {
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(s)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write the summary to {}", path.display()))?;
+    }
+    if !quiet {
+        eprintln!(
+            "ordersync: {} orders from {} (shop {}) in {:.1}s: {} windows, {} pages, {} requests ({} retried), {} duplicates dropped, {} re-scans{}",
+            s.orders_emitted,
+            s.platform,
+            s.shop,
+            s.elapsed_ms as f64 / 1000.0,
+            s.windows,
+            s.pages,
+            s.requests,
+            s.retries,
+            s.duplicates_dropped,
+            s.rescans,
+            if s.stopped_at_limit { " (stopped at --limit)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+async fn serve_sandbox(args: SandboxArgs) -> Result<()> {
+    let opts = SandboxOptions {
+        orders: args.orders,
+        seed: args.seed,
+        latency_ms: args.latency_ms,
+        fail_rate: args.fail_rate,
+        throttle_rps: args.throttle_rps,
+        drift_rate: args.drift_rate,
+        now: Utc::now(),
+    };
+    let running = crate::sandbox::spawn(args.addr, opts)
+        .await
+        .map_err(|e| usage(format!("cannot listen on {}: {e}", args.addr)))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", Sandbox::config_toml(running.addr))?;
+    out.flush()?;
+    drop(out);
+    tracing::info!("sandbox serving all platforms on http://{}; Ctrl-C stops it", running.addr);
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Result<()> {
+    let source = load_source(args.sandbox, config.as_deref(), 500).await?;
+    let shop = source.config.pick(args.shop.as_deref(), args.platform)?.clone();
+    let t = transport(&shop, None, StdDuration::from_secs(30), 8, None)?;
+    let orders = with_adapter!(&shop, |a| {
+        a.prepare(&t).await?;
+        a.get_orders(&t, &args.ids).await?
+    });
+    let mut sink = sink::make(args.format, sink::CsvMode::Lines, false, Output::open(None)?);
+    for o in &orders {
+        sink.write(o)?;
+    }
+    sink.commit()
+}
+
+fn normalize(args: NormalizeArgs) -> Result<()> {
+    let mut body = Vec::new();
+    if args.file.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut body).context("cannot read stdin")?;
+    } else {
+        body = std::fs::read(&args.file)
+            .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
+    }
+    let orders = crate::platforms::normalize_saved(args.platform, &body, &args.shop)?;
+    let mut sink = sink::make(args.format, args.csv_mode, false, Output::open(None)?);
+    for o in &orders {
+        sink.write(o)?;
+    }
+    sink.commit()
+}
+
+fn platforms() -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for p in PlatformId::ALL {
+        let s = p.spec();
+        let by = |b: By| match s.by_mode(b) {
+            ByMode::Native { max_window: Some(w) } => format!("yes (windows of at most {})", human(w)),
+            ByMode::Native { max_window: None } => "yes".to_string(),
+            ByMode::ViaModified => "via modified-time windows, filtered on creation time".into(),
+            ByMode::Unsupported(why) => format!("no: {why}"),
+        };
+        writeln!(out, "{}  {}", s.id, s.title)?;
+        writeln!(out, "  base url      {}", s.default_base_url)?;
+        writeln!(out, "  --by created  {}", by(By::Created))?;
+        writeln!(out, "  --by modified {}", by(By::Modified))?;
+        writeln!(out, "  page size     {} (largest allowed)", s.max_page_size)?;
+        writeln!(out, "  rate limit    {} requests/s (override with rate_limit)", s.default_rate_limit)?;
+        writeln!(out, "  window        {} by default (--window)", human(s.default_window))?;
+        writeln!(out, "  config keys   {}", s.config_keys)?;
+        if !s.notes.is_empty() {
+            writeln!(out, "  notes         {}", s.notes)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn human(d: StdDuration) -> String {
+    let s = d.as_secs();
+    if s % 86400 == 0 {
+        format!("{}d", s / 86400)
+    } else if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Result<()> {
+    let config = Config::load(config.as_deref())?;
+    println!("config file {}: {} shop(s)", config.path.display(), config.shops.len());
+    let mut bad = 0;
+    for shop in &config.shops {
+        let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
+        match built {
+            Ok(()) => println!("  {} ({}): ok, base url {}", shop.name, shop.platform, shop.base_url),
+            Err(e) => {
+                bad += 1;
+                println!("  {} ({}): {e:#}", shop.name, shop.platform);
+                continue;
+            }
+        }
+        if online {
+            let t = transport(shop, None, StdDuration::from_secs(15), 1, None)?;
+            let now = Utc::now();
+            let plan_window = crate::platforms::Window { start: now - Duration::minutes(30), end: now - Duration::minutes(2) };
+            let res: Result<()> = with_adapter!(shop, |a| {
+                let by = match a.spec().by_modified {
+                    ByMode::Native { .. } => By::Modified,
+                    _ => By::Created,
+                };
+                let q = crate::platforms::PageQuery { window: plan_window, by, status: None, page: 1, page_size: 1 };
+                a.prepare(&t).await?;
+                t.call(a.list_endpoint(by), Some(1), |n| a.list_request(&q, n), |b| a.parse_list(b, &q))
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            });
+            match res {
+                Ok(()) => println!("    online: a signed request succeeded"),
+                Err(e) => {
+                    bad += 1;
+                    println!("    online: {e:#}");
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(usage(format!("{bad} problem(s) in {}", config.path.display())));
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The command line: subcommands, flags and their help (the contract in `docs/cli.md`).
+//!
+//! Only definitions live here; `app` carries them out. Values that can be checked without
+//! context (times, durations, platform ids, formats) are parsed by clap, so a bad flag is
+//! reported with exit code 2 before anything runs.
+
+use crate::platforms::{By, PlatformId};
+use crate::sink::{CsvMode, Format};
+use crate::timearg::{duration_arg, parse_time};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  anything else went wrong
+  2  usage or config error (bad flag, date, config file, missing credential)
+  3  the platform refused authentication or permission (secret, token, signature)
+  4  gave up on a transient failure (network, throttling) after retries;
+     the state file is left at the last complete window
+
+Logging: -v, -vv, -vvv or ORDERSYNC_LOG (e.g. ORDERSYNC_LOG=ordersync=debug). Logs,
+warnings and progress go to stderr; data goes to stdout or --output.";
+
+/// Pull e-commerce orders from Taobao TW, the enhanced Taobao list, vv-tool and PandaPon
+/// (Taobao and 1688) into one normalized model, as NDJSON, JSON or CSV.
+#[derive(Debug, Parser)]
+#[command(name = "ordersync", version, after_help = EXIT_CODES, arg_required_else_help = true)]
+pub struct Cli {
+    /// More log output on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr: no progress, no summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Config file [default: $ORDERSYNC_CONFIG, else ~/.config/ordersync/config.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pull orders from one shop and write them normalized.
+    #[command(after_help = PULL_EXAMPLES)]
+    Pull(PullArgs),
+    /// Serve the built-in emulator of all five platforms until stopped.
+    #[command(after_help = SANDBOX_EXAMPLES)]
+    Sandbox(SandboxArgs),
+    /// Fetch named orders in full and print them normalized.
+    #[command(after_help = "Example:\n  ordersync get --shop tw 558757367941")]
+    Get(GetArgs),
+    /// Normalize a saved raw platform response (a file, or - for stdin).
+    #[command(after_help = "Example:\n  ordersync normalize --platform taobao-enhanced response.json | jq .order_id")]
+    Normalize(NormalizeArgs),
+    /// List the platforms with their filters, page sizes, limits and config keys.
+    Platforms,
+    /// Check the config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Show or rewind the incremental-sync state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  ordersync completions bash > ~/.local/share/bash-completion/completions/ordersync")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(hide = true)]
+    Man,
+}
+
+const PULL_EXAMPLES: &str = "\
+Examples:
+  # Try it without credentials, against the built-in sandbox:
+  ordersync pull --sandbox --platform taobao-tw --since 7d
+  # Everything modified since November 1st (+08:00), as CSV for Excel:
+  ordersync pull --shop tw --since 2026-11-01 --format csv --csv-bom --output tw.csv
+  # Cron: every change since the last run, nothing lost, nothing twice:
+  ordersync pull --shop tw --by modified --state ~/.local/state/ordersync/tw.json \\
+      --output /data/tw-$(date +%F).ndjson
+  # Only what jq needs:
+  ordersync pull --shop vv --since 1d | jq -r '[.order_id, .status, .total] | @tsv'";
+
+const SANDBOX_EXAMPLES: &str = "\
+Examples:
+  ordersync sandbox --addr 127.0.0.1:8787 > sb.toml &
+  ordersync pull --config sb.toml --shop sandbox-taobao-tw --since 1d
+
+On start it prints a complete config file (one shop per platform, named
+sandbox-<platform id>) on stdout, then a blank line; logs go to stderr.";
+
+/// `ordersync pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Platform id; picks the only shop of that platform in the config.
+    #[arg(long, value_enum, value_name = "ID")]
+    pub platform: Option<PlatformId>,
+
+    /// Shop name (a [shops.NAME] table in the config).
+    #[arg(long, value_name = "NAME")]
+    pub shop: Option<String>,
+
+    /// Start of the range: RFC 3339, a date (2026-11-01, +08:00), "2026-11-01 08:00:00" or a
+    /// duration ago (30m, 24h, 7d). Not needed when --state holds a mark.
+    #[arg(long, value_parser = time_arg, value_name = "TIME")]
+    pub since: Option<DateTime<Utc>>,
+
+    /// End of the range (exclusive) [default: now minus --settle].
+    #[arg(long, value_parser = time_arg, value_name = "TIME")]
+    pub until: Option<DateTime<Utc>>,
+
+    /// Which time the range applies to: when orders were created, or last modified.
+    #[arg(long, value_enum, default_value_t = By::Modified)]
+    pub by: By,
+
+    /// Only orders in this platform status (the platform's own value, e.g. ready_to_ship).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    pub format: Format,
+
+    /// CSV rows: one per order line (order columns repeated) or one per order.
+    #[arg(long = "csv", value_enum, default_value_t = CsvMode::Lines, value_name = "MODE")]
+    pub csv_mode: CsvMode,
+
+    /// Start CSV output with a UTF-8 byte-order mark (for Excel).
+    #[arg(long)]
+    pub csv_bom: bool,
+
+    /// Write to FILE (via a temporary file renamed into place when complete) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Incremental sync state file: start from its mark, advance it after each complete window.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_state")]
+    pub state: Option<PathBuf>,
+
+    /// Do not read or write any state (backfill a range).
+    #[arg(long)]
+    pub no_state: bool,
+
+    /// Stop after N orders.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+
+    /// Pull from the built-in sandbox (started in-process); no config needed.
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// Generated orders per platform in the --sandbox.
+    #[arg(long, default_value_t = 500, value_name = "N", requires = "sandbox")]
+    pub sandbox_orders: usize,
+
+    /// Override the shop's base URL.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Scan window length [default: per platform; see `ordersync platforms`].
+    #[arg(long, value_parser = duration_arg, value_name = "DURATION")]
+    pub window: Option<Duration>,
+
+    /// Never pull closer to now than this: the platforms take a moment to list changes.
+    #[arg(long, value_parser = duration_arg, default_value = "2m", value_name = "DURATION")]
+    pub settle: Duration,
+
+    /// With --state, start this much before the mark: the platforms lag at peaks.
+    #[arg(long, value_parser = duration_arg, default_value = "10m", value_name = "DURATION")]
+    pub lookback: Duration,
+
+    /// Requests per second [default: the shop's rate_limit, else the platform's documented limit].
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+
+    /// Timeout of one request.
+    #[arg(long, value_parser = duration_arg, default_value = "30s", value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Retries of a failing request before giving up (exit 4).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub retries: usize,
+
+    /// Also write the end-of-run summary as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Folder for raw bodies of malformed responses [default: the system temp dir].
+    #[arg(long, value_name = "DIR")]
+    pub dump_dir: Option<PathBuf>,
+}
+
+/// `ordersync sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "HOST:PORT")]
+    pub addr: std::net::SocketAddr,
+    /// Generated orders per platform.
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub orders: usize,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+    /// Delay added to every answer.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Share of requests that fail (5xx, reset, timeout, truncated body, throttle code).
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
+    pub fail_rate: f64,
+    /// Requests per second per platform before answering with its throttle error
+    /// [default: the platform's documented limit, where it has one].
+    #[arg(long, value_name = "N")]
+    pub throttle_rps: Option<u32>,
+    /// Chance, per list request, that orders are modified or added mid-scan.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = probability)]
+    pub drift_rate: f64,
+}
+
+/// `ordersync get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    #[arg(long, value_enum, value_name = "ID")]
+    pub platform: Option<PlatformId>,
+    #[arg(long, value_name = "NAME")]
+    pub shop: Option<String>,
+    /// Use the built-in sandbox.
+    #[arg(long)]
+    pub sandbox: bool,
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    pub format: Format,
+    /// Order ids.
+    #[arg(required = true, value_name = "ORDER_ID")]
+    pub ids: Vec<String>,
+}
+
+/// `ordersync normalize`.
+#[derive(Debug, Args)]
+pub struct NormalizeArgs {
+    #[arg(long, value_enum, value_name = "ID")]
+    pub platform: PlatformId,
+    /// Shop name to put in the output.
+    #[arg(long, default_value = "local", value_name = "NAME")]
+    pub shop: String,
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    pub format: Format,
+    #[arg(long = "csv", value_enum, default_value_t = CsvMode::Lines, value_name = "MODE")]
+    pub csv_mode: CsvMode,
+    /// A saved response body; - reads stdin.
+    #[arg(default_value = "-", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load the config, resolve every secret, and report per shop.
+    Check {
+        /// Also make one cheap signed request per shop.
+        #[arg(long)]
+        online: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Print the state file.
+    Show {
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        shop: Option<String>,
+    },
+    /// Rewind (or clear) the mark of one shop.
+    Reset {
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        shop: Option<String>,
+        /// New mark; without it the shop's entry is removed (the next run needs --since).
+        #[arg(long, value_parser = time_arg, value_name = "TIME")]
+        to: Option<DateTime<Utc>>,
+    },
+}
+
+fn time_arg(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time(s, Utc::now())
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?} is not a probability between 0 and 1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,339 @@
+//! The pull loop: windows → pages → dedupe → sink, for any adapter.
+//!
+//! For each window it learns the window's total from page 1, then pages in the order that
+//! cannot skip an order while orders change during the scan: forward on ascending lists,
+//! last-to-first on newest-first lists (then page 1 again), forward on `has_next` lists. It
+//! compares the total at the start and the end of the scan and re-scans (then halves) a window
+//! whose total changed. Orders are deduplicated by `order_id` within the run, keeping a newer
+//! `updated_at`. After each completed window the sink is flushed and `checkpoint` is called
+//! with the window's end, which is what state files record.
+
+pub mod state;
+pub mod window;
+
+use crate::error::{ErrorClass, PlatformError};
+use crate::model::{Order, Timestamp};
+use crate::net::Transport;
+use crate::platforms::{Adapter, By, ByMode, ListOrder, ListPage, PageQuery, Window};
+use crate::sink::Sink;
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// What to pull.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub by: By,
+    pub status: Option<String>,
+    pub limit: Option<u64>,
+    /// Window length override (`--window`).
+    pub window: Option<std::time::Duration>,
+    /// Upper bound for modified-time scans that serve `--by created` (now - settle).
+    pub scan_until: DateTime<Utc>,
+}
+
+/// End-of-run figures (stderr, `--summary-json`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Summary {
+    pub platform: String,
+    pub shop: String,
+    pub since: String,
+    pub until: String,
+    pub windows: u64,
+    pub pages: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub orders_emitted: u64,
+    pub duplicates_dropped: u64,
+    pub filtered_out: u64,
+    pub rescans: u64,
+    pub split_windows: u64,
+    pub elapsed_ms: u64,
+    /// End of the last window emitted completely.
+    pub complete_until: Option<String>,
+    pub stopped_at_limit: bool,
+}
+
+/// How many times a window whose total keeps changing is scanned before it is halved.
+const SCANS_BEFORE_SPLIT: u32 = 3;
+
+struct Puller<'a, A: Adapter> {
+    adapter: &'a A,
+    t: &'a Transport,
+    sink: &'a mut dyn Sink,
+    plan: &'a Plan,
+    /// `--by created` served through modified-time windows: keep created in this range.
+    created_filter: Option<Window>,
+    seen: HashMap<String, Option<Timestamp>>,
+    summary: Summary,
+}
+
+/// Run a pull. `checkpoint(end)` is called after each fully emitted and flushed window.
+pub async fn pull<A: Adapter>(
+    adapter: &A,
+    t: &Transport,
+    plan: &Plan,
+    sink: &mut dyn Sink,
+    mut checkpoint: impl FnMut(DateTime<Utc>) -> Result<()>,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let spec = adapter.spec();
+    let (scan_by, range, created_filter, max_window) = match spec.by_mode(plan.by) {
+        ByMode::Native { max_window } => (plan.by, (plan.since, plan.until), None, max_window),
+        ByMode::ViaModified => {
+            let max = match spec.by_modified {
+                ByMode::Native { max_window } => max_window,
+                _ => None,
+            };
+            (
+                By::Modified,
+                (plan.since, plan.scan_until.max(plan.until)),
+                Some(Window { start: plan.since, end: plan.until }),
+                max,
+            )
+        }
+        ByMode::Unsupported(why) => {
+            return Err(crate::error::usage(format!(
+                "{} cannot pull by {} time: {why}",
+                spec.id, plan.by
+            )));
+        }
+    };
+    let mut len = plan.window.unwrap_or(spec.default_window);
+    if let Some(max) = max_window {
+        len = len.min(max);
+    }
+    adapter.prepare(t).await?;
+    let mut p = Puller {
+        adapter,
+        t,
+        sink,
+        plan,
+        created_filter,
+        seen: HashMap::new(),
+        summary: Summary {
+            platform: spec.id.to_string(),
+            since: plan.since.to_rfc3339(),
+            until: plan.until.to_rfc3339(),
+            ..Summary::default()
+        },
+    };
+    for w in window::split(range.0, range.1, len) {
+        let done = p.window(w, scan_by).await?;
+        p.sink.flush()?;
+        if !done {
+            p.summary.stopped_at_limit = true;
+            break;
+        }
+        checkpoint(w.end)?;
+        p.summary.complete_until = Some(w.end.to_rfc3339());
+    }
+    let mut s = p.summary;
+    s.requests = t.stats.requests.load(Ordering::Relaxed);
+    s.retries = t.stats.retries.load(Ordering::Relaxed);
+    s.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(s)
+}
+
+impl<A: Adapter> Puller<'_, A> {
+    /// Scan one window completely; `false` when the limit stopped it.
+    async fn window(&mut self, w: Window, by: By) -> Result<bool> {
+        let mut pending = vec![(w, 0u32)];
+        while let Some((w, depth)) = pending.pop() {
+            self.summary.windows += 1;
+            let mut stable = false;
+            for scan in 0..SCANS_BEFORE_SPLIT {
+                if scan > 0 {
+                    self.summary.rescans += 1;
+                }
+                match self.scan(w, by).await {
+                    Ok(Scan::Stable) => {
+                        stable = true;
+                        break;
+                    }
+                    Ok(Scan::Changed) => continue,
+                    Ok(Scan::Limit) => return Ok(false),
+                    Err(e) if is_transient(&e) && depth < 3 => {
+                        if let Some((a, b)) = window::halve(w) {
+                            tracing::warn!("{}: window {w} keeps failing ({e}); halving it", self.t.platform());
+                            self.summary.split_windows += 1;
+                            pending.push((b, depth + 1));
+                            pending.push((a, depth + 1));
+                            stable = true;
+                            break;
+                        }
+                        return Err(e);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !stable {
+                match window::halve(w) {
+                    Some((a, b)) if depth < 6 => {
+                        tracing::info!("{}: window {w} kept changing while scanned; halving it", self.t.platform());
+                        self.summary.split_windows += 1;
+                        pending.push((b, depth + 1));
+                        pending.push((a, depth + 1));
+                    }
+                    _ => tracing::warn!(
+                        "{}: window {w} was still changing after {SCANS_BEFORE_SPLIT} scans; \
+                         the next run's lookback will pick up what changed",
+                        self.t.platform()
+                    ),
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    async fn scan(&mut self, w: Window, by: By) -> Result<Scan> {
+        let size = self.adapter.spec().max_page_size;
+        let first = self.fetch(w, by, 1, size).await?;
+        let total0 = first.total;
+        let full_first = first.orders.len() as u32 >= size;
+        let has_next = first.has_next;
+        if self.emit(first)? {
+            return Ok(Scan::Limit);
+        }
+        let pages = match total0 {
+            Some(t) => t.div_ceil(size as u64).max(1) as u32,
+            None => u32::MAX,
+        };
+        let end_total = match self.adapter.spec().list_order {
+            ListOrder::NewestFirst if total0.is_some() && pages > 1 => {
+                for n in (2..=pages).rev() {
+                    let page = self.fetch(w, by, n, size).await?;
+                    if self.emit(page)? {
+                        return Ok(Scan::Limit);
+                    }
+                }
+                let again = self.fetch(w, by, 1, size).await?;
+                let t = again.total;
+                if self.emit(again)? {
+                    return Ok(Scan::Limit);
+                }
+                t
+            }
+            _ => {
+                // Forward: by total, by has_next, or (neither) while pages come back full.
+                let mut n = 2;
+                let mut last_total = total0;
+                let mut more = match (total0, has_next) {
+                    (_, Some(h)) => h,
+                    (Some(_), None) => pages > 1,
+                    (None, None) => full_first,
+                };
+                while more {
+                    let page = self.fetch(w, by, n, size).await?;
+                    let got = page.orders.len() as u32;
+                    last_total = page.total.or(last_total);
+                    more = match (page.total, page.has_next) {
+                        (_, Some(h)) => h,
+                        (Some(t), None) => (n as u64) * (size as u64) < t,
+                        (None, None) => got >= size,
+                    } && got > 0;
+                    if self.emit(page)? {
+                        return Ok(Scan::Limit);
+                    }
+                    n += 1;
+                }
+                last_total
+            }
+        };
+        if end_total != total0 {
+            tracing::info!(
+                "{}: window {w} changed while scanned (total {:?} → {:?}); scanning it again",
+                self.t.platform(),
+                total0,
+                end_total
+            );
+            return Ok(Scan::Changed);
+        }
+        Ok(Scan::Stable)
+    }
+
+    async fn fetch(&mut self, w: Window, by: By, page: u32, size: u32) -> Result<ListPage, PlatformError> {
+        let q = PageQuery { window: w, by, status: self.plan.status.clone(), page, page_size: size };
+        let endpoint = self.adapter.list_endpoint(by);
+        let mut renewed = false;
+        loop {
+            let res = self
+                .t
+                .call(endpoint, Some(page), |now| self.adapter.list_request(&q, now), |b| {
+                    self.adapter.parse_list(b, &q)
+                })
+                .await;
+            match res {
+                Ok(mut p) => {
+                    self.summary.pages += 1;
+                    self.adapter.complete_page(self.t, &mut p).await?;
+                    return Ok(p);
+                }
+                Err(e) if e.class() == ErrorClass::Auth && !renewed => {
+                    if self.adapter.renew_credentials(self.t, &e).await? {
+                        renewed = true;
+                        continue;
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Write a page's new orders; `true` when the limit is reached.
+    fn emit(&mut self, page: ListPage) -> Result<bool> {
+        for o in page.orders {
+            if self.limit_reached() {
+                return Ok(true);
+            }
+            if let Some(f) = self.created_filter
+                && !o.created_at.is_some_and(|c| c.at() >= f.start && c.at() < f.end)
+            {
+                self.summary.filtered_out += 1;
+                continue;
+            }
+            if !self.is_new(&o) {
+                self.summary.duplicates_dropped += 1;
+                continue;
+            }
+            self.sink.write(&o)?;
+            self.summary.orders_emitted += 1;
+        }
+        Ok(self.limit_reached())
+    }
+
+    fn limit_reached(&self) -> bool {
+        self.plan.limit.is_some_and(|l| self.summary.orders_emitted >= l)
+    }
+
+    /// First sighting, or a newer version of an order already emitted.
+    fn is_new(&mut self, o: &Order) -> bool {
+        match self.seen.get_mut(&o.order_id) {
+            None => {
+                self.seen.insert(o.order_id.clone(), o.updated_at);
+                true
+            }
+            Some(prev) if o.updated_at > *prev => {
+                *prev = o.updated_at;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+}
+
+fn is_transient(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<PlatformError>().is_some_and(PlatformError::is_transient)
+}
+
+enum Scan {
+    Stable,
+    Changed,
+    Limit,
+}

@@ -1,0 +1,266 @@
+//! The incremental-sync state file: per shop, the high-water mark of the last fully emitted
+//! window.
+//!
+//! The file is JSON, replaced atomically (temporary file in the same folder, fsync, rename,
+//! fsync of the folder), so a crash at any moment leaves either the old or the new state. A
+//! run holds an exclusive lock on `FILE.lock` for its whole life: a second run on the same
+//! state exits at once instead of racing the first.
+
+use crate::cli::{PullArgs, StateCommand};
+use crate::config::Shop;
+use crate::error::usage;
+use crate::platforms::By;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The file's content.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateFile {
+    pub version: u32,
+    #[serde(default)]
+    pub shops: BTreeMap<String, ShopState>,
+}
+
+/// One shop's entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopState {
+    pub platform: String,
+    pub by: By,
+    /// Everything up to this instant has been emitted.
+    pub mark: DateTime<Utc>,
+    pub written_at: DateTime<Utc>,
+}
+
+/// Error raised when another run holds the lock (exit code 4: try again later).
+#[derive(Debug, thiserror::Error)]
+#[error("another ordersync run is using the state file {0} (lock {0}.lock is held); this run stops without pulling. Try again when it has finished")]
+pub struct Locked(pub String);
+
+/// An open, locked state file for one shop.
+pub struct Handle {
+    path: PathBuf,
+    shop: String,
+    platform: String,
+    by: By,
+    mark: Option<DateTime<Utc>>,
+    _lock: File,
+}
+
+/// Open the state for a pull (`None` with `--no-state` or without `--state`).
+pub fn open(args: &PullArgs, shop: &Shop) -> Result<Option<Handle>> {
+    let Some(path) = args.state.as_ref().filter(|_| !args.no_state) else {
+        return Ok(None);
+    };
+    let lock = lock(path)?;
+    let file = read(path)?;
+    let entry = file.shops.get(&shop.name);
+    if let Some(e) = entry {
+        if e.platform != shop.platform.as_str() {
+            return Err(usage(format!(
+                "state file {}: shop {:?} was synced as a {} shop, but is now {}; use another state file or `ordersync state reset`",
+                path.display(), shop.name, e.platform, shop.platform
+            )));
+        }
+        if e.by != args.by {
+            return Err(usage(format!(
+                "state file {}: shop {:?} was synced with --by {}, not --by {}; use another state file for the other mode",
+                path.display(), shop.name, e.by, args.by
+            )));
+        }
+    }
+    Ok(Some(Handle {
+        path: path.clone(),
+        shop: shop.name.clone(),
+        platform: shop.platform.as_str().to_string(),
+        by: args.by,
+        mark: entry.map(|e| e.mark),
+        _lock: lock,
+    }))
+}
+
+impl Handle {
+    /// The mark as it was when the run started.
+    pub fn mark(&self) -> Option<DateTime<Utc>> {
+        self.mark
+    }
+
+    /// Record that everything up to `end` has been emitted (never moves the mark back).
+    pub fn advance(&self, end: DateTime<Utc>) -> Result<()> {
+        let mut file = read(&self.path)?;
+        let mark = match file.shops.get(&self.shop) {
+            Some(e) if e.mark > end => e.mark,
+            _ => end,
+        };
+        file.shops.insert(
+            self.shop.clone(),
+            ShopState { platform: self.platform.clone(), by: self.by, mark, written_at: Utc::now() },
+        );
+        write(&self.path, &file)
+    }
+}
+
+fn lock(path: &Path) -> Result<File> {
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| usage(format!("cannot create the state folder {}: {e}", dir.display())))?;
+    }
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| usage(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(anyhow::Error::new(Locked(path.display().to_string())))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(usage(format!("cannot lock {}: {e}", lock_path.display())))
+        }
+    }
+}
+
+/// Read the state file; a missing file is an empty state, a broken one an error.
+pub fn read(path: &Path) -> Result<StateFile> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(StateFile { version: 1, shops: BTreeMap::new() });
+        }
+        Err(e) => return Err(usage(format!("cannot read the state file {}: {e}", path.display()))),
+    };
+    let file: StateFile = serde_json::from_str(&text).map_err(|e| {
+        usage(format!(
+            "the state file {} is not valid ({e}); fix it, or move it away and run with --since",
+            path.display()
+        ))
+    })?;
+    if file.version != 1 {
+        return Err(usage(format!("state file {}: unknown version {}", path.display(), file.version)));
+    }
+    Ok(file)
+}
+
+/// Replace the state file atomically.
+pub fn write(path: &Path, file: &StateFile) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ordersync-state-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write the state file in {}", dir.display()))?;
+    serde_json::to_writer_pretty(&mut tmp, file)?;
+    tmp.write_all(b"\n")?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace the state file {}", path.display()))?;
+    // Make the rename itself durable.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// `ordersync state show|reset`.
+pub fn command(cmd: StateCommand) -> Result<()> {
+    match cmd {
+        StateCommand::Show { state, shop } => {
+            let file = read(&state)?;
+            let shops: BTreeMap<_, _> = file
+                .shops
+                .into_iter()
+                .filter(|(k, _)| shop.as_ref().is_none_or(|s| s == k))
+                .collect();
+            if shops.is_empty() {
+                println!("{}: no marks{}", state.display(), shop.map(|s| format!(" for shop {s:?}")).unwrap_or_default());
+                return Ok(());
+            }
+            for (name, e) in shops {
+                println!(
+                    "{name}\t{}\t--by {}\tmark {}\t(written {})",
+                    e.platform,
+                    e.by,
+                    e.mark.with_timezone(&crate::model::platform_offset()).to_rfc3339(),
+                    e.written_at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        StateCommand::Reset { state, shop, to } => {
+            let _lock = lock(&state)?;
+            let mut file = read(&state)?;
+            let name = match shop {
+                Some(s) => s,
+                None if file.shops.len() == 1 => file.shops.keys().next().cloned().unwrap_or_default(),
+                None => {
+                    return Err(usage(format!(
+                        "say which shop with --shop NAME; shops in {}: {}",
+                        state.display(),
+                        file.shops.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            };
+            match (file.shops.get_mut(&name), to) {
+                (None, _) => return Err(usage(format!("{}: no mark for shop {name:?}", state.display()))),
+                (Some(e), Some(t)) => {
+                    e.mark = t;
+                    e.written_at = Utc::now();
+                    eprintln!("shop {name:?}: mark set to {}", t.to_rfc3339());
+                }
+                (Some(_), None) => {
+                    file.shops.remove(&name);
+                    eprintln!("shop {name:?}: mark removed; the next run needs --since");
+                }
+            }
+            write(&state, &file)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_round_trips_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut f = StateFile { version: 1, shops: BTreeMap::new() };
+        let mark = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().to_utc();
+        f.shops.insert("tw".into(), ShopState { platform: "taobao-tw".into(), by: By::Modified, mark, written_at: mark });
+        write(&path, &f).unwrap();
+        let back = read(&path).unwrap();
+        assert_eq!(back.shops["tw"].mark, mark);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_second_lock_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let _first = lock(&path).unwrap();
+        let e = lock(&path).unwrap_err();
+        assert!(e.downcast_ref::<Locked>().is_some());
+    }
+
+    #[test]
+    fn a_broken_state_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, "{ not json").unwrap();
+        let e = read(&path).unwrap_err();
+        assert!(format!("{e:#}").contains("is not valid"));
+    }
+}
