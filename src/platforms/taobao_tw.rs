@@ -264,7 +264,7 @@ struct Envelope<T> {
     result: Option<T>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct ListResult<T> {
     #[serde(default = "Vec::new")]
     model_list: Vec<T>,
@@ -351,7 +351,7 @@ fn hint(code: &str) -> Option<String> {
 
 type FieldError = (String, String);
 
-#[derive(Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone)]
 struct WireOrder {
     trade_order_id: TextOrNumber,
     creation_time: Option<i64>,
@@ -369,7 +369,7 @@ struct WireOrder {
     trade_order_line_id_list: Option<Vec<TextOrNumber>>,
 }
 
-#[derive(Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone)]
 struct WireDelivery {
     receiver_name: Option<String>,
     receiver_phone: Option<String>,
@@ -381,7 +381,7 @@ struct WireDelivery {
     post_code: Option<String>,
 }
 
-#[derive(Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone)]
 struct WireLine {
     trade_order_id: Option<TextOrNumber>,
     trade_order_line_id: TextOrNumber,
@@ -397,7 +397,7 @@ struct WireLine {
     product_main_image: Option<String>,
 }
 
-#[derive(Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone)]
 struct WireShipment {
     tracking_number: Option<String>,
 }
@@ -580,9 +580,92 @@ pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformEr
             .map_err(|e| malformed(DETAIL, None, e))?;
         return Ok(vec![m.order.normalize(shop, lines).map_err(|e| malformed(DETAIL, None, e))?]);
     }
+    let is_items = result
+        .and_then(|r| r.get("model_list"))
+        .and_then(|l| l.get(0))
+        .is_some_and(|e| e.get("trade_order_line_id").is_some());
+    if is_items {
+        return Err(PlatformError::Request {
+            platform: ID,
+            message: "this is an /order/items/get response (order lines, not orders); \
+                      normalize an /orders/get or /order/get response"
+                .into(),
+        });
+    }
     let res: ListResult<WireOrder> = parse_envelope(body, LIST, None)?;
     res.model_list
         .into_iter()
         .map(|o| o.normalize(shop, Vec::new()).map_err(|e| malformed(LIST, None, e)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> (Vec<u8>, serde_json::Value) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/taobao-tw/");
+        let body = std::fs::read(format!("{dir}{name}.json")).unwrap();
+        let expected = std::fs::read_to_string(format!("{dir}{name}.expected.json")).unwrap();
+        (body, serde_json::from_str(&expected).unwrap())
+    }
+
+    #[test]
+    fn seed_examples_normalize_to_the_checked_in_output() {
+        for name in ["orders_get", "order_get", "orders_get_modified"] {
+            let (body, expected) = fixture(name);
+            let got = serde_json::to_value(normalize_saved(&body, "fixture").unwrap()).unwrap();
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn seed_list_fields_are_read_exactly() {
+        let (body, _) = fixture("orders_get");
+        let orders = normalize_saved(&body, "s").unwrap();
+        assert_eq!(orders.len(), 2);
+        let o = &orders[0];
+        assert_eq!(o.order_id, "558757367941");
+        assert_eq!(o.total.to_string(), "62.00");
+        assert_eq!(o.created_at.unwrap().to_rfc3339(), "2020-06-24T16:54:03.859+08:00");
+        // The list wraps line ids in extra quotes; they must be stripped.
+        assert_eq!(o.lines[0].line_id, "558757467941");
+        assert_eq!(orders[1].lines[0].line_id, "546108499700");
+    }
+
+    #[test]
+    fn items_response_is_refused_with_a_reason() {
+        let (body, _) = fixture("order_items_get");
+        let e = normalize_saved(&body, "s").unwrap_err().to_string();
+        assert!(e.contains("/order/items/get"), "{e}");
+    }
+
+    #[test]
+    fn error_envelope_is_classified_and_never_retried_when_ours() {
+        let body = br#"{"type":"ISV","code":"IncompleteSignature","message":"The request signature does not conform to platform standards","request_id":"0b1"}"#;
+        let e = parse_envelope::<ListResult<WireOrder>>(body, LIST, Some(1)).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Auth);
+        let text = e.to_string();
+        assert!(text.contains("IncompleteSignature") && text.contains("type ISV") && text.contains("0b1"));
+        let body = br#"{"type":"ISP","code":"ServiceTimeout","message":"busy","request_id":"0b2"}"#;
+        let e = parse_envelope::<ListResult<WireOrder>>(body, LIST, Some(1)).unwrap_err();
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn malformed_fields_name_their_json_path() {
+        let body = br#"{"code":"0","result":{"model_list":[{"trade_order_id":"1","actual_fee":"12x"}],"total_count":1}}"#;
+        let e = normalize_saved(body, "s").unwrap_err().to_string();
+        assert!(e.contains("$.actual_fee") && e.contains("12x"), "{e}");
+        let body = br#"{"code":"0","result":{"model_list":[{"trade_order_id":{"x":1}}]}}"#;
+        let e = normalize_saved(body, "s").unwrap_err().to_string();
+        assert!(e.contains("trade_order_id"), "{e}");
+    }
+
+    #[test]
+    fn every_documented_status_is_mapped() {
+        for s in ["unpaid", "pending", "ready_to_ship", "shipped", "delivered", "canceled", "returned", "failed"] {
+            assert_ne!(map_status(s), Status::Unknown, "{s}");
+        }
+    }
 }

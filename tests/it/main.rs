@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `ordersync` binary against the sandbox on loopback.
+//!
+//! One test binary (faster to link on small CI machines); one module per concern.
+
+mod cli;
+mod support;
+mod taobao_tw;
