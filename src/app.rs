@@ -51,7 +51,12 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 async fn dispatch(cli: Cli) -> Result<()> {
-    let Cli { config, quiet, command, .. } = cli;
+    let Cli {
+        config,
+        quiet,
+        command,
+        ..
+    } = cli;
     match command {
         Command::Pull(args) => pull(args, config, quiet).await,
         Command::Sandbox(args) => serve_sandbox(args).await,
@@ -87,24 +92,42 @@ async fn load_source(
     orders: usize,
 ) -> Result<Source> {
     if sandbox {
-        let opts = SandboxOptions { orders, ..SandboxOptions::default() };
+        let opts = SandboxOptions {
+            orders,
+            ..SandboxOptions::default()
+        };
         let running = crate::sandbox::spawn("127.0.0.1:0".parse().expect("valid address"), opts)
             .await
             .context("cannot start the in-process sandbox")?;
         let text = Sandbox::config_toml(running.addr);
         let config = Config::parse(&text, std::path::Path::new("<sandbox>"))?;
-        return Ok(Source { config, _sandbox: Some(running) });
+        return Ok(Source {
+            config,
+            _sandbox: Some(running),
+        });
     }
-    Ok(Source { config: Config::load(config)?, _sandbox: None })
+    Ok(Source {
+        config: Config::load(config)?,
+        _sandbox: None,
+    })
 }
 
-fn transport(shop: &Shop, rate_limit: Option<u32>, timeout: StdDuration, retries: usize, dump: Option<std::path::PathBuf>) -> Result<Transport> {
+fn transport(
+    shop: &Shop,
+    rate_limit: Option<u32>,
+    timeout: StdDuration,
+    retries: usize,
+    dump: Option<std::path::PathBuf>,
+) -> Result<Transport> {
     Transport::new(TransportOptions {
         platform: shop.platform.as_str(),
         base_url: shop.base_url.clone(),
         rate_limit: rate_limit.unwrap_or(shop.rate_limit),
         timeout,
-        retry: RetryPolicy { max_retries: retries, ..RetryPolicy::default() },
+        retry: RetryPolicy {
+            max_retries: retries,
+            ..RetryPolicy::default()
+        },
         secrets: shop.secrets(),
         dump_dir: Some(dump.unwrap_or_else(|| std::env::temp_dir().join("ordersync"))),
     })
@@ -112,7 +135,9 @@ fn transport(shop: &Shop, rate_limit: Option<u32>, timeout: StdDuration, retries
 
 async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -> Result<()> {
     if args.sandbox && config.is_some() {
-        return Err(usage("--sandbox and --config exclude each other: the sandbox brings its own config"));
+        return Err(usage(
+            "--sandbox and --config exclude each other: the sandbox brings its own config",
+        ));
     }
     if args.sandbox && args.shop.is_none() && args.platform.is_none() {
         return Err(usage(format!(
@@ -121,7 +146,10 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         )));
     }
     let source = load_source(args.sandbox, config.as_deref(), args.sandbox_orders).await?;
-    let mut shop = source.config.pick(args.shop.as_deref(), args.platform)?.clone();
+    let mut shop = source
+        .config
+        .pick(args.shop.as_deref(), args.platform)?
+        .clone();
     if let Some(url) = &args.base_url {
         shop.set_base_url(url)?;
     }
@@ -139,7 +167,11 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
                 shop.name
             )));
         }
-        (None, None) => return Err(usage("--since is required (e.g. --since 7d or --since 2026-11-01)")),
+        (None, None) => {
+            return Err(usage(
+                "--since is required (e.g. --since 7d or --since 2026-11-01)",
+            ));
+        }
     };
     let until = match args.until {
         Some(u) if u > latest => {
@@ -167,7 +199,13 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     };
     let out = Output::open(args.output.as_deref())?;
     let mut sink = sink::make(args.format, args.csv_mode, args.csv_bom, out);
-    let t = transport(&shop, args.rate_limit, args.timeout, args.retries, args.dump_dir.clone())?;
+    let t = transport(
+        &shop,
+        args.rate_limit,
+        args.timeout,
+        args.retries,
+        args.dump_dir.clone(),
+    )?;
     // With --output, the file appears only at the end, so the state may only advance then;
     // on stdout, each window is delivered when flushed, so the state follows each window.
     let per_window = args.output.is_none();
@@ -184,19 +222,12 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     });
     let mut summary = match result {
         Ok(s) => s,
-        Err(e) => {
-            if let (Some(s), Some(end), false) = (&state, last_end, per_window) {
-                // The output file is not written; the state must not claim it was.
-                let _ = (s, end);
-            }
-            return Err(e);
-        }
+        // With --output, nothing was delivered: the state must not move.
+        Err(e) => return Err(e),
     };
     sink.commit()?;
-    if let (Some(s), Some(end)) = (&state, last_end) {
-        if !per_window {
-            s.advance(end)?;
-        }
+    if let (Some(s), Some(end), false) = (&state, last_end, per_window) {
+        s.advance(end)?;
     }
     summary.shop = shop.name.clone();
     report(&summary, quiet, args.summary_json.as_deref())
@@ -221,7 +252,11 @@ fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()
             s.retries,
             s.duplicates_dropped,
             s.rescans,
-            if s.stopped_at_limit { " (stopped at --limit)" } else { "" }
+            if s.stopped_at_limit {
+                " (stopped at --limit)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())
@@ -244,20 +279,31 @@ async fn serve_sandbox(args: SandboxArgs) -> Result<()> {
     writeln!(out, "{}", Sandbox::config_toml(running.addr))?;
     out.flush()?;
     drop(out);
-    tracing::info!("sandbox serving all platforms on http://{}; Ctrl-C stops it", running.addr);
+    tracing::info!(
+        "sandbox serving all platforms on http://{}; Ctrl-C stops it",
+        running.addr
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
 
 async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Result<()> {
     let source = load_source(args.sandbox, config.as_deref(), 500).await?;
-    let shop = source.config.pick(args.shop.as_deref(), args.platform)?.clone();
+    let shop = source
+        .config
+        .pick(args.shop.as_deref(), args.platform)?
+        .clone();
     let t = transport(&shop, None, StdDuration::from_secs(30), 8, None)?;
     let orders = with_adapter!(&shop, |a| {
         a.prepare(&t).await?;
         a.get_orders(&t, &args.ids).await?
     });
-    let mut sink = sink::make(args.format, sink::CsvMode::Lines, false, Output::open(None)?);
+    let mut sink = sink::make(
+        args.format,
+        sink::CsvMode::Lines,
+        false,
+        Output::open(None)?,
+    );
     for o in &orders {
         sink.write(o)?;
     }
@@ -267,7 +313,9 @@ async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Result<()> {
 fn normalize(args: NormalizeArgs) -> Result<()> {
     let mut body = Vec::new();
     if args.file.as_os_str() == "-" {
-        std::io::stdin().read_to_end(&mut body).context("cannot read stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("cannot read stdin")?;
     } else {
         body = std::fs::read(&args.file)
             .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
@@ -285,7 +333,9 @@ fn platforms() -> Result<()> {
     for p in PlatformId::ALL {
         let s = p.spec();
         let by = |b: By| match s.by_mode(b) {
-            ByMode::Native { max_window: Some(w) } => format!("yes (windows of at most {})", human(w)),
+            ByMode::Native {
+                max_window: Some(w),
+            } => format!("yes (windows of at most {})", human(w)),
             ByMode::Native { max_window: None } => "yes".to_string(),
             ByMode::ViaModified => "via modified-time windows, filtered on creation time".into(),
             ByMode::Unsupported(why) => format!("no: {why}"),
@@ -295,8 +345,16 @@ fn platforms() -> Result<()> {
         writeln!(out, "  --by created  {}", by(By::Created))?;
         writeln!(out, "  --by modified {}", by(By::Modified))?;
         writeln!(out, "  page size     {} (largest allowed)", s.max_page_size)?;
-        writeln!(out, "  rate limit    {} requests/s (override with rate_limit)", s.default_rate_limit)?;
-        writeln!(out, "  window        {} by default (--window)", human(s.default_window))?;
+        writeln!(
+            out,
+            "  rate limit    {} requests/s (override with rate_limit)",
+            s.default_rate_limit
+        )?;
+        writeln!(
+            out,
+            "  window        {} by default (--window)",
+            human(s.default_window)
+        )?;
         writeln!(out, "  config keys   {}", s.config_keys)?;
         if !s.notes.is_empty() {
             writeln!(out, "  notes         {}", s.notes)?;
@@ -308,11 +366,11 @@ fn platforms() -> Result<()> {
 
 fn human(d: StdDuration) -> String {
     let s = d.as_secs();
-    if s % 86400 == 0 {
+    if s.is_multiple_of(86400) {
         format!("{}d", s / 86400)
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -321,12 +379,19 @@ fn human(d: StdDuration) -> String {
 
 async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Result<()> {
     let config = Config::load(config.as_deref())?;
-    println!("config file {}: {} shop(s)", config.path.display(), config.shops.len());
+    println!(
+        "config file {}: {} shop(s)",
+        config.path.display(),
+        config.shops.len()
+    );
     let mut bad = 0;
     for shop in &config.shops {
         let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
         match built {
-            Ok(()) => println!("  {} ({}): ok, base url {}", shop.name, shop.platform, shop.base_url),
+            Ok(()) => println!(
+                "  {} ({}): ok, base url {}",
+                shop.name, shop.platform, shop.base_url
+            ),
             Err(e) => {
                 bad += 1;
                 println!("  {} ({}): {e:#}", shop.name, shop.platform);
@@ -336,18 +401,32 @@ async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Resul
         if online {
             let t = transport(shop, None, StdDuration::from_secs(15), 1, None)?;
             let now = Utc::now();
-            let plan_window = crate::platforms::Window { start: now - Duration::minutes(30), end: now - Duration::minutes(2) };
+            let plan_window = crate::platforms::Window {
+                start: now - Duration::minutes(30),
+                end: now - Duration::minutes(2),
+            };
             let res: Result<()> = with_adapter!(shop, |a| {
                 let by = match a.spec().by_modified {
                     ByMode::Native { .. } => By::Modified,
                     _ => By::Created,
                 };
-                let q = crate::platforms::PageQuery { window: plan_window, by, status: None, page: 1, page_size: 1 };
+                let q = crate::platforms::PageQuery {
+                    window: plan_window,
+                    by,
+                    status: None,
+                    page: 1,
+                    page_size: 1,
+                };
                 a.prepare(&t).await?;
-                t.call(a.list_endpoint(by), Some(1), |n| a.list_request(&q, n), |b| a.parse_list(b, &q))
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from)
+                t.call(
+                    a.list_endpoint(by),
+                    Some(1),
+                    |n| a.list_request(&q, n),
+                    |b| a.parse_list(b, &q),
+                )
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
             });
             match res {
                 Ok(()) => println!("    online: a signed request succeeded"),
@@ -359,7 +438,10 @@ async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Resul
         }
     }
     if bad > 0 {
-        return Err(usage(format!("{bad} problem(s) in {}", config.path.display())));
+        return Err(usage(format!(
+            "{bad} problem(s) in {}",
+            config.path.display()
+        )));
     }
     Ok(())
 }

@@ -46,6 +46,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Pull orders from one shop and write them normalized.
     #[command(after_help = PULL_EXAMPLES)]
@@ -57,7 +58,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  ordersync get --shop tw 558757367941")]
     Get(GetArgs),
     /// Normalize a saved raw platform response (a file, or - for stdin).
-    #[command(after_help = "Example:\n  ordersync normalize --platform taobao-enhanced response.json | jq .order_id")]
+    #[command(
+        after_help = "Example:\n  ordersync normalize --platform taobao-enhanced response.json | jq .order_id"
+    )]
     Normalize(NormalizeArgs),
     /// List the platforms with their filters, page sizes, limits and config keys.
     Platforms,
@@ -68,7 +71,9 @@ pub enum Command {
     #[command(subcommand)]
     State(StateCommand),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  ordersync completions bash > ~/.local/share/bash-completion/completions/ordersync")]
+    #[command(
+        after_help = "Example:\n  ordersync completions bash > ~/.local/share/bash-completion/completions/ordersync"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

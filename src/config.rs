@@ -69,8 +69,19 @@ impl ShopConfig {
             ($($k:ident),*) => { $( if self.$k.is_some() { v.push(stringify!($k)); } )* };
         }
         check!(
-            app_key, app_secret, access_token, appid, seller_nick, sysid, shop_id, client_id,
-            client_secret, access_key, secret_key, user_id, signature_scheme
+            app_key,
+            app_secret,
+            access_token,
+            appid,
+            seller_nick,
+            sysid,
+            shop_id,
+            client_id,
+            client_secret,
+            access_key,
+            secret_key,
+            user_id,
+            signature_scheme
         );
         v
     }
@@ -105,8 +116,14 @@ impl<'de> Deserialize<'de> for SecretRef {
         };
         match Raw::deserialize(d).map_err(|_| bad())? {
             Raw::Text(s) => Ok(SecretRef::Literal(s)),
-            Raw::Table(Table { env: Some(e), file: None }) => Ok(SecretRef::Env(e)),
-            Raw::Table(Table { env: None, file: Some(f) }) => Ok(SecretRef::File(f)),
+            Raw::Table(Table {
+                env: Some(e),
+                file: None,
+            }) => Ok(SecretRef::Env(e)),
+            Raw::Table(Table {
+                env: None,
+                file: Some(f),
+            }) => Ok(SecretRef::File(f)),
             Raw::Table(_) => Err(bad()),
         }
     }
@@ -127,16 +144,26 @@ pub struct Shop {
 
 impl Shop {
     fn where_(&self) -> String {
-        format!("shop {:?} ({}) in {}", self.name, self.platform, self.source.display())
+        format!(
+            "shop {:?} ({}) in {}",
+            self.name,
+            self.platform,
+            self.source.display()
+        )
     }
 
     /// Every secret this shop has, resolved where possible (for redaction).
     pub fn secrets(&self) -> Vec<SecretString> {
         let r = &self.raw;
-        [&r.app_secret, &r.access_token, &r.client_secret, &r.secret_key]
-            .into_iter()
-            .filter_map(|s| s.as_ref().and_then(|s| self.resolve("secret", s).ok()))
-            .collect()
+        [
+            &r.app_secret,
+            &r.access_token,
+            &r.client_secret,
+            &r.secret_key,
+        ]
+        .into_iter()
+        .filter_map(|s| s.as_ref().and_then(|s| self.resolve("secret", s).ok()))
+        .collect()
     }
 
     /// Point the shop at another base URL (`--base-url`), with the same checks as the config.
@@ -149,7 +176,10 @@ impl Shop {
     pub fn require(&self, key: &str, v: &Option<String>) -> Result<String> {
         match v {
             Some(s) if !s.trim().is_empty() => Ok(s.clone()),
-            _ => Err(usage(format!("{}: `{key}` is missing or empty", self.where_()))),
+            _ => Err(usage(format!(
+                "{}: `{key}` is missing or empty",
+                self.where_()
+            ))),
         }
     }
 
@@ -162,7 +192,11 @@ impl Shop {
     }
 
     /// An optional secret, resolved when present.
-    pub fn optional_secret(&self, key: &str, v: &Option<SecretRef>) -> Result<Option<SecretString>> {
+    pub fn optional_secret(
+        &self,
+        key: &str,
+        v: &Option<SecretRef>,
+    ) -> Result<Option<SecretString>> {
         v.as_ref().map(|r| self.resolve(key, r)).transpose()
     }
 
@@ -244,7 +278,10 @@ impl Config {
         let mut shops = Vec::new();
         for (name, raw) in file.shops {
             let platform = PlatformId::parse(&raw.platform).map_err(|e| {
-                usage(format!("config file {}: shop {name:?}: {e}", path.display()))
+                usage(format!(
+                    "config file {}: shop {name:?}: {e}",
+                    path.display()
+                ))
             })?;
             let allowed = platform_keys(platform);
             if let Some(k) = raw.set_keys().into_iter().find(|k| !allowed.contains(k)) {
@@ -270,11 +307,17 @@ impl Config {
             };
             check_base_url(&shop)?;
             if shop.rate_limit == 0 {
-                return Err(usage(format!("{}: `rate_limit` must be at least 1", shop.where_())));
+                return Err(usage(format!(
+                    "{}: `rate_limit` must be at least 1",
+                    shop.where_()
+                )));
             }
             shops.push(shop);
         }
-        Ok(Config { path: path.to_path_buf(), shops })
+        Ok(Config {
+            path: path.to_path_buf(),
+            shops,
+        })
     }
 
     /// Pick a shop by `--shop NAME` or `--platform ID`.
@@ -288,7 +331,10 @@ impl Config {
                 ))
             })?;
             if let Some(p) = platform.filter(|p| *p != s.platform) {
-                return Err(usage(format!("shop {name:?} is a {} shop, not {p}", s.platform)));
+                return Err(usage(format!(
+                    "shop {name:?} is a {} shop, not {p}",
+                    s.platform
+                )));
             }
             return Ok(s);
         }
@@ -325,14 +371,24 @@ impl Config {
             .filter(|s| p.is_none_or(|p| s.platform == p))
             .map(|s| format!("{} ({})", s.name, s.platform))
             .collect();
-        if v.is_empty() { "none".into() } else { v.join(", ") }
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join(", ")
+        }
     }
 }
 
 /// `https://` is required except on loopback or when the shop allows plain http.
 fn check_base_url(shop: &Shop) -> Result<()> {
     let url = url::Url::parse(&shop.base_url)
-        .with_context(|| format!("{}: base_url {:?} is not a URL", shop.where_(), shop.base_url))
+        .with_context(|| {
+            format!(
+                "{}: base_url {:?} is not a URL",
+                shop.where_(),
+                shop.base_url
+            )
+        })
         .map_err(|e| usage(format!("{e:#}")))?;
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
@@ -361,13 +417,19 @@ fn warn_if_readable_secrets(path: &Path, text: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let Ok(meta) = std::fs::metadata(path) else { return };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
         let literal_secret = text.lines().any(|l| {
             let l = l.trim_start();
             ["app_secret", "access_token", "client_secret", "secret_key"]
                 .iter()
-                .any(|k| l.starts_with(k) && l[k.len()..].trim_start().starts_with('=')
-                    && l.split_once('=').is_some_and(|(_, v)| v.trim_start().starts_with('"')))
+                .any(|k| {
+                    l.starts_with(k)
+                        && l[k.len()..].trim_start().starts_with('=')
+                        && l.split_once('=')
+                            .is_some_and(|(_, v)| v.trim_start().starts_with('"'))
+                })
         });
         if literal_secret && meta.permissions().mode() & 0o044 != 0 {
             tracing::warn!(
@@ -404,7 +466,10 @@ mod tests {
         let e = parse("[shops.a]\nplatform = \"taobao-tw\"\nappid = \"1\"\n").unwrap_err();
         assert!(format!("{e:#}").contains("does not apply"), "{e:#}");
         let e = parse("[shops.a]\nplatform = \"shopee\"\n").unwrap_err();
-        assert!(format!("{e:#}").contains("taobao-tw, taobao-enhanced"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("taobao-tw, taobao-enhanced"),
+            "{e:#}"
+        );
     }
 
     #[test]
@@ -416,18 +481,28 @@ mod tests {
         let c = Config::parse(text, &dir.path().join("c.toml")).unwrap();
         let s = &c.shops[0];
         use secrecy::ExposeSecret;
-        assert_eq!(s.secret("app_secret", &s.raw.app_secret).unwrap().expose_secret(), "from-file");
+        assert_eq!(
+            s.secret("app_secret", &s.raw.app_secret)
+                .unwrap()
+                .expose_secret(),
+            "from-file"
+        );
         let e = s.secret("access_token", &s.raw.access_token).unwrap_err();
         assert!(format!("{e:#}").contains("ORDERSYNC_TEST_UNSET_VAR"));
-        let e = parse("[shops.a]\nplatform = \"taobao-tw\"\napp_secret = { envv = \"X\" }\n").unwrap_err();
+        let e = parse("[shops.a]\nplatform = \"taobao-tw\"\napp_secret = { envv = \"X\" }\n")
+            .unwrap_err();
         assert!(format!("{e:#}").contains("a secret must be"), "{e:#}");
     }
 
     #[test]
     fn plain_http_needs_loopback_or_opt_in() {
-        let e = parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://api.example.com\"\n").unwrap_err();
+        let e = parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://api.example.com\"\n")
+            .unwrap_err();
         assert!(format!("{e:#}").contains("allow_http"));
         assert!(parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://api.example.com\"\nallow_http = true\n").is_ok());
-        assert!(parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://127.0.0.1:9/x\"\n").is_ok());
+        assert!(
+            parse("[shops.a]\nplatform = \"vvtool\"\nbase_url = \"http://127.0.0.1:9/x\"\n")
+                .is_ok()
+        );
     }
 }

@@ -5,6 +5,10 @@
 //! `sync` drives windows, pages and state, `sink` writes NDJSON/JSON/CSV. `sandbox` emulates
 //! the platforms for tests and for new users.
 
+// `PlatformError` carries the platform's code, message and request id for the user; it is
+// large, but only ever on the cold path.
+#![allow(clippy::result_large_err)]
+
 pub mod app;
 pub mod cli;
 pub mod config;

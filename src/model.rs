@@ -293,6 +293,21 @@ pub fn non_empty(s: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Warn once per (platform, value) about a status not in the mapping table; the order is
+/// still emitted with status `unknown`.
+pub fn warn_unknown_status(platform: &str, value: &str) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.insert((platform.to_string(), value.to_string())) {
+        tracing::warn!(
+            "{platform}: status {value:?} is not in the mapping table; emitting it as \"unknown\""
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,7 +345,13 @@ mod tests {
         assert_eq!(p[0].name, "颜色分类");
         assert_eq!(p[0].value, "豆沙色");
         let p = parse_sku_pairs("时间:10:30;");
-        assert_eq!(p, vec![SkuProperty { name: "时间".into(), value: "10:30".into() }]);
+        assert_eq!(
+            p,
+            vec![SkuProperty {
+                name: "时间".into(),
+                value: "10:30".into()
+            }]
+        );
         assert!(parse_sku_pairs("").is_empty());
     }
 
@@ -340,20 +361,5 @@ mod tests {
         assert_eq!(j, "\"awaiting_shipment\"");
         assert_eq!(Status::from_taobao_trade("TRADE_CLOSED"), Status::Refunded);
         assert_eq!(Status::from_taobao_trade("NEW_THING"), Status::Unknown);
-    }
-}
-
-/// Warn once per (platform, value) about a status not in the mapping table; the order is
-/// still emitted with status `unknown`.
-pub fn warn_unknown_status(platform: &str, value: &str) {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    static SEEN: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
-    let seen = SEEN.get_or_init(|| Mutex::new(HashSet::new()));
-    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-    if seen.insert((platform.to_string(), value.to_string())) {
-        tracing::warn!(
-            "{platform}: status {value:?} is not in the mapping table; emitting it as \"unknown\""
-        );
     }
 }

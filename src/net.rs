@@ -181,7 +181,13 @@ impl Transport {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let body = resp.bytes().await.map_err(transport_err)?;
-        tracing::trace!("{} {} answered {} ({} bytes)", self.platform, req.path, status, body.len());
+        tracing::trace!(
+            "{} {} answered {} ({} bytes)",
+            self.platform,
+            req.path,
+            status,
+            body.len()
+        );
         if !status.is_success() {
             return Err(PlatformError::Http {
                 platform: self.platform,

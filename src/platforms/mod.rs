@@ -64,7 +64,10 @@ impl PlatformId {
             .find(|p| p.as_str() == s)
             .ok_or_else(|| {
                 let ids: Vec<_> = PlatformId::ALL.iter().map(|p| p.as_str()).collect();
-                format!("unknown platform {s:?}; the platforms are: {}", ids.join(", "))
+                format!(
+                    "unknown platform {s:?}; the platforms are: {}",
+                    ids.join(", ")
+                )
             })
     }
 
@@ -87,7 +90,9 @@ impl fmt::Display for PlatformId {
 }
 
 /// Which time a pull filters on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum By {
     /// Orders created in the range.
@@ -280,7 +285,11 @@ pub trait Adapter: Send + Sync {
 }
 
 /// Normalize a saved raw response of `platform` (for `ordersync normalize`).
-pub fn normalize_saved(platform: PlatformId, body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
+pub fn normalize_saved(
+    platform: PlatformId,
+    body: &[u8],
+    shop: &str,
+) -> Result<Vec<Order>, PlatformError> {
     match platform {
         PlatformId::TaobaoTw => taobao_tw::normalize_saved(body, shop),
         other => Err(PlatformError::Request {

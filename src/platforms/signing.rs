@@ -63,12 +63,9 @@ pub fn signatures_match(a: &str, b: &str) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    a.bytes()
-        .zip(b.bytes())
-        .fold(0u8, |acc, (x, y)| {
-            acc | (x.to_ascii_uppercase() ^ y.to_ascii_uppercase())
-        })
-        == 0
+    a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| {
+        acc | (x.to_ascii_uppercase() ^ y.to_ascii_uppercase())
+    }) == 0
 }
 
 #[cfg(test)]

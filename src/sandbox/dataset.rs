@@ -128,14 +128,63 @@ pub const BUYERS: &[&str] = &["abbyh", "MiaYu", "咸梅00", "tb446831190", "小�
 
 /// Receivers: name, phone, state, city, district, town, address, zip.
 pub const RECEIVERS: &[[&str; 8]] = &[
-    ["黃**雲", "09******62", "台灣", "台北市", "松山區", "", "南京東路5段250巷3-1號", "105"],
-    ["余**萱", "09******08", "台灣", "台北市", "大安區", "", "基隆路二段142之1號", "106"],
-    ["丽**", "*******1889", "福建省", "漳州市", "云霄县", "云陵镇", "云*镇**路***号", "363300"],
-    ["刘**", "*******8101", "河北省", "衡水市", "故城县", "里老乡", "里*乡**县**乡小**村", "253800"],
-    ["王, \"小\" 明", "138****0000", "广东省", "深圳市", "南山区", "粤海街道", "科技园\n南区 1 号", "518000"],
+    [
+        "黃**雲",
+        "09******62",
+        "台灣",
+        "台北市",
+        "松山區",
+        "",
+        "南京東路5段250巷3-1號",
+        "105",
+    ],
+    [
+        "余**萱",
+        "09******08",
+        "台灣",
+        "台北市",
+        "大安區",
+        "",
+        "基隆路二段142之1號",
+        "106",
+    ],
+    [
+        "丽**",
+        "*******1889",
+        "福建省",
+        "漳州市",
+        "云霄县",
+        "云陵镇",
+        "云*镇**路***号",
+        "363300",
+    ],
+    [
+        "刘**",
+        "*******8101",
+        "河北省",
+        "衡水市",
+        "故城县",
+        "里老乡",
+        "里*乡**县**乡小**村",
+        "253800",
+    ],
+    [
+        "王, \"小\" 明",
+        "138****0000",
+        "广东省",
+        "深圳市",
+        "南山区",
+        "粤海街道",
+        "科技园\n南区 1 号",
+        "518000",
+    ],
 ];
 
-pub const MESSAGES: &[&str] = &["需要礼盒,谢谢!", "請盡快出貨", "please, no \"fragile\" sticker"];
+pub const MESSAGES: &[&str] = &[
+    "需要礼盒,谢谢!",
+    "請盡快出貨",
+    "please, no \"fragile\" sticker",
+];
 
 /// Generate `n` orders for a platform; `salt` keeps platforms' data apart.
 pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOrder> {
@@ -145,7 +194,8 @@ pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOr
         .map(|i| {
             let created = now - Duration::seconds(rng.random_range(600..span));
             let age = (now - created).num_seconds();
-            let modified = created + Duration::seconds(rng.random_range(0..age.clamp(1, 5 * 86400)));
+            let modified =
+                created + Duration::seconds(rng.random_range(0..age.clamp(1, 5 * 86400)));
             let stage = match rng.random_range(0..100) {
                 0..=9 => Stage::Unpaid,
                 10..=14 => Stage::Paid,
@@ -169,8 +219,9 @@ pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOr
                     }
                 })
                 .collect();
-            let paid = (stage != Stage::Unpaid && stage != Stage::Cancelled)
-                .then(|| created + Duration::seconds(rng.random_range(1..120)).min(modified - created));
+            let paid = (stage != Stage::Unpaid && stage != Stage::Cancelled).then(|| {
+                created + Duration::seconds(rng.random_range(1..120)).min(modified - created)
+            });
             GenOrder {
                 seq: i as u64 + 1,
                 created,
@@ -181,8 +232,14 @@ pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOr
                 receiver: rng.random_range(0..RECEIVERS.len()),
                 lines,
                 shipping_minor: [0, 6000, 1000, 800][rng.random_range(0..4)],
-                discount_minor: if rng.random_bool(0.3) { rng.random_range(1..500) } else { 0 },
-                buyer_message: rng.random_bool(0.2).then(|| MESSAGES[rng.random_range(0..MESSAGES.len())]),
+                discount_minor: if rng.random_bool(0.3) {
+                    rng.random_range(1..500)
+                } else {
+                    0
+                },
+                buyer_message: rng
+                    .random_bool(0.2)
+                    .then(|| MESSAGES[rng.random_range(0..MESSAGES.len())]),
                 seller_memo: rng.random_bool(0.1).then_some("VIP"),
             }
         })

@@ -74,7 +74,10 @@ impl Faults {
             let now = Instant::now();
             let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
             let q = recent.entry(platform).or_default();
-            while q.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+            while q
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
                 q.pop_front();
             }
             q.push_back(now);
@@ -120,7 +123,10 @@ impl Faults {
 fn reset_response() -> Response {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
         Ok(b"{\"partial\":".to_vec()),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected reset",
+        )),
     ];
     Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
 }

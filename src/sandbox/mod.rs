@@ -101,15 +101,20 @@ impl Sandbox {
     /// A complete config file with one shop per implemented platform, named
     /// `sandbox-<platform id>`, holding the sandbox's base URLs and credentials.
     pub fn config_toml(addr: SocketAddr) -> String {
-        let mut out = String::from(
-            "# ordersync sandbox: one shop per platform, pointing at this sandbox.\n",
-        );
-        out.push_str(&taobao_tw::config_section(&Sandbox::base_url(addr, PlatformId::TaobaoTw)));
+        let mut out =
+            String::from("# ordersync sandbox: one shop per platform, pointing at this sandbox.\n");
+        out.push_str(&taobao_tw::config_section(&Sandbox::base_url(
+            addr,
+            PlatformId::TaobaoTw,
+        )));
         out.push_str(&taobao_enhanced::config_section(&Sandbox::base_url(
             addr,
             PlatformId::TaobaoEnhanced,
         )));
-        out.push_str(&vvtool::config_section(&Sandbox::base_url(addr, PlatformId::Vvtool)));
+        out.push_str(&vvtool::config_section(&Sandbox::base_url(
+            addr,
+            PlatformId::Vvtool,
+        )));
         // One section per PandaPon endpoint: pandapon-taobao and pandapon-1688.
         out.push_str(&pandapon::config_section(&Sandbox::base_url(
             addr,
@@ -143,5 +148,9 @@ pub async fn spawn(addr: SocketAddr, options: SandboxOptions) -> std::io::Result
             tracing::error!("sandbox server stopped: {e}");
         }
     });
-    Ok(Running { addr, state, handle })
+    Ok(Running {
+        addr,
+        state,
+        handle,
+    })
 }

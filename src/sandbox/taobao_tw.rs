@@ -97,7 +97,10 @@ impl State {
     }
 
     fn request_id(&self) -> String {
-        format!("0b1196a6{:018}", self.request_seq.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "0b1196a6{:018}",
+            self.request_seq.fetch_add(1, Ordering::Relaxed)
+        )
     }
 }
 
@@ -281,12 +284,19 @@ fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
                 sb,
                 "ISV",
                 "MissingParameter",
-                &format!("The input parameter \"{required}\" that is mandatory for processing this request is not supplied"),
+                &format!(
+                    "The input parameter \"{required}\" that is mandatory for processing this request is not supplied"
+                ),
             ));
         }
     }
     if p["app_key"] != APP_KEY {
-        return Err(error(sb, "ISV", "InvalidAppKey", "Specified app key is invalid"));
+        return Err(error(
+            sb,
+            "ISV",
+            "InvalidAppKey",
+            "Specified app key is invalid",
+        ));
     }
     let ts = &p["timestamp"];
     let when = ts
@@ -306,7 +316,12 @@ fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
         }
     }
     if p["sign_method"] != "sha256" {
-        return Err(error(sb, "ISV", "InvalidSignMethod", "Specified sign method is not supported"));
+        return Err(error(
+            sb,
+            "ISV",
+            "InvalidSignMethod",
+            "Specified sign method is not supported",
+        ));
     }
     if !signatures_match(&lazop_sign(APP_SECRET, api, p), &p["sign"]) {
         return Err(error(
@@ -350,7 +365,12 @@ fn int_param(sb: &Sandbox, p: &Params, name: &str, default: i64) -> Result<i64, 
     match p.get(name) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| {
-            error(sb, "ISV", "InvalidParameter", &format!("Invalid parameter \"{name}\": {v}"))
+            error(
+                sb,
+                "ISV",
+                "InvalidParameter",
+                &format!("Invalid parameter \"{name}\": {v}"),
+            )
         }),
     }
 }
@@ -369,7 +389,11 @@ fn paging(sb: &Sandbox, p: &Params) -> Result<(usize, usize), Response> {
     Ok((page as usize, size as usize))
 }
 
-async fn orders_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+async fn orders_get(
+    AxState(sb): AxState<Arc<Sandbox>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     let p = params(q, &body);
     let truncate = match admit(&sb, "/orders/get", &p).await {
         Ok(t) => t,
@@ -387,7 +411,10 @@ async fn orders_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, b
         Ok(v) => v,
         Err(r) => return r,
     };
-    let status = p.get("Order_Status").cloned().unwrap_or_else(|| "all".into());
+    let status = p
+        .get("Order_Status")
+        .cloned()
+        .unwrap_or_else(|| "all".into());
     if sb.faults.roll_drift() {
         sb.taobao_tw.drift();
     }
@@ -402,11 +429,20 @@ async fn orders_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, b
         })
         .collect();
     hits.sort_by(|a, b| {
-        let key = |o: &Value| (o["modification_time"].as_i64(), o["trade_order_id"].as_str().map(str::to_string));
+        let key = |o: &Value| {
+            (
+                o["modification_time"].as_i64(),
+                o["trade_order_id"].as_str().map(str::to_string),
+            )
+        };
         key(b).cmp(&key(a))
     });
     let total = hits.len();
-    let model_list: Vec<Value> = hits.into_iter().skip((page - 1) * size).take(size).collect();
+    let model_list: Vec<Value> = hits
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
     ok(
         &sb,
         json!({"model_list": model_list, "success": true, "total_count": total, "page_no": page, "page_size": size}),
@@ -427,7 +463,11 @@ fn line_ids(raw: &str) -> Vec<String> {
     }
 }
 
-async fn items_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+async fn items_get(
+    AxState(sb): AxState<Arc<Sandbox>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     let p = params(q, &body);
     let truncate = match admit(&sb, "/order/items/get", &p).await {
         Ok(t) => t,
@@ -438,20 +478,31 @@ async fn items_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, bo
         Err(r) => return r,
     };
     let Some(raw) = p.get("trade_order_line_id_list") else {
-        return error(&sb, "ISV", "MissingParameter",
-            "The input parameter \"trade_order_line_id_list\" that is mandatory for processing this request is not supplied");
+        return error(
+            &sb,
+            "ISV",
+            "MissingParameter",
+            "The input parameter \"trade_order_line_id_list\" that is mandatory for processing this request is not supplied",
+        );
     };
     let wanted = line_ids(raw);
     let mut lines: Vec<Value> = Vec::new();
     for (_, ls) in sb.taobao_tw.snapshot() {
         for l in ls {
-            if wanted.iter().any(|w| l["trade_order_line_id"].as_str() == Some(w.as_str())) {
+            if wanted
+                .iter()
+                .any(|w| l["trade_order_line_id"].as_str() == Some(w.as_str()))
+            {
                 lines.push(l);
             }
         }
     }
     let total = lines.len();
-    let model_list: Vec<Value> = lines.into_iter().skip((page - 1) * size).take(size).collect();
+    let model_list: Vec<Value> = lines
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
     ok(
         &sb,
         json!({"model_list": model_list, "success": true, "total_count": total, "page_no": page, "page_size": size}),
@@ -459,15 +510,23 @@ async fn items_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, bo
     )
 }
 
-async fn order_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+async fn order_get(
+    AxState(sb): AxState<Arc<Sandbox>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     let p = params(q, &body);
     let truncate = match admit(&sb, "/order/get", &p).await {
         Ok(t) => t,
         Err(r) => return r,
     };
     let Some(id) = p.get("trade_order_id") else {
-        return error(&sb, "ISV", "MissingParameter",
-            "The input parameter \"trade_order_id\" that is mandatory for processing this request is not supplied");
+        return error(
+            &sb,
+            "ISV",
+            "MissingParameter",
+            "The input parameter \"trade_order_id\" that is mandatory for processing this request is not supplied",
+        );
     };
     let found = sb
         .taobao_tw
@@ -475,7 +534,12 @@ async fn order_get(AxState(sb): AxState<Arc<Sandbox>>, RawQuery(q): RawQuery, bo
         .into_iter()
         .find(|(o, _)| o["trade_order_id"].as_str() == Some(id.as_str()));
     match found {
-        None => error(&sb, "ISV", "ORDER_NOT_FOUND", &format!("Order {id} does not exist")),
+        None => error(
+            &sb,
+            "ISV",
+            "ORDER_NOT_FOUND",
+            &format!("Order {id} does not exist"),
+        ),
         Some((mut order, lines)) => {
             let obj = order.as_object_mut().expect("orders are objects");
             obj.remove("trade_order_line_id_list");

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-pub use self::csv::{CsvSink, ORDER_COLUMNS, LINE_COLUMNS};
+pub use self::csv::{CsvSink, LINE_COLUMNS, ORDER_COLUMNS};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -92,7 +92,8 @@ pub struct JsonSink {
 
 impl Sink for JsonSink {
     fn write(&mut self, order: &Order) -> io::Result<()> {
-        self.out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        self.out
+            .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
         self.count += 1;
         serde_json::to_writer(&mut self.out, order)?;
         Ok(())
@@ -101,7 +102,8 @@ impl Sink for JsonSink {
         self.out.flush()
     }
     fn finish(&mut self) -> io::Result<()> {
-        self.out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
+        self.out
+            .write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?;
         self.out.flush()
     }
 }
@@ -128,7 +130,10 @@ impl Output {
     /// Stdout, or a temporary file next to `path`.
     pub fn open(path: Option<&Path>) -> Result<Output> {
         let Some(path) = path else {
-            return Ok(Output::Stdout(BufWriter::with_capacity(64 * 1024, io::stdout())));
+            return Ok(Output::Stdout(BufWriter::with_capacity(
+                64 * 1024,
+                io::stdout(),
+            )));
         };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -159,8 +164,9 @@ impl Output {
             Output::File { tmp, path } => {
                 let tmp = tmp.into_inner().map_err(|e| e.into_error())?;
                 tmp.as_file().sync_all()?;
-                tmp.persist(&path)
-                    .with_context(|| format!("cannot move the output into place at {}", path.display()))?;
+                tmp.persist(&path).with_context(|| {
+                    format!("cannot move the output into place at {}", path.display())
+                })?;
                 Ok(())
             }
         }

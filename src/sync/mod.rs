@@ -93,7 +93,10 @@ pub async fn pull<A: Adapter>(
             (
                 By::Modified,
                 (plan.since, plan.scan_until.max(plan.until)),
-                Some(Window { start: plan.since, end: plan.until }),
+                Some(Window {
+                    start: plan.since,
+                    end: plan.until,
+                }),
                 max,
             )
         }
@@ -160,7 +163,10 @@ impl<A: Adapter> Puller<'_, A> {
                     Ok(Scan::Limit) => return Ok(false),
                     Err(e) if is_transient(&e) && depth < 3 => {
                         if let Some((a, b)) = window::halve(w) {
-                            tracing::warn!("{}: window {w} keeps failing ({e}); halving it", self.t.platform());
+                            tracing::warn!(
+                                "{}: window {w} keeps failing ({e}); halving it",
+                                self.t.platform()
+                            );
                             self.summary.split_windows += 1;
                             pending.push((b, depth + 1));
                             pending.push((a, depth + 1));
@@ -175,7 +181,10 @@ impl<A: Adapter> Puller<'_, A> {
             if !stable {
                 match window::halve(w) {
                     Some((a, b)) if depth < 6 => {
-                        tracing::info!("{}: window {w} kept changing while scanned; halving it", self.t.platform());
+                        tracing::info!(
+                            "{}: window {w} kept changing while scanned; halving it",
+                            self.t.platform()
+                        );
                         self.summary.split_windows += 1;
                         pending.push((b, depth + 1));
                         pending.push((a, depth + 1));
@@ -257,16 +266,31 @@ impl<A: Adapter> Puller<'_, A> {
         Ok(Scan::Stable)
     }
 
-    async fn fetch(&mut self, w: Window, by: By, page: u32, size: u32) -> Result<ListPage, PlatformError> {
-        let q = PageQuery { window: w, by, status: self.plan.status.clone(), page, page_size: size };
+    async fn fetch(
+        &mut self,
+        w: Window,
+        by: By,
+        page: u32,
+        size: u32,
+    ) -> Result<ListPage, PlatformError> {
+        let q = PageQuery {
+            window: w,
+            by,
+            status: self.plan.status.clone(),
+            page,
+            page_size: size,
+        };
         let endpoint = self.adapter.list_endpoint(by);
         let mut renewed = false;
         loop {
             let res = self
                 .t
-                .call(endpoint, Some(page), |now| self.adapter.list_request(&q, now), |b| {
-                    self.adapter.parse_list(b, &q)
-                })
+                .call(
+                    endpoint,
+                    Some(page),
+                    |now| self.adapter.list_request(&q, now),
+                    |b| self.adapter.parse_list(b, &q),
+                )
                 .await;
             match res {
                 Ok(mut p) => {
@@ -293,7 +317,9 @@ impl<A: Adapter> Puller<'_, A> {
                 return Ok(true);
             }
             if let Some(f) = self.created_filter
-                && !o.created_at.is_some_and(|c| c.at() >= f.start && c.at() < f.end)
+                && !o
+                    .created_at
+                    .is_some_and(|c| c.at() >= f.start && c.at() < f.end)
             {
                 self.summary.filtered_out += 1;
                 continue;
@@ -309,7 +335,9 @@ impl<A: Adapter> Puller<'_, A> {
     }
 
     fn limit_reached(&self) -> bool {
-        self.plan.limit.is_some_and(|l| self.summary.orders_emitted >= l)
+        self.plan
+            .limit
+            .is_some_and(|l| self.summary.orders_emitted >= l)
     }
 
     /// First sighting, or a newer version of an order already emitted.
@@ -329,7 +357,8 @@ impl<A: Adapter> Puller<'_, A> {
 }
 
 fn is_transient(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<PlatformError>().is_some_and(PlatformError::is_transient)
+    e.downcast_ref::<PlatformError>()
+        .is_some_and(PlatformError::is_transient)
 }
 
 enum Scan {

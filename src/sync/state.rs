@@ -40,7 +40,9 @@ pub struct ShopState {
 
 /// Error raised when another run holds the lock (exit code 4: try again later).
 #[derive(Debug, thiserror::Error)]
-#[error("another ordersync run is using the state file {0} (lock {0}.lock is held); this run stops without pulling. Try again when it has finished")]
+#[error(
+    "another ordersync run is using the state file {0} (lock {0}.lock is held); this run stops without pulling. Try again when it has finished"
+)]
 pub struct Locked(pub String);
 
 /// An open, locked state file for one shop.
@@ -65,13 +67,19 @@ pub fn open(args: &PullArgs, shop: &Shop) -> Result<Option<Handle>> {
         if e.platform != shop.platform.as_str() {
             return Err(usage(format!(
                 "state file {}: shop {:?} was synced as a {} shop, but is now {}; use another state file or `ordersync state reset`",
-                path.display(), shop.name, e.platform, shop.platform
+                path.display(),
+                shop.name,
+                e.platform,
+                shop.platform
             )));
         }
         if e.by != args.by {
             return Err(usage(format!(
                 "state file {}: shop {:?} was synced with --by {}, not --by {}; use another state file for the other mode",
-                path.display(), shop.name, e.by, args.by
+                path.display(),
+                shop.name,
+                e.by,
+                args.by
             )));
         }
     }
@@ -100,7 +108,12 @@ impl Handle {
         };
         file.shops.insert(
             self.shop.clone(),
-            ShopState { platform: self.platform.clone(), by: self.by, mark, written_at: Utc::now() },
+            ShopState {
+                platform: self.platform.clone(),
+                by: self.by,
+                mark,
+                written_at: Utc::now(),
+            },
         );
         write(&self.path, &file)
     }
@@ -109,15 +122,24 @@ impl Handle {
 fn lock(path: &Path) -> Result<File> {
     let lock_path = PathBuf::from(format!("{}.lock", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| usage(format!("cannot create the state folder {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            usage(format!(
+                "cannot create the state folder {}: {e}",
+                dir.display()
+            ))
+        })?;
     }
     let f = File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| usage(format!("cannot open the lock file {}: {e}", lock_path.display())))?;
+        .map_err(|e| {
+            usage(format!(
+                "cannot open the lock file {}: {e}",
+                lock_path.display()
+            ))
+        })?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -134,9 +156,17 @@ pub fn read(path: &Path) -> Result<StateFile> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(StateFile { version: 1, shops: BTreeMap::new() });
+            return Ok(StateFile {
+                version: 1,
+                shops: BTreeMap::new(),
+            });
         }
-        Err(e) => return Err(usage(format!("cannot read the state file {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(usage(format!(
+                "cannot read the state file {}: {e}",
+                path.display()
+            )));
+        }
     };
     let file: StateFile = serde_json::from_str(&text).map_err(|e| {
         usage(format!(
@@ -145,7 +175,11 @@ pub fn read(path: &Path) -> Result<StateFile> {
         ))
     })?;
     if file.version != 1 {
-        return Err(usage(format!("state file {}: unknown version {}", path.display(), file.version)));
+        return Err(usage(format!(
+            "state file {}: unknown version {}",
+            path.display(),
+            file.version
+        )));
     }
     Ok(file)
 }
@@ -183,7 +217,11 @@ pub fn command(cmd: StateCommand) -> Result<()> {
                 .filter(|(k, _)| shop.as_ref().is_none_or(|s| s == k))
                 .collect();
             if shops.is_empty() {
-                println!("{}: no marks{}", state.display(), shop.map(|s| format!(" for shop {s:?}")).unwrap_or_default());
+                println!(
+                    "{}: no marks{}",
+                    state.display(),
+                    shop.map(|s| format!(" for shop {s:?}")).unwrap_or_default()
+                );
                 return Ok(());
             }
             for (name, e) in shops {
@@ -191,7 +229,9 @@ pub fn command(cmd: StateCommand) -> Result<()> {
                     "{name}\t{}\t--by {}\tmark {}\t(written {})",
                     e.platform,
                     e.by,
-                    e.mark.with_timezone(&crate::model::platform_offset()).to_rfc3339(),
+                    e.mark
+                        .with_timezone(&crate::model::platform_offset())
+                        .to_rfc3339(),
                     e.written_at.to_rfc3339()
                 );
             }
@@ -202,7 +242,9 @@ pub fn command(cmd: StateCommand) -> Result<()> {
             let mut file = read(&state)?;
             let name = match shop {
                 Some(s) => s,
-                None if file.shops.len() == 1 => file.shops.keys().next().cloned().unwrap_or_default(),
+                None if file.shops.len() == 1 => {
+                    file.shops.keys().next().cloned().unwrap_or_default()
+                }
                 None => {
                     return Err(usage(format!(
                         "say which shop with --shop NAME; shops in {}: {}",
@@ -212,7 +254,12 @@ pub fn command(cmd: StateCommand) -> Result<()> {
                 }
             };
             match (file.shops.get_mut(&name), to) {
-                (None, _) => return Err(usage(format!("{}: no mark for shop {name:?}", state.display()))),
+                (None, _) => {
+                    return Err(usage(format!(
+                        "{}: no mark for shop {name:?}",
+                        state.display()
+                    )));
+                }
                 (Some(e), Some(t)) => {
                     e.mark = t;
                     e.written_at = Utc::now();
@@ -236,13 +283,29 @@ mod tests {
     fn write_then_read_round_trips_and_leaves_no_temp_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let mut f = StateFile { version: 1, shops: BTreeMap::new() };
-        let mark = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().to_utc();
-        f.shops.insert("tw".into(), ShopState { platform: "taobao-tw".into(), by: By::Modified, mark, written_at: mark });
+        let mut f = StateFile {
+            version: 1,
+            shops: BTreeMap::new(),
+        };
+        let mark = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        f.shops.insert(
+            "tw".into(),
+            ShopState {
+                platform: "taobao-tw".into(),
+                by: By::Modified,
+                mark,
+                written_at: mark,
+            },
+        );
         write(&path, &f).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back.shops["tw"].mark, mark);
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 

@@ -9,7 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 
 /// Split `[since, until)` into windows of at most `len`.
 pub fn split(since: DateTime<Utc>, until: DateTime<Utc>, len: std::time::Duration) -> Vec<Window> {
-    let len = Duration::from_std(len).unwrap_or(Duration::days(1)).max(Duration::seconds(1));
+    let len = Duration::from_std(len)
+        .unwrap_or(Duration::days(1))
+        .max(Duration::seconds(1));
     let mut out = Vec::new();
     let mut start = since;
     while start < until {
@@ -27,7 +29,16 @@ pub fn halve(w: Window) -> Option<(Window, Window)> {
         return None;
     }
     let mid = w.start + span / 2;
-    Some((Window { start: w.start, end: mid }, Window { start: mid, end: w.end }))
+    Some((
+        Window {
+            start: w.start,
+            end: mid,
+        },
+        Window {
+            start: mid,
+            end: w.end,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -61,8 +72,21 @@ mod tests {
 
     #[test]
     fn halves_meet_in_the_middle() {
-        let (a, b) = halve(Window { start: t(0), end: t(100) }).unwrap();
-        assert_eq!((a.start, a.end, b.start, b.end), (t(0), t(50), t(50), t(100)));
-        assert!(halve(Window { start: t(0), end: t(1) }).is_none());
+        let (a, b) = halve(Window {
+            start: t(0),
+            end: t(100),
+        })
+        .unwrap();
+        assert_eq!(
+            (a.start, a.end, b.start, b.end),
+            (t(0), t(50), t(50), t(100))
+        );
+        assert!(
+            halve(Window {
+                start: t(0),
+                end: t(1)
+            })
+            .is_none()
+        );
     }
 }

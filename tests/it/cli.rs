@@ -11,16 +11,33 @@ fn a_bad_flag_exits_2_and_says_which() {
 
 #[test]
 fn a_bad_date_exits_2_and_shows_the_accepted_forms() {
-    let r = run_binary(&["pull", "--sandbox", "--platform", "taobao-tw", "--since", "last tuesday"]);
+    let r = run_binary(&[
+        "pull",
+        "--sandbox",
+        "--platform",
+        "taobao-tw",
+        "--since",
+        "last tuesday",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("last tuesday") && r.stderr.contains("RFC 3339"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("last tuesday") && r.stderr.contains("RFC 3339"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn an_unknown_platform_lists_the_right_ones() {
     let r = run_binary(&["pull", "--sandbox", "--platform", "shopee", "--since", "1d"]);
     assert_eq!(r.code, 2);
-    for id in ["taobao-tw", "taobao-enhanced", "vvtool", "pandapon-taobao", "pandapon-1688"] {
+    for id in [
+        "taobao-tw",
+        "taobao-enhanced",
+        "vvtool",
+        "pandapon-taobao",
+        "pandapon-1688",
+    ] {
         assert!(r.stderr.contains(id), "{id} missing from: {}", r.stderr);
     }
 }
@@ -34,9 +51,21 @@ fn since_is_required_without_state() {
 
 #[test]
 fn a_missing_config_file_exits_2_and_suggests_the_sandbox() {
-    let r = run_binary(&["pull", "--platform", "taobao-tw", "--since", "1d", "--config", "/nonexistent/ordersync.toml"]);
+    let r = run_binary(&[
+        "pull",
+        "--platform",
+        "taobao-tw",
+        "--since",
+        "1d",
+        "--config",
+        "/nonexistent/ordersync.toml",
+    ]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("/nonexistent/ordersync.toml") && r.stderr.contains("--sandbox"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/ordersync.toml") && r.stderr.contains("--sandbox"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

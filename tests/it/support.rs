@@ -22,17 +22,32 @@ impl Env {
             .build()
             .unwrap();
         let sandbox = rt
-            .block_on(ordersync::sandbox::spawn("127.0.0.1:0".parse().unwrap(), opts))
+            .block_on(ordersync::sandbox::spawn(
+                "127.0.0.1:0".parse().unwrap(),
+                opts,
+            ))
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
-        std::fs::write(&config, ordersync::sandbox::Sandbox::config_toml(sandbox.addr)).unwrap();
-        Env { _rt: rt, sandbox, dir, config }
+        std::fs::write(
+            &config,
+            ordersync::sandbox::Sandbox::config_toml(sandbox.addr),
+        )
+        .unwrap();
+        Env {
+            _rt: rt,
+            sandbox,
+            dir,
+            config,
+        }
     }
 
     /// A sandbox with `n` orders per platform and no faults.
     pub fn with_orders(n: usize) -> Env {
-        Env::new(SandboxOptions { orders: n, ..SandboxOptions::default() })
+        Env::new(SandboxOptions {
+            orders: n,
+            ..SandboxOptions::default()
+        })
     }
 
     /// `ordersync ARGS --config CONFIG`.
@@ -71,7 +86,9 @@ impl Run {
     pub fn ndjson(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON line {l:?}: {e}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON line {l:?}: {e}"))
+            })
             .collect()
     }
 }

@@ -23,7 +23,12 @@ fn expected(env: &Env, since_ms: i64, until_ms: i64) -> BTreeMap<String, (Value,
 fn range() -> (String, String, i64, i64) {
     let since = Utc::now() - Duration::days(31);
     let until = Utc::now() - Duration::minutes(3);
-    (since.to_rfc3339(), until.to_rfc3339(), since.timestamp_millis(), until.timestamp_millis())
+    (
+        since.to_rfc3339(),
+        until.to_rfc3339(),
+        since.timestamp_millis(),
+        until.timestamp_millis(),
+    )
 }
 
 fn money(wire: &Value) -> String {
@@ -34,23 +39,52 @@ fn money(wire: &Value) -> String {
 fn ndjson_matches_the_sandbox_field_by_field() {
     let env = Env::with_orders(300);
     let (since, until, s_ms, u_ms) = range();
-    let r = env.run(&["pull", "--shop", "sandbox-taobao-tw", "--since", &since, "--until", &until, "--rate-limit", "50"]).ok();
+    let r = env
+        .run(&[
+            "pull",
+            "--shop",
+            "sandbox-taobao-tw",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--rate-limit",
+            "50",
+        ])
+        .ok();
     let want = expected(&env, s_ms, u_ms);
     let got = r.ndjson();
-    assert!(want.len() > 250, "sandbox should hold most of its 300 orders in range, has {}", want.len());
+    assert!(
+        want.len() > 250,
+        "sandbox should hold most of its 300 orders in range, has {}",
+        want.len()
+    );
     assert_eq!(got.len(), want.len(), "order count");
     for o in &got {
         let id = o["order_id"].as_str().unwrap();
-        let (w, lines) = want.get(id).unwrap_or_else(|| panic!("order {id} is not in the sandbox range"));
+        let (w, lines) = want
+            .get(id)
+            .unwrap_or_else(|| panic!("order {id} is not in the sandbox range"));
         assert_eq!(o["platform"], "taobao-tw");
         assert_eq!(o["shop"], "sandbox-taobao-tw");
-        assert_eq!(o["total"].as_str().unwrap(), money(&w["actual_fee"]), "total of {id}");
-        assert_eq!(o["shipping_fee"].as_str().unwrap(), money(&w["actual_shipping_fee"]));
+        assert_eq!(
+            o["total"].as_str().unwrap(),
+            money(&w["actual_fee"]),
+            "total of {id}"
+        );
+        assert_eq!(
+            o["shipping_fee"].as_str().unwrap(),
+            money(&w["actual_shipping_fee"])
+        );
         assert_eq!(o["currency"], "TWD");
         assert_eq!(o["platform_status"], w["status"]);
         assert_eq!(o["receiver"]["name"], w["delivery_info"]["receiver_name"]);
-        let updated = chrono::DateTime::parse_from_rfc3339(o["updated_at"].as_str().unwrap()).unwrap();
-        assert_eq!(updated.timestamp_millis(), w["modification_time"].as_i64().unwrap());
+        let updated =
+            chrono::DateTime::parse_from_rfc3339(o["updated_at"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            updated.timestamp_millis(),
+            w["modification_time"].as_i64().unwrap()
+        );
         assert!(o["updated_at"].as_str().unwrap().ends_with("+08:00"));
         let got_lines = o["lines"].as_array().unwrap();
         assert_eq!(got_lines.len(), lines.len(), "lines of {id}");
@@ -62,7 +96,11 @@ fn ndjson_matches_the_sandbox_field_by_field() {
             assert_eq!(gl["sku_properties"].as_array().unwrap().len(), 2);
         }
     }
-    assert!(r.stderr.contains(&format!("{} orders", want.len())), "summary: {}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("{} orders", want.len())),
+        "summary: {}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -70,12 +108,25 @@ fn json_and_csv_carry_the_same_orders() {
     let env = Env::with_orders(120);
     let (since, until, s_ms, u_ms) = range();
     let want = expected(&env, s_ms, u_ms);
-    let base = ["pull", "--shop", "sandbox-taobao-tw", "--since", &since, "--until", &until, "--rate-limit", "50"];
+    let base = [
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--rate-limit",
+        "50",
+    ];
 
     let r = env.run(&[&base[..], &["--format", "json"]].concat()).ok();
     let arr: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(arr.len(), want.len());
-    let ids: std::collections::BTreeSet<_> = arr.iter().map(|o| o["order_id"].as_str().unwrap().to_string()).collect();
+    let ids: std::collections::BTreeSet<_> = arr
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, want.keys().cloned().collect());
 
     let r = env.run(&[&base[..], &["--format", "csv"]].concat()).ok();
@@ -93,10 +144,21 @@ fn json_and_csv_carry_the_same_orders() {
         assert_eq!(&row[total], money(&w["actual_fee"]));
     }
 
-    let r = env.run(&[&base[..], &["--format", "csv", "--csv", "orders", "--csv-bom"]].concat()).ok();
+    let r = env
+        .run(
+            &[
+                &base[..],
+                &["--format", "csv", "--csv", "orders", "--csv-bom"],
+            ]
+            .concat(),
+        )
+        .ok();
     assert!(r.stdout.starts_with('\u{feff}'), "BOM first");
     let mut rdr = csv::Reader::from_reader(r.stdout.trim_start_matches('\u{feff}').as_bytes());
-    assert_eq!(rdr.headers().unwrap().iter().last(), Some("line_count"));
+    assert_eq!(
+        rdr.headers().unwrap().iter().next_back(),
+        Some("line_count")
+    );
     assert_eq!(rdr.records().count(), want.len(), "one row per order");
 }
 
@@ -106,7 +168,18 @@ fn output_file_appears_whole_and_leaves_no_temporary_file() {
     let out_dir = env.path("out");
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("tw.ndjson");
-    env.run(&["pull", "--shop", "sandbox-taobao-tw", "--since", "31d", "--rate-limit", "50", "--output", out.to_str().unwrap()]).ok();
+    env.run(&[
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        "31d",
+        "--rate-limit",
+        "50",
+        "--output",
+        out.to_str().unwrap(),
+    ])
+    .ok();
     assert_eq!(files_in(&out_dir), vec!["tw.ndjson".to_string()]);
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.lines().count() >= 40);
@@ -119,11 +192,27 @@ fn a_wrong_secret_exits_3_and_names_the_signature_problem() {
         .unwrap()
         .replace(ordersync::sandbox::taobao_tw::APP_SECRET, "not-the-secret");
     let cfg = env.write_config("bad.toml", &text);
-    let r = run_binary(&["pull", "--shop", "sandbox-taobao-tw", "--since", "1d", "--config", cfg.to_str().unwrap()]);
+    let r = run_binary(&[
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        "1d",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 3, "stderr: {}", r.stderr);
     assert!(r.stderr.contains("IncompleteSignature"), "{}", r.stderr);
-    assert!(r.stderr.contains("app_secret"), "hint names what to check: {}", r.stderr);
-    assert!(!r.stderr.contains("not-the-secret"), "secret leaked: {}", r.stderr);
+    assert!(
+        r.stderr.contains("app_secret"),
+        "hint names what to check: {}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("not-the-secret"),
+        "secret leaked: {}",
+        r.stderr
+    );
     assert!(r.stdout.is_empty());
 }
 
@@ -133,7 +222,19 @@ fn by_created_keeps_only_orders_created_in_range() {
     let since = Utc::now() - Duration::days(20);
     let until = Utc::now() - Duration::days(10);
     let r = env
-        .run(&["pull", "--shop", "sandbox-taobao-tw", "--by", "created", "--since", &since.to_rfc3339(), "--until", &until.to_rfc3339(), "--rate-limit", "50"])
+        .run(&[
+            "pull",
+            "--shop",
+            "sandbox-taobao-tw",
+            "--by",
+            "created",
+            "--since",
+            &since.to_rfc3339(),
+            "--until",
+            &until.to_rfc3339(),
+            "--rate-limit",
+            "50",
+        ])
         .ok();
     let want: BTreeMap<String, Value> = env
         .sandbox
@@ -147,7 +248,11 @@ fn by_created_keeps_only_orders_created_in_range() {
         })
         .map(|(o, _)| (o["trade_order_id"].as_str().unwrap().to_string(), o))
         .collect();
-    let got: Vec<String> = r.ndjson().iter().map(|o| o["order_id"].as_str().unwrap().to_string()).collect();
+    let got: Vec<String> = r
+        .ndjson()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_string())
+        .collect();
     assert!(!want.is_empty());
     assert_eq!(got.len(), want.len(), "no order twice, none missing");
     for id in &got {
@@ -157,7 +262,17 @@ fn by_created_keeps_only_orders_created_in_range() {
 
 #[test]
 fn sandbox_flag_needs_no_config_and_limit_stops_early() {
-    let r = run_binary(&["pull", "--sandbox", "--platform", "taobao-tw", "--since", "7d", "--limit", "5"]).ok();
+    let r = run_binary(&[
+        "pull",
+        "--sandbox",
+        "--platform",
+        "taobao-tw",
+        "--since",
+        "7d",
+        "--limit",
+        "5",
+    ])
+    .ok();
     assert_eq!(r.ndjson().len(), 5);
     assert!(r.stderr.contains("stopped at --limit"), "{}", r.stderr);
 }
@@ -165,7 +280,9 @@ fn sandbox_flag_needs_no_config_and_limit_stops_early() {
 #[test]
 fn get_fetches_an_order_in_full() {
     let env = Env::with_orders(5);
-    let r = env.run(&["get", "--shop", "sandbox-taobao-tw", "558757367941"]).ok();
+    let r = env
+        .run(&["get", "--shop", "sandbox-taobao-tw", "558757367941"])
+        .ok();
     let o = &r.ndjson()[0];
     assert_eq!(o["order_id"], "558757367941");
     assert_eq!(o["lines"][0]["line_id"], "558757467941");
