@@ -159,8 +159,17 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     let latest = now - settle;
     let state = crate::sync::state::open(&args, &shop)?;
     let since = match (args.since, state.as_ref().and_then(|s| s.mark())) {
-        (Some(s), _) => s,
-        (None, Some(mark)) => mark - lookback,
+        (since, Some(mark)) => {
+            if since.is_some() {
+                tracing::info!(
+                    "the state file has a mark for shop {:?}; --since applies only to the first run \
+                     (use --no-state to backfill, or `ordersync state reset`)",
+                    shop.name
+                );
+            }
+            mark - lookback
+        }
+        (Some(s), None) => s,
         (None, None) if state.is_some() => {
             return Err(usage(format!(
                 "the state file has no mark for shop {:?} yet: pass --since for the first run",
@@ -195,6 +204,7 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         status: args.status.clone(),
         limit: args.limit,
         window: args.window,
+        page_size: args.page_size,
         scan_until: latest,
     };
     let out = Output::open(args.output.as_deref())?;

@@ -175,6 +175,11 @@ pub struct PullArgs {
     #[arg(long, value_parser = duration_arg, value_name = "DURATION")]
     pub window: Option<Duration>,
 
+    /// Results per page [default: the largest the platform allows]. Smaller pages mean more
+    /// requests; useful to reproduce paging problems.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: Option<u32>,
+
     /// Never pull closer to now than this: the platforms take a moment to list changes.
     #[arg(long, value_parser = duration_arg, default_value = "2m", value_name = "DURATION")]
     pub settle: Duration,

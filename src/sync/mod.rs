@@ -33,6 +33,8 @@ pub struct Plan {
     pub limit: Option<u64>,
     /// Window length override (`--window`).
     pub window: Option<std::time::Duration>,
+    /// Page size override, capped at the platform's maximum.
+    pub page_size: Option<u32>,
     /// Upper bound for modified-time scans that serve `--by created` (now - settle).
     pub scan_until: DateTime<Utc>,
 }
@@ -201,7 +203,8 @@ impl<A: Adapter> Puller<'_, A> {
     }
 
     async fn scan(&mut self, w: Window, by: By) -> Result<Scan> {
-        let size = self.adapter.spec().max_page_size;
+        let max = self.adapter.spec().max_page_size;
+        let size = self.plan.page_size.map_or(max, |s| s.min(max));
         let first = self.fetch(w, by, 1, size).await?;
         let total0 = first.total;
         let full_first = first.orders.len() as u32 >= size;

@@ -1,0 +1,321 @@
+//! Incremental sync through the binary: drift while paging, state across runs, kills, locks.
+
+use crate::support::{Env, run_binary};
+use chrono::{Duration, Utc};
+use ordersync::sandbox::SandboxOptions;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Stdio};
+
+fn tw_final(env: &Env) -> BTreeMap<String, i64> {
+    env.sandbox
+        .state
+        .taobao_tw
+        .snapshot()
+        .into_iter()
+        .map(|(o, _)| {
+            (
+                o["trade_order_id"].as_str().unwrap().to_string(),
+                o["modification_time"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn updated_ms(o: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(o["updated_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis()
+}
+
+#[test]
+fn drift_while_paging_loses_nothing_and_repeats_nothing() {
+    let env = Env::new(SandboxOptions {
+        orders: 400,
+        drift_rate: 0.3,
+        seed: 7,
+        ..SandboxOptions::default()
+    });
+    let before = tw_final(&env).len();
+    let since = Utc::now() - Duration::days(31);
+    let until = Utc::now() - Duration::minutes(3);
+    let (s_ms, u_ms) = (since.timestamp_millis(), until.timestamp_millis());
+    let summary = env.path("summary.json");
+    let r = env
+        .run(&[
+            "pull",
+            "--shop",
+            "sandbox-taobao-tw",
+            "--since",
+            &since.to_rfc3339(),
+            "--until",
+            &until.to_rfc3339(),
+            "--window",
+            "31d",
+            "--page-size",
+            "10",
+            "--rate-limit",
+            "200",
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ])
+        .ok();
+    let fin = tw_final(&env);
+    assert!(fin.len() > before, "drift added orders mid-scan");
+    let moved = fin.values().filter(|m| **m > u_ms).count();
+    assert!(
+        moved > 5,
+        "drift moved orders out of the range mid-scan ({moved})"
+    );
+
+    let got = r.ndjson();
+    let mut seen = BTreeSet::new();
+    for o in &got {
+        let id = o["order_id"].as_str().unwrap().to_string();
+        assert!(seen.insert(id.clone()), "order {id} emitted twice");
+        let final_ms = fin[&id];
+        if final_ms <= u_ms {
+            assert_eq!(
+                updated_ms(o),
+                final_ms,
+                "order {id} emitted with a stale version"
+            );
+        } else {
+            // Emitted while still in range, then modified past the range's end.
+            assert!(updated_ms(o) >= s_ms && updated_ms(o) <= u_ms);
+        }
+    }
+    for (id, m) in &fin {
+        if *m >= s_ms && *m <= u_ms {
+            assert!(seen.contains(id), "order {id} (modified {m}) is missing");
+        }
+    }
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    assert!(
+        s["rescans"].as_u64().unwrap() + s["split_windows"].as_u64().unwrap() > 0,
+        "{s}"
+    );
+    assert_eq!(s["orders_emitted"].as_u64().unwrap() as usize, got.len());
+}
+
+#[test]
+fn consecutive_state_runs_emit_every_change() {
+    let env = Env::with_orders(150);
+    let state = env.path("state.json");
+    let st = state.to_str().unwrap();
+    let args = [
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--state",
+        st,
+        "--settle",
+        "1s",
+        "--rate-limit",
+        "100",
+    ];
+    let first = env.run(&[&args[..], &["--since", "31d"]].concat()).ok();
+    assert!(first.ndjson().len() > 100);
+    let shown = run_binary(&["state", "show", "--state", st]).ok();
+    assert!(
+        shown.stdout.contains("sandbox-taobao-tw") && shown.stdout.contains("mark"),
+        "{}",
+        shown.stdout
+    );
+
+    for _ in 0..10 {
+        env.sandbox.state.taobao_tw.drift();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let mark_ms = {
+        let f: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        chrono::DateTime::parse_from_rfc3339(
+            f["shops"]["sandbox-taobao-tw"]["mark"].as_str().unwrap(),
+        )
+        .unwrap()
+        .timestamp_millis()
+    };
+    let changed: BTreeMap<String, i64> = tw_final(&env)
+        .into_iter()
+        .filter(|(_, m)| *m > mark_ms)
+        .collect();
+    assert!(!changed.is_empty());
+    let second = env.run(&args).ok();
+    let got: BTreeMap<String, i64> = second
+        .ndjson()
+        .iter()
+        .map(|o| (o["order_id"].as_str().unwrap().to_string(), updated_ms(o)))
+        .collect();
+    for (id, m) in &changed {
+        assert_eq!(
+            got.get(id),
+            Some(m),
+            "change to {id} not emitted by the second run"
+        );
+    }
+}
+
+#[test]
+fn killed_runs_resume_from_state_and_lose_nothing() {
+    let env = Env::with_orders(300);
+    let state = env.path("state.json");
+    let out_path = env.path("all.ndjson");
+    let run = |kill_after_ms: Option<u64>| {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out_path)
+            .unwrap();
+        let mut child = Command::new(crate::support::bin())
+            .args([
+                "pull",
+                "--shop",
+                "sandbox-taobao-tw",
+                "--since",
+                "31d",
+                "--window",
+                "2d",
+                "--rate-limit",
+                "25",
+                "-q",
+            ])
+            .args([
+                "--state",
+                state.to_str().unwrap(),
+                "--config",
+                env.config.to_str().unwrap(),
+            ])
+            .stdout(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        match kill_after_ms {
+            Some(ms) => {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                let _ = child.kill();
+                child.wait().unwrap();
+            }
+            None => assert!(child.wait().unwrap().success()),
+        }
+        if state.exists() {
+            let text = std::fs::read_to_string(&state).unwrap();
+            serde_json::from_str::<Value>(&text).expect("state file is always whole");
+        }
+    };
+    // Pseudo-random kill points, deterministic per run of the test.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..12 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        run(Some(30 + x % 900));
+    }
+    run(None);
+    let since_ms = (Utc::now() - Duration::days(31)).timestamp_millis();
+    let until_ms = (Utc::now() - Duration::minutes(2)).timestamp_millis();
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    // A kill can cut the last line of a run in half; a consumer drops such a line.
+    let emitted: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|o| o["order_id"].as_str().unwrap().to_string())
+        .collect();
+    for (id, m) in tw_final(&env) {
+        if m > since_ms + 60_000 && m < until_ms - 60_000 {
+            assert!(emitted.contains(&id), "order {id} lost across killed runs");
+        }
+    }
+}
+
+#[test]
+fn a_concurrent_run_on_the_same_state_is_refused() {
+    let env = Env::new(SandboxOptions {
+        orders: 50,
+        latency_ms: 150,
+        ..SandboxOptions::default()
+    });
+    let state = env.path("state.json");
+    let mut first = Command::new(crate::support::bin())
+        .args([
+            "pull",
+            "--shop",
+            "sandbox-taobao-tw",
+            "--since",
+            "31d",
+            "--window",
+            "1d",
+            "-q",
+        ])
+        .args([
+            "--state",
+            state.to_str().unwrap(),
+            "--config",
+            env.config.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let second = env.run(&[
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        "31d",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(second.code, 4, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another ordersync run"),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stdout.is_empty());
+    assert!(first.wait().unwrap().success());
+}
+
+#[test]
+fn state_reset_rewinds_the_mark() {
+    let env = Env::with_orders(20);
+    let state = env.path("s.json");
+    let st = state.to_str().unwrap();
+    env.run(&[
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        "2d",
+        "--state",
+        st,
+        "--rate-limit",
+        "100",
+    ])
+    .ok();
+    run_binary(&[
+        "state",
+        "reset",
+        "--state",
+        st,
+        "--shop",
+        "sandbox-taobao-tw",
+        "--to",
+        "2026-01-01",
+    ])
+    .ok();
+    let shown = run_binary(&["state", "show", "--state", st]).ok();
+    assert!(
+        shown.stdout.contains("2026-01-01T00:00:00+08:00"),
+        "{}",
+        shown.stdout
+    );
+    run_binary(&["state", "reset", "--state", st]).ok();
+    let r = env.run(&["pull", "--shop", "sandbox-taobao-tw", "--state", st]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("pass --since for the first run"),
+        "{}",
+        r.stderr
+    );
+}
