@@ -267,8 +267,9 @@ impl Config {
                 path.display()
             ))
         })?;
-        warn_if_readable_secrets(&path, &text);
-        Config::parse(&text, &path)
+        let config = Config::parse(&text, &path)?;
+        warn_if_readable_secrets(&config);
+        Ok(config)
     }
 
     /// Parse config text; `path` is used in messages.
@@ -390,12 +391,7 @@ fn check_base_url(shop: &Shop) -> Result<()> {
             )
         })
         .map_err(|e| usage(format!("{e:#}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
+    let loopback = is_loopback(&shop.base_url);
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback || shop.allow_http => Ok(()),
@@ -412,36 +408,50 @@ fn check_base_url(shop: &Shop) -> Result<()> {
     }
 }
 
-/// Literal secrets in a file others can read deserve a warning.
-fn warn_if_readable_secrets(path: &Path, text: &str) {
+/// Literal secrets of a real shop (not on loopback) in a file others can read deserve a
+/// warning.
+fn warn_if_readable_secrets(config: &Config) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let Ok(meta) = std::fs::metadata(path) else {
+        let Ok(meta) = std::fs::metadata(&config.path) else {
             return;
         };
-        let literal_secret = text.lines().any(|l| {
-            let l = l.trim_start();
-            ["app_secret", "access_token", "client_secret", "secret_key"]
-                .iter()
-                .any(|k| {
-                    l.starts_with(k)
-                        && l[k.len()..].trim_start().starts_with('=')
-                        && l.split_once('=')
-                            .is_some_and(|(_, v)| v.trim_start().starts_with('"'))
-                })
+        if meta.permissions().mode() & 0o044 == 0 {
+            return;
+        }
+        let literal = |s: &Option<SecretRef>| matches!(s, Some(SecretRef::Literal(_)));
+        let exposed = config.shops.iter().any(|shop| {
+            let r = &shop.raw;
+            !is_loopback(&shop.base_url)
+                && (literal(&r.app_secret)
+                    || literal(&r.access_token)
+                    || literal(&r.client_secret)
+                    || literal(&r.secret_key))
         });
-        if literal_secret && meta.permissions().mode() & 0o044 != 0 {
+        if exposed {
             tracing::warn!(
                 "{} holds literal secrets and other users can read it; run `chmod 600 {}` \
                  or move the secrets to {{ env = ... }} / {{ file = ... }}",
-                path.display(),
-                path.display()
+                config.path.display(),
+                config.path.display()
             );
         }
     }
     #[cfg(not(unix))]
-    let _ = (path, text);
+    let _ = config;
+}
+
+fn is_loopback(base_url: &str) -> bool {
+    match url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]

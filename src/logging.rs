@@ -1,4 +1,4 @@
-//! Logging to stderr (stdout is data), filtered by `-v`/`-q` or `ORDERSYNC_LOG`.
+//! Logging to stderr (stdout is data), filtered by `-v`/`-q`, `ORDERSYNC_LOG` or `RUST_LOG`.
 
 use tracing_subscriber::EnvFilter;
 
@@ -15,6 +15,7 @@ pub fn init(verbose: u8, quiet: bool) {
         }
     };
     let filter = std::env::var("ORDERSYNC_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(default));

@@ -28,6 +28,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A platform asking for a longer pause than this (a ban) makes us give up instead.
     pub max_wait: Duration,
+    /// Total time spent waiting between tries of one request before giving up.
+    pub max_total: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -37,6 +39,7 @@ impl Default for RetryPolicy {
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(20),
             max_wait: Duration::from_secs(120),
+            max_total: Duration::from_secs(300),
         }
     }
 }
@@ -82,10 +85,14 @@ impl Transport {
             .timeout(opts.timeout)
             .no_proxy()
             .build()?;
-        let rps = NonZeroU32::new(opts.rate_limit.max(1)).expect("max(1) is non-zero");
-        // A burst of one: the platforms count requests per second with no allowance for
-        // bursts, and a steady pace reaches the same throughput.
-        let limiter = RateLimiter::direct(Quota::per_second(rps).allow_burst(NonZeroU32::MIN));
+        // A burst of one and a period 3% longer than 1/rate: the platforms count requests in
+        // one-second windows on their side, where network jitter can bunch two requests sent
+        // a full period apart; the margin keeps us under their count.
+        let period = Duration::from_secs_f64(1.03 / f64::from(opts.rate_limit.max(1)));
+        let quota = Quota::with_period(period)
+            .expect("period is positive")
+            .allow_burst(NonZeroU32::MIN);
+        let limiter = RateLimiter::direct(quota);
         Ok(Transport {
             client,
             base_url: opts.base_url.trim_end_matches('/').to_string(),
@@ -116,7 +123,8 @@ impl Transport {
             .with_jitter()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_retries);
+            .with_max_times(self.retry.max_retries)
+            .with_total_delay(Some(self.retry.max_total));
         let max_wait = self.retry.max_wait;
         let attempt = || async {
             self.limiter.until_ready().await;

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -42,9 +43,10 @@ pub enum Rec {
     },
 }
 
-/// The platform's state: its orders and a drift generator.
+/// The platform's state: its orders (with their wire form kept rendered, and an index of
+/// line ids) and a drift generator.
 pub struct State {
-    pub orders: Mutex<Vec<Rec>>,
+    store: Mutex<Store>,
     rng: Mutex<StdRng>,
     next_seq: AtomicU64,
     request_seq: AtomicU64,
@@ -58,9 +60,13 @@ impl State {
             .map(Rec::Generated)
             .collect();
         orders.extend(seed_orders());
+        let mut store = Store::default();
+        for r in orders {
+            store.push(r);
+        }
         State {
             next_seq: AtomicU64::new(o.orders as u64 + 1),
-            orders: Mutex::new(orders),
+            store: Mutex::new(store),
             rng: Mutex::new(dataset::drift_rng(o.seed)),
             request_seq: AtomicU64::new(1),
             now_at_start: o.now,
@@ -71,11 +77,13 @@ impl State {
     pub fn drift(&self) {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let n = orders.len();
+        let mut store = self.lock();
+        let n = store.recs.len();
         for _ in 0..rng.random_range(1..=3) {
-            if let Rec::Generated(g) = &mut orders[rng.random_range(0..n)] {
+            let i = rng.random_range(0..n);
+            if let Rec::Generated(g) = &mut store.recs[i] {
                 g.advance(now);
+                store.rerender(i);
             }
         }
         if rng.random_bool(0.5) {
@@ -86,14 +94,17 @@ impl State {
             g.modified = now;
             g.stage = Stage::Unpaid;
             g.paid = None;
-            orders.push(Rec::Generated(g));
+            store.push(Rec::Generated(g));
         }
     }
 
     /// Every order, rendered in wire form with its lines (for tests).
     pub fn snapshot(&self) -> Vec<(Value, Vec<Value>)> {
-        let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        orders.iter().map(render).collect()
+        self.lock().rendered.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn request_id(&self) -> String {
@@ -101,6 +112,32 @@ impl State {
             "0b1196a6{:018}",
             self.request_seq.fetch_add(1, Ordering::Relaxed)
         )
+    }
+}
+
+/// Records, their rendered wire form, and where each line id lives.
+#[derive(Default)]
+struct Store {
+    recs: Vec<Rec>,
+    rendered: Vec<(Value, Vec<Value>)>,
+    lines: HashMap<String, (usize, usize)>,
+}
+
+impl Store {
+    fn push(&mut self, r: Rec) {
+        self.recs.push(r);
+        self.rendered.push((Value::Null, Vec::new()));
+        self.rerender(self.recs.len() - 1);
+    }
+
+    fn rerender(&mut self, i: usize) {
+        let (order, lines) = render(&self.recs[i]);
+        for (j, l) in lines.iter().enumerate() {
+            if let Some(id) = l["trade_order_line_id"].as_str() {
+                self.lines.insert(id.to_string(), (i, j));
+            }
+        }
+        self.rendered[i] = (order, lines);
     }
 }
 
@@ -418,10 +455,10 @@ async fn orders_get(
     if sb.faults.roll_drift() {
         sb.taobao_tw.drift();
     }
-    let mut hits: Vec<Value> = sb
-        .taobao_tw
-        .snapshot()
-        .into_iter()
+    let store = sb.taobao_tw.lock();
+    let mut hits: Vec<&Value> = store
+        .rendered
+        .iter()
         .map(|(o, _)| o)
         .filter(|o| {
             let m = o["modification_time"].as_i64().unwrap_or(0);
@@ -442,7 +479,9 @@ async fn orders_get(
         .into_iter()
         .skip((page - 1) * size)
         .take(size)
+        .cloned()
         .collect();
+    drop(store);
     ok(
         &sb,
         json!({"model_list": model_list, "success": true, "total_count": total, "page_no": page, "page_size": size}),
@@ -486,17 +525,13 @@ async fn items_get(
         );
     };
     let wanted = line_ids(raw);
-    let mut lines: Vec<Value> = Vec::new();
-    for (_, ls) in sb.taobao_tw.snapshot() {
-        for l in ls {
-            if wanted
-                .iter()
-                .any(|w| l["trade_order_line_id"].as_str() == Some(w.as_str()))
-            {
-                lines.push(l);
-            }
-        }
-    }
+    let store = sb.taobao_tw.lock();
+    let lines: Vec<Value> = wanted
+        .iter()
+        .filter_map(|id| store.lines.get(id))
+        .map(|&(i, j)| store.rendered[i].1[j].clone())
+        .collect();
+    drop(store);
     let total = lines.len();
     let model_list: Vec<Value> = lines
         .into_iter()
@@ -530,9 +565,11 @@ async fn order_get(
     };
     let found = sb
         .taobao_tw
-        .snapshot()
-        .into_iter()
-        .find(|(o, _)| o["trade_order_id"].as_str() == Some(id.as_str()));
+        .lock()
+        .rendered
+        .iter()
+        .find(|(o, _)| o["trade_order_id"].as_str() == Some(id.as_str()))
+        .cloned();
     match found {
         None => error(
             &sb,

@@ -3,6 +3,7 @@
 //! One test binary (faster to link on small CI machines); one module per concern.
 
 mod cli;
+mod faults;
 mod support;
 mod sync;
 mod taobao_tw;
