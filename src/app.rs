@@ -157,7 +157,11 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     let settle = Duration::from_std(args.settle).unwrap_or(Duration::minutes(2));
     let lookback = Duration::from_std(args.lookback).unwrap_or(Duration::minutes(10));
     let latest = now - settle;
-    let state = crate::sync::state::open(&args, &shop)?;
+    let by = args.by.unwrap_or(match shop.platform.spec().by_modified {
+        ByMode::Unsupported(_) => By::Created,
+        _ => By::Modified,
+    });
+    let state = crate::sync::state::open(&args, by, &shop)?;
     let since = match (args.since, state.as_ref().and_then(|s| s.mark())) {
         (since, Some(mark)) => {
             if since.is_some() {
@@ -200,7 +204,7 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     let plan = Plan {
         since,
         until,
-        by: args.by,
+        by,
         status: args.status.clone(),
         limit: args.limit,
         window: args.window,

@@ -123,9 +123,10 @@ pub struct PullArgs {
     #[arg(long, value_parser = time_arg, value_name = "TIME")]
     pub until: Option<DateTime<Utc>>,
 
-    /// Which time the range applies to: when orders were created, or last modified.
-    #[arg(long, value_enum, default_value_t = By::Modified)]
-    pub by: By,
+    /// Which time the range applies to: when orders were created, or last modified
+    /// [default: modified, or created on platforms that only filter on creation time].
+    #[arg(long, value_enum)]
+    pub by: Option<By>,
 
     /// Only orders in this platform status (the platform's own value, e.g. ready_to_ship).
     #[arg(long, value_name = "STATUS")]

@@ -292,6 +292,9 @@ pub fn normalize_saved(
 ) -> Result<Vec<Order>, PlatformError> {
     match platform {
         PlatformId::TaobaoTw => taobao_tw::normalize_saved(body, shop),
+        PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
+            pandapon::normalize_saved(platform, body, shop)
+        }
         other => Err(PlatformError::Request {
             platform: other.spec().id,
             message: "normalize is not available for this platform yet".into(),

@@ -876,6 +876,7 @@ mod tests {
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(20),
             max_wait: Duration::from_secs(2),
+            ..RetryPolicy::default()
         }
     }
 

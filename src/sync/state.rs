@@ -56,7 +56,7 @@ pub struct Handle {
 }
 
 /// Open the state for a pull (`None` with `--no-state` or without `--state`).
-pub fn open(args: &PullArgs, shop: &Shop) -> Result<Option<Handle>> {
+pub fn open(args: &PullArgs, by: By, shop: &Shop) -> Result<Option<Handle>> {
     let Some(path) = args.state.as_ref().filter(|_| !args.no_state) else {
         return Ok(None);
     };
@@ -73,13 +73,13 @@ pub fn open(args: &PullArgs, shop: &Shop) -> Result<Option<Handle>> {
                 shop.platform
             )));
         }
-        if e.by != args.by {
+        if e.by != by {
             return Err(usage(format!(
                 "state file {}: shop {:?} was synced with --by {}, not --by {}; use another state file for the other mode",
                 path.display(),
                 shop.name,
                 e.by,
-                args.by
+                by
             )));
         }
     }
@@ -87,7 +87,7 @@ pub fn open(args: &PullArgs, shop: &Shop) -> Result<Option<Handle>> {
         path: path.clone(),
         shop: shop.name.clone(),
         platform: shop.platform.as_str().to_string(),
-        by: args.by,
+        by,
         mark: entry.map(|e| e.mark),
         _lock: lock,
     }))

@@ -4,6 +4,9 @@
 
 mod cli;
 mod faults;
+mod pandapon;
 mod support;
 mod sync;
+mod taobao_enhanced;
 mod taobao_tw;
+mod vvtool;

@@ -480,7 +480,6 @@ fn get_finds_the_seed_orders_by_order_no_and_tb_order_id() {
 }
 
 #[test]
-#[ignore = "needs the PandaPon arm in platforms::normalize_saved (shared file; see issue 4 report)"]
 fn normalize_reproduces_the_checked_in_fixture_output() {
     for (platform, dir) in [
         ("pandapon-taobao", "fixtures/pandapon-taobao"),
