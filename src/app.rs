@@ -210,6 +210,7 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         window: args.window,
         page_size: args.page_size,
         scan_until: latest,
+        concurrency: usize::from(args.concurrency),
     };
     let out = Output::open(args.output.as_deref())?;
     let mut sink = sink::make(args.format, args.csv_mode, args.csv_bom, out);

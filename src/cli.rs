@@ -193,6 +193,10 @@ pub struct PullArgs {
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
 
+    /// Pages of one window fetched at once (the rate limit still paces every request).
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
     /// Timeout of one request.
     #[arg(long, value_parser = duration_arg, default_value = "30s", value_name = "DURATION")]
     pub timeout: Duration,

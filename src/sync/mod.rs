@@ -4,10 +4,14 @@
 //! cannot skip an order while orders change during the scan: forward on ascending lists,
 //! last-to-first on newest-first lists (then page 1 again), forward on `has_next` lists. It
 //! compares the total at the start and the end of the scan and re-scans (then halves) a window
-//! whose total changed. Orders are deduplicated by `order_id` within the run, keeping a newer
-//! `updated_at`. After each completed window the sink is flushed and `checkpoint` is called
-//! with the window's end, which is what state files record.
+//! whose total changed. Once a window's total is known, its remaining pages are fetched
+//! concurrently (bounded by `--concurrency`; the rate limiter in `net` still paces every
+//! request) and emitted in page order, so output stays deterministic. Orders are deduplicated
+//! by `order_id` within the run, keeping a newer `updated_at`. After each completed window the
+//! sink is flushed and `checkpoint` is called with the window's end, which is what state files
+//! record.
 
+pub mod progress;
 pub mod state;
 pub mod window;
 
@@ -18,9 +22,10 @@ use crate::platforms::{Adapter, By, ByMode, ListOrder, ListPage, PageQuery, Wind
 use crate::sink::Sink;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// What to pull.
@@ -37,6 +42,8 @@ pub struct Plan {
     pub page_size: Option<u32>,
     /// Upper bound for modified-time scans that serve `--by created` (now - settle).
     pub scan_until: DateTime<Utc>,
+    /// Pages of one window fetched at once.
+    pub concurrency: usize,
 }
 
 /// End-of-run figures (stderr, `--summary-json`).
@@ -64,15 +71,23 @@ pub struct Summary {
 /// How many times a window whose total keeps changing is scanned before it is halved.
 const SCANS_BEFORE_SPLIT: u32 = 3;
 
-struct Puller<'a, A: Adapter> {
+/// Fetches pages; shared by the concurrent requests of one window.
+struct Fetcher<'a, A: Adapter> {
     adapter: &'a A,
     t: &'a Transport,
-    sink: &'a mut dyn Sink,
     plan: &'a Plan,
+    pages: AtomicU64,
+}
+
+/// Takes pages in order: filter, dedupe, write, count.
+struct Emitter<'a> {
+    sink: &'a mut dyn Sink,
+    limit: Option<u64>,
     /// `--by created` served through modified-time windows: keep created in this range.
     created_filter: Option<Window>,
     seen: HashMap<String, Option<Timestamp>>,
     summary: Summary,
+    progress: progress::Progress,
 }
 
 /// Run a pull. `checkpoint(end)` is called after each fully emitted and flushed window.
@@ -114,11 +129,16 @@ pub async fn pull<A: Adapter>(
         len = len.min(max);
     }
     adapter.prepare(t).await?;
-    let mut p = Puller {
+    let windows = window::split(range.0, range.1, len);
+    let fetcher = Fetcher {
         adapter,
         t,
-        sink,
         plan,
+        pages: AtomicU64::new(0),
+    };
+    let mut emitter = Emitter {
+        sink,
+        limit: plan.limit,
         created_filter,
         seen: HashMap::new(),
         summary: Summary {
@@ -127,150 +147,182 @@ pub async fn pull<A: Adapter>(
             until: plan.until.to_rfc3339(),
             ..Summary::default()
         },
+        progress: progress::Progress::new(spec.id, windows.len() as u64),
     };
-    for w in window::split(range.0, range.1, len) {
-        let done = p.window(w, scan_by).await?;
-        p.sink.flush()?;
+    for w in windows {
+        let done = window(&fetcher, &mut emitter, w, scan_by).await?;
+        emitter.sink.flush()?;
         if !done {
-            p.summary.stopped_at_limit = true;
+            emitter.summary.stopped_at_limit = true;
             break;
         }
         checkpoint(w.end)?;
-        p.summary.complete_until = Some(w.end.to_rfc3339());
+        emitter.summary.complete_until = Some(w.end.to_rfc3339());
+        emitter
+            .progress
+            .window_done(t.stats.requests.load(Ordering::Relaxed));
     }
-    let mut s = p.summary;
+    emitter.progress.finish();
+    let mut s = emitter.summary;
+    s.pages = fetcher.pages.load(Ordering::Relaxed);
     s.requests = t.stats.requests.load(Ordering::Relaxed);
     s.retries = t.stats.retries.load(Ordering::Relaxed);
     s.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(s)
 }
 
-impl<A: Adapter> Puller<'_, A> {
-    /// Scan one window completely; `false` when the limit stopped it.
-    async fn window(&mut self, w: Window, by: By) -> Result<bool> {
-        let mut pending = vec![(w, 0u32)];
-        while let Some((w, depth)) = pending.pop() {
-            self.summary.windows += 1;
-            let mut stable = false;
-            for scan in 0..SCANS_BEFORE_SPLIT {
-                if scan > 0 {
-                    self.summary.rescans += 1;
+/// Scan one window completely (halving it when needed); `false` when the limit stopped it.
+async fn window<A: Adapter>(
+    f: &Fetcher<'_, A>,
+    e: &mut Emitter<'_>,
+    w: Window,
+    by: By,
+) -> Result<bool> {
+    let platform = f.t.platform();
+    let mut pending = vec![(w, 0u32)];
+    while let Some((w, depth)) = pending.pop() {
+        e.summary.windows += 1;
+        let mut stable = false;
+        for attempt in 0..SCANS_BEFORE_SPLIT {
+            if attempt > 0 {
+                e.summary.rescans += 1;
+            }
+            match scan(f, e, w, by).await {
+                Ok(Scan::Stable) => {
+                    stable = true;
+                    break;
                 }
-                match self.scan(w, by).await {
-                    Ok(Scan::Stable) => {
+                Ok(Scan::Changed) => continue,
+                Ok(Scan::Limit) => return Ok(false),
+                Err(err) if is_transient(&err) && depth < 3 => {
+                    if let Some((a, b)) = window::halve(w) {
+                        tracing::warn!(
+                            "{platform}: window {w} keeps failing ({err:#}); halving it"
+                        );
+                        e.summary.split_windows += 1;
+                        pending.push((b, depth + 1));
+                        pending.push((a, depth + 1));
                         stable = true;
                         break;
                     }
-                    Ok(Scan::Changed) => continue,
-                    Ok(Scan::Limit) => return Ok(false),
-                    Err(e) if is_transient(&e) && depth < 3 => {
-                        if let Some((a, b)) = window::halve(w) {
-                            tracing::warn!(
-                                "{}: window {w} keeps failing ({e}); halving it",
-                                self.t.platform()
-                            );
-                            self.summary.split_windows += 1;
-                            pending.push((b, depth + 1));
-                            pending.push((a, depth + 1));
-                            stable = true;
-                            break;
-                        }
-                        return Err(e);
-                    }
-                    Err(e) => return Err(e),
+                    return Err(err);
                 }
-            }
-            if !stable {
-                match window::halve(w) {
-                    Some((a, b)) if depth < 6 => {
-                        tracing::info!(
-                            "{}: window {w} kept changing while scanned; halving it",
-                            self.t.platform()
-                        );
-                        self.summary.split_windows += 1;
-                        pending.push((b, depth + 1));
-                        pending.push((a, depth + 1));
-                    }
-                    _ => tracing::warn!(
-                        "{}: window {w} was still changing after {SCANS_BEFORE_SPLIT} scans; \
-                         the next run's lookback will pick up what changed",
-                        self.t.platform()
-                    ),
-                }
+                Err(err) => return Err(err),
             }
         }
-        Ok(true)
+        if !stable {
+            match window::halve(w) {
+                Some((a, b)) if depth < 6 => {
+                    tracing::info!(
+                        "{platform}: window {w} kept changing while scanned; halving it"
+                    );
+                    e.summary.split_windows += 1;
+                    pending.push((b, depth + 1));
+                    pending.push((a, depth + 1));
+                }
+                _ => tracing::warn!(
+                    "{platform}: window {w} was still changing after {SCANS_BEFORE_SPLIT} scans; \
+                     the next run's lookback will pick up what changed"
+                ),
+            }
+        }
     }
+    Ok(true)
+}
 
-    async fn scan(&mut self, w: Window, by: By) -> Result<Scan> {
-        let max = self.adapter.spec().max_page_size;
-        let size = self.plan.page_size.map_or(max, |s| s.min(max));
-        let first = self.fetch(w, by, 1, size).await?;
-        let total0 = first.total;
-        let full_first = first.orders.len() as u32 >= size;
-        let has_next = first.has_next;
-        if self.emit(first)? {
-            return Ok(Scan::Limit);
-        }
-        let pages = match total0 {
-            Some(t) => t.div_ceil(size as u64).max(1) as u32,
-            None => u32::MAX,
-        };
-        let end_total = match self.adapter.spec().list_order {
-            ListOrder::NewestFirst if total0.is_some() && pages > 1 => {
-                for n in (2..=pages).rev() {
-                    let page = self.fetch(w, by, n, size).await?;
-                    if self.emit(page)? {
-                        return Ok(Scan::Limit);
-                    }
-                }
-                let again = self.fetch(w, by, 1, size).await?;
-                let t = again.total;
-                if self.emit(again)? {
+/// One pass over a window.
+async fn scan<A: Adapter>(
+    f: &Fetcher<'_, A>,
+    e: &mut Emitter<'_>,
+    w: Window,
+    by: By,
+) -> Result<Scan> {
+    let max = f.adapter.spec().max_page_size;
+    let size = f.plan.page_size.map_or(max, |s| s.min(max));
+    let first = f.fetch(w, by, 1, size).await?;
+    let total0 = first.total;
+    let full_first = first.orders.len() as u32 >= size;
+    let has_next = first.has_next;
+    if e.emit(first)? {
+        return Ok(Scan::Limit);
+    }
+    let pages = total0.map(|t| t.div_ceil(size as u64).max(1) as u32);
+    let order = f.adapter.spec().list_order;
+    let end_total = match (pages, has_next) {
+        // The total is known: fetch the other pages concurrently, emit them in order.
+        (Some(pages), None) if pages > 1 => {
+            let newest_first = order == ListOrder::NewestFirst;
+            let numbers: Vec<u32> = if newest_first {
+                (2..=pages).rev().collect()
+            } else {
+                (2..=pages).collect()
+            };
+            let mut last_total = total0;
+            let mut pages_stream = stream::iter(numbers)
+                .map(|n| f.fetch(w, by, n, size))
+                .buffered(f.plan.concurrency.max(1));
+            while let Some(page) = pages_stream.next().await {
+                let page = page?;
+                last_total = page.total.or(last_total);
+                if e.emit(page)? {
                     return Ok(Scan::Limit);
                 }
-                t
             }
-            _ => {
-                // Forward: by total, by has_next, or (neither) while pages come back full.
-                let mut n = 2;
-                let mut last_total = total0;
-                let mut more = match (total0, has_next) {
-                    (_, Some(h)) => h,
-                    (Some(_), None) => pages > 1,
-                    (None, None) => full_first,
-                };
-                while more {
-                    let page = self.fetch(w, by, n, size).await?;
-                    let got = page.orders.len() as u32;
-                    last_total = page.total.or(last_total);
-                    more = match (page.total, page.has_next) {
+            drop(pages_stream);
+            if newest_first {
+                // Page 1 again: orders that arrived during the scan land there, and its total
+                // tells whether the window changed.
+                let again = f.fetch(w, by, 1, size).await?;
+                last_total = again.total;
+                if e.emit(again)? {
+                    return Ok(Scan::Limit);
+                }
+            }
+            last_total
+        }
+        (Some(_), None) => total0,
+        // Only has_next (or nothing): one page after the other.
+        _ => {
+            let mut n = 2;
+            let mut last_total = total0;
+            let mut more = match (pages, has_next) {
+                (_, Some(h)) => h,
+                (Some(p), None) => p > 1,
+                (None, None) => full_first,
+            };
+            while more {
+                let page = f.fetch(w, by, n, size).await?;
+                let got = page.orders.len() as u32;
+                last_total = page.total.or(last_total);
+                more = got > 0
+                    && match (page.total, page.has_next) {
                         (_, Some(h)) => h,
                         (Some(t), None) => (n as u64) * (size as u64) < t,
                         (None, None) => got >= size,
-                    } && got > 0;
-                    if self.emit(page)? {
-                        return Ok(Scan::Limit);
-                    }
-                    n += 1;
+                    };
+                if e.emit(page)? {
+                    return Ok(Scan::Limit);
                 }
-                last_total
+                n += 1;
             }
-        };
-        if end_total != total0 {
-            tracing::info!(
-                "{}: window {w} changed while scanned (total {:?} → {:?}); scanning it again",
-                self.t.platform(),
-                total0,
-                end_total
-            );
-            return Ok(Scan::Changed);
+            last_total
         }
-        Ok(Scan::Stable)
+    };
+    if end_total != total0 {
+        tracing::info!(
+            "{}: window {w} changed while scanned (total {:?} → {:?}); scanning it again",
+            f.t.platform(),
+            total0,
+            end_total
+        );
+        return Ok(Scan::Changed);
     }
+    Ok(Scan::Stable)
+}
 
+impl<A: Adapter> Fetcher<'_, A> {
     async fn fetch(
-        &mut self,
+        &self,
         w: Window,
         by: By,
         page: u32,
@@ -297,7 +349,7 @@ impl<A: Adapter> Puller<'_, A> {
                 .await;
             match res {
                 Ok(mut p) => {
-                    self.summary.pages += 1;
+                    self.pages.fetch_add(1, Ordering::Relaxed);
                     self.adapter.complete_page(self.t, &mut p).await?;
                     return Ok(p);
                 }
@@ -312,7 +364,9 @@ impl<A: Adapter> Puller<'_, A> {
             }
         }
     }
+}
 
+impl Emitter<'_> {
     /// Write a page's new orders; `true` when the limit is reached.
     fn emit(&mut self, page: ListPage) -> Result<bool> {
         for o in page.orders {
@@ -334,13 +388,12 @@ impl<A: Adapter> Puller<'_, A> {
             self.sink.write(&o)?;
             self.summary.orders_emitted += 1;
         }
+        self.progress.orders(self.summary.orders_emitted);
         Ok(self.limit_reached())
     }
 
     fn limit_reached(&self) -> bool {
-        self.plan
-            .limit
-            .is_some_and(|l| self.summary.orders_emitted >= l)
+        self.limit.is_some_and(|l| self.summary.orders_emitted >= l)
     }
 
     /// First sighting, or a newer version of an order already emitted.
