@@ -63,6 +63,7 @@ pub enum Command {
     )]
     Normalize(NormalizeArgs),
     /// List the platforms with their filters, page sizes, limits and config keys.
+    #[command(after_help = "Example:\n  ordersync platforms")]
     Platforms,
     /// Check the config file.
     #[command(subcommand)]
@@ -79,7 +80,7 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) on stdout.
-    #[command(hide = true)]
+    #[command(after_help = "Example:\n  ordersync man > ordersync.1 && man ./ordersync.1")]
     Man,
 }
 
@@ -278,6 +279,9 @@ pub struct NormalizeArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Load the config, resolve every secret, and report per shop.
+    #[command(
+        after_help = "Examples:\n  ordersync config check\n  ordersync config check --online --config shops.toml"
+    )]
     Check {
         /// Also make one cheap signed request per shop.
         #[arg(long)]
@@ -288,6 +292,9 @@ pub enum ConfigCommand {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Print the state file.
+    #[command(
+        after_help = "Example:\n  ordersync state show --state ~/.local/state/ordersync/tw.json"
+    )]
     Show {
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
@@ -295,6 +302,9 @@ pub enum StateCommand {
         shop: Option<String>,
     },
     /// Rewind (or clear) the mark of one shop.
+    #[command(
+        after_help = "Examples:\n  ordersync state reset --state tw.json --shop tw --to 2026-11-20\n  ordersync state reset --state tw.json --shop tw   # forget it: the next run needs --since"
+    )]
     Reset {
         #[arg(long, value_name = "FILE")]
         state: PathBuf,

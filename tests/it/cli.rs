@@ -76,3 +76,71 @@ fn help_documents_exit_codes_and_examples() {
     let r = run_binary(&["--help"]);
     assert!(r.stdout.contains("Exit codes:") && r.stdout.contains("3  the platform refused"));
 }
+
+#[test]
+fn completions_man_and_platforms_are_generated() {
+    let r = run_binary(&["completions", "bash"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("ordersync") && r.stdout.contains("--since"));
+    let r = run_binary(&["man"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains(".TH ordersync 1"));
+    let r = run_binary(&["platforms"]);
+    assert_eq!(r.code, 0);
+    for id in [
+        "taobao-tw",
+        "taobao-enhanced",
+        "vvtool",
+        "pandapon-taobao",
+        "pandapon-1688",
+    ] {
+        assert!(r.stdout.contains(id), "{id} missing");
+    }
+    assert!(r.stdout.contains("page size") && r.stdout.contains("--by created"));
+}
+
+#[test]
+fn config_check_reports_each_shop_and_missing_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[shops.good]\nplatform = \"taobao-tw\"\napp_key = \"1\"\napp_secret = \"s\"\naccess_token = \"t\"\n\
+         [shops.bad]\nplatform = \"taobao-tw\"\napp_key = \"1\"\napp_secret = { env = \"ORDERSYNC_TEST_NOPE\" }\naccess_token = \"t\"\n",
+    )
+    .unwrap();
+    let r = run_binary(&["config", "check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.contains("good (taobao-tw): ok"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("bad (taobao-tw)") && r.stdout.contains("ORDERSYNC_TEST_NOPE"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_broken_config_names_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[shops.tw]\nplatform = \"taobao-tw\"\napp_kye = \"1\"\n",
+    )
+    .unwrap();
+    let r = run_binary(&[
+        "pull",
+        "--shop",
+        "tw",
+        "--since",
+        "1d",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("c.toml") && r.stderr.contains("line 3") && r.stderr.contains("app_kye"),
+        "{}",
+        r.stderr
+    );
+}
