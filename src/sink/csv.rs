@@ -202,9 +202,8 @@ impl Sink for CsvSink {
 }
 
 impl SinkOutput for CsvSink {
-    fn commit(mut self: Box<Self>) -> Result<()> {
+    fn into_output(mut self: Box<Self>) -> Result<Output> {
         self.finish()?;
-        let out = self.w.into_inner().map_err(|e| e.into_error())?;
-        out.commit()
+        Ok(self.w.into_inner().map_err(|e| e.into_error())?)
     }
 }

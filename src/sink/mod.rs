@@ -55,8 +55,13 @@ pub fn make(format: Format, csv_mode: CsvMode, bom: bool, out: Output) -> Box<dy
 
 /// A sink that owns its output and can commit it.
 pub trait SinkOutput: Sink {
+    /// Finish the document and hand back the output.
+    fn into_output(self: Box<Self>) -> Result<Output>;
+
     /// Finish and put the output in place (rename the temporary file).
-    fn commit(self: Box<Self>) -> Result<()>;
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.into_output()?.commit()
+    }
 }
 
 /// NDJSON: one order per line.
@@ -78,9 +83,9 @@ impl Sink for NdjsonSink {
 }
 
 impl SinkOutput for NdjsonSink {
-    fn commit(mut self: Box<Self>) -> Result<()> {
+    fn into_output(mut self: Box<Self>) -> Result<Output> {
         self.finish()?;
-        self.out.commit()
+        Ok(self.out)
     }
 }
 
@@ -109,9 +114,9 @@ impl Sink for JsonSink {
 }
 
 impl SinkOutput for JsonSink {
-    fn commit(mut self: Box<Self>) -> Result<()> {
+    fn into_output(mut self: Box<Self>) -> Result<Output> {
         self.finish()?;
-        self.out.commit()
+        Ok(self.out)
     }
 }
 
@@ -194,5 +199,136 @@ impl Write for Output {
             Output::File { tmp, .. } => tmp.flush(),
             Output::Memory(_) => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Amount, OrderLine, Party, Receiver, SkuProperty, Status, Timestamp};
+
+    fn order(id: &str, lines: usize) -> Order {
+        Order {
+            platform: "taobao-tw".into(),
+            shop: "s".into(),
+            order_id: id.into(),
+            source_order_id: None,
+            status: Status::Paid,
+            platform_status: "pending".into(),
+            created_at: Timestamp::from_epoch_millis(1_592_988_843_859),
+            updated_at: None,
+            paid_at: None,
+            currency: "TWD".into(),
+            total: Amount::parse("62").unwrap(),
+            shipping_fee: None,
+            discount: None,
+            buyer: Party::default(),
+            seller: Party::default(),
+            receiver: Receiver {
+                name: Some("王, \"小\" 明".into()),
+                address: Some("科技园\n南区 1 号".into()),
+                ..Receiver::default()
+            },
+            buyer_message: None,
+            seller_memo: None,
+            lines: (0..lines)
+                .map(|i| OrderLine {
+                    line_id: format!("{id}-{i}"),
+                    product_id: None,
+                    sku_id: None,
+                    title: "T".into(),
+                    sku_properties: vec![
+                        SkuProperty {
+                            name: "颜色分类".into(),
+                            value: "豆沙色".into(),
+                        },
+                        SkuProperty {
+                            name: "时间".into(),
+                            value: "10:30".into(),
+                        },
+                    ],
+                    quantity: 1,
+                    unit_price: None,
+                    total: None,
+                    status: None,
+                    platform_status: None,
+                    refund_status: None,
+                    carrier: None,
+                    tracking_number: None,
+                    image_url: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn render(format: Format, mode: CsvMode, orders: &[Order]) -> String {
+        let mut sink = make(format, mode, false, Output::Memory(Vec::new()));
+        for o in orders {
+            sink.write(o).unwrap();
+        }
+        match sink.into_output().unwrap() {
+            Output::Memory(v) => String::from_utf8(v).unwrap(),
+            _ => unreachable!("memory output"),
+        }
+    }
+
+    #[test]
+    fn json_is_one_valid_array_even_when_empty() {
+        assert_eq!(render(Format::Json, CsvMode::Lines, &[]), "[]\n");
+        let text = render(
+            Format::Json,
+            CsvMode::Lines,
+            &[order("1", 1), order("2", 0)],
+        );
+        let v: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1]["lines"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn ndjson_is_one_order_per_line() {
+        let text = render(
+            Format::Ndjson,
+            CsvMode::Lines,
+            &[order("1", 2), order("2", 1)],
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let o: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(o["receiver"]["address"], "科技园\n南区 1 号");
+        assert_eq!(o["total"], "62.00");
+        assert_eq!(o["updated_at"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn csv_quotes_per_rfc4180_and_keeps_line_less_orders() {
+        let text = render(Format::Csv, CsvMode::Lines, &[order("1", 2), order("2", 0)]);
+        assert!(text.contains("\"王, \"\"小\"\" 明\""), "{text}");
+        assert!(text.contains("\"科技园\n南区 1 号\""), "{text}");
+        let mut r = ::csv::Reader::from_reader(text.as_bytes());
+        let h = r.headers().unwrap().clone();
+        assert_eq!(h.len(), ORDER_COLUMNS.len() + LINE_COLUMNS.len());
+        let rows: Vec<::csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(
+            rows.len(),
+            3,
+            "two lines of order 1, one row for line-less order 2"
+        );
+        let props = h.iter().position(|c| c == "line_sku_properties").unwrap();
+        assert_eq!(&rows[0][props], "颜色分类:豆沙色;时间:10:30");
+        assert_eq!(&rows[2][h.iter().position(|c| c == "line_id").unwrap()], "");
+
+        let text = render(Format::Csv, CsvMode::Orders, &[order("1", 2)]);
+        let mut r = ::csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<::csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].iter().next_back(), Some("2"));
+    }
+
+    #[test]
+    fn an_empty_csv_still_has_its_header() {
+        let text = render(Format::Csv, CsvMode::Orders, &[]);
+        assert!(text.starts_with("platform,shop,order_id"));
+        assert!(text.trim_end().ends_with("line_count"));
     }
 }
