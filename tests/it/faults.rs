@@ -201,3 +201,13 @@ fn a_malformed_answer_names_the_path_and_saves_the_body_without_secrets() {
         "secret kept in the saved body"
     );
 }
+
+#[test]
+fn pandapon_taobao_rides_through_20_percent_failures() {
+    same_orders_with_faults("sandbox-pandapon-taobao", &["--rate-limit", "200"]);
+}
+
+#[test]
+fn pandapon_1688_rides_through_20_percent_failures() {
+    same_orders_with_faults("sandbox-pandapon-1688", &["--rate-limit", "200"]);
+}
