@@ -1,2 +1,726 @@
-//! The Taobao Trade normalizer shared by taobao-enhanced and vvtool. STUB: being implemented
-//! (issue 3).
+//! The Taobao Trade normalizer shared by taobao-enhanced and vvtool.
+//!
+//! Both APIs return Taobao TOP `Trade` objects: order lines in `orders.order[]`, amounts as
+//! decimal strings (`"105.58"`), times as `yyyy-MM-dd HH:mm:ss` in China time, ids as strings or
+//! (vv-tool documents `Number`) JSON integers that exceed 2^53.
+//!
+//! Trades are read from a parsed [`serde_json::Value`], never deserialized straight from the
+//! body: the vendors' own examples carry duplicate keys (the enhanced list's second example
+//! trade has `buyer_open_uid` twice), which serde's derive rejects. A `Value` keeps the last
+//! occurrence, as JavaScript's `JSON.parse`, Python's `json` and Jackson do. Each trade is then
+//! deserialized into [`WireTrade`], whose fields are raw JSON values, and every field is read
+//! with a check of its own:
+//!
+//! - essential fields (`tid`, `payment`, a line's `oid`) that are missing or malformed are an
+//!   error naming the JSON path (`$.data.items[1].payment`), so the order is never dropped
+//!   silently;
+//! - any other malformed field is logged as a warning naming the JSON path and becomes null.
+//!
+//! Amounts are parsed exactly with [`Amount::parse`]; a JSON integer is taken exactly; a JSON
+//! fraction (the vendors send strings, this is only a fallback) is read from its shortest
+//! round-trip text. Ids are never read through a float: a tid too large for a 64-bit integer
+//! falls back to `tid_str`, or is an error.
+
+use super::Window;
+use crate::model::{
+    Amount, Order, OrderLine, Party, Receiver, Status, Timestamp, non_empty, parse_sku_pairs,
+    platform_offset, warn_unknown_status,
+};
+use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The Taobao request time format (`yyyy-MM-dd HH:mm:ss`, China time).
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// Format an instant as a Taobao request time.
+pub fn china_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&platform_offset())
+        .format(TIME_FORMAT)
+        .to_string()
+}
+
+/// The inclusive whole-second bounds `[first, last]` (China time) that select exactly the
+/// trades whose whole-second time lies in the half-open window `[start, end)`: `first` is
+/// `start` rounded up to a second, `last` is one second before `end` rounded up. Taobao
+/// filters include both bounds, so adjacent windows neither overlap nor leave a gap.
+pub fn inclusive_seconds(w: &Window) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
+    let ceil = |t: DateTime<Utc>| {
+        let whole = t.with_nanosecond(0).unwrap_or(t);
+        if whole < t {
+            whole + Duration::seconds(1)
+        } else {
+            whole
+        }
+    };
+    let first = ceil(w.start);
+    // A window shorter than a second holding no whole second still asks for one second.
+    let last = (ceil(w.end) - Duration::seconds(1)).max(first);
+    let o = platform_offset();
+    (first.with_timezone(&o), last.with_timezone(&o))
+}
+
+/// A problem with one field: (JSON path, what is wrong).
+pub type FieldError = (String, String);
+
+/// Every Trade field the normalizer reads, as raw JSON (unknown fields are ignored).
+#[derive(Debug, Default, Deserialize)]
+pub struct WireTrade {
+    pub tid: Option<Value>,
+    pub tid_str: Option<Value>,
+    pub status: Option<Value>,
+    pub payment: Option<Value>,
+    pub post_fee: Option<Value>,
+    pub discount_fee: Option<Value>,
+    pub created: Option<Value>,
+    pub modified: Option<Value>,
+    pub pay_time: Option<Value>,
+    pub buyer_nick: Option<Value>,
+    pub buyer_open_uid: Option<Value>,
+    pub seller_nick: Option<Value>,
+    pub receiver_name: Option<Value>,
+    pub receiver_mobile: Option<Value>,
+    pub receiver_phone: Option<Value>,
+    pub receiver_country: Option<Value>,
+    pub receiver_state: Option<Value>,
+    pub receiver_city: Option<Value>,
+    pub receiver_district: Option<Value>,
+    pub receiver_town: Option<Value>,
+    pub receiver_address: Option<Value>,
+    pub receiver_zip: Option<Value>,
+    pub buyer_message: Option<Value>,
+    pub seller_memo: Option<Value>,
+    /// `{"order": [Order, ...]}` (TOP's JSON shape); a bare array is accepted too.
+    pub orders: Option<Value>,
+}
+
+/// Every Order (line) field the normalizer reads, as raw JSON.
+#[derive(Debug, Default, Deserialize)]
+pub struct WireOrderLine {
+    pub oid: Option<Value>,
+    pub oid_str: Option<Value>,
+    pub num_iid: Option<Value>,
+    pub sku_id: Option<Value>,
+    pub title: Option<Value>,
+    pub num: Option<Value>,
+    pub price: Option<Value>,
+    pub payment: Option<Value>,
+    pub divide_order_fee: Option<Value>,
+    pub sku_properties_name: Option<Value>,
+    pub status: Option<Value>,
+    pub refund_status: Option<Value>,
+    pub logistics_company: Option<Value>,
+    pub invoice_no: Option<Value>,
+    pub pic_path: Option<Value>,
+}
+
+/// The fields vv-tool must be asked for (`fields=`) so that every field above comes back.
+pub const TRADE_FIELDS: &[&str] = &[
+    "tid",
+    "tid_str",
+    "status",
+    "payment",
+    "post_fee",
+    "discount_fee",
+    "created",
+    "modified",
+    "pay_time",
+    "buyer_nick",
+    "buyer_open_uid",
+    "seller_nick",
+    "receiver_name",
+    "receiver_mobile",
+    "receiver_phone",
+    "receiver_country",
+    "receiver_state",
+    "receiver_city",
+    "receiver_district",
+    "receiver_town",
+    "receiver_address",
+    "receiver_zip",
+    "buyer_message",
+    "seller_memo",
+    "orders",
+];
+
+/// Where a field is, for messages, and which platform is talking.
+struct Ctx<'a> {
+    platform: &'static str,
+    path: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(&self, field: &str) -> String {
+        format!("{}.{field}", self.path)
+    }
+
+    fn warn(&self, field: &str, detail: &str) {
+        tracing::warn!(
+            "{}: {}: {detail}; the field is left null",
+            self.platform,
+            self.at(field)
+        );
+    }
+
+    /// Text as given (numbers printed exactly); `""` and whitespace are "no value".
+    fn text(&self, field: &str, v: &Option<Value>) -> Option<String> {
+        match v {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => non_empty(Some(s)),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => {
+                self.warn(field, &format!("expected text, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    /// An id, exactly: a string, or a JSON integer. A JSON fraction (an id that went through
+    /// a float somewhere) is refused.
+    fn id(&self, field: &str, v: &Option<Value>) -> Result<Option<String>, FieldError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(non_empty(Some(s)).map(|s| s.trim().to_string())),
+            Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
+            Some(Value::Number(n)) => Err((
+                self.at(field),
+                format!("{n} is not an integer id (it went through a float and cannot be exact)"),
+            )),
+            Some(other) => Err((
+                self.at(field),
+                format!("expected an id, found {}", kind(other)),
+            )),
+        }
+    }
+
+    /// An id that must be there: `field`, else `str_field` (`tid` / `tid_str`).
+    fn required_id(
+        &self,
+        field: &str,
+        str_field: &str,
+        v: &Option<Value>,
+        v_str: &Option<Value>,
+    ) -> Result<String, FieldError> {
+        match self.id(field, v) {
+            Ok(Some(id)) => Ok(id),
+            first => match self.id(str_field, v_str) {
+                Ok(Some(id)) => Ok(id),
+                _ => Err(first.err().unwrap_or_else(|| {
+                    (
+                        self.at(field),
+                        format!("missing: a trade needs `{field}` (or `{str_field}`)"),
+                    )
+                })),
+            },
+        }
+    }
+
+    /// An optional id; a malformed one is warned about and left null.
+    fn opt_id(&self, field: &str, v: &Option<Value>) -> Option<String> {
+        self.id(field, v).unwrap_or_else(|(_, detail)| {
+            self.warn(field, &detail);
+            None
+        })
+    }
+
+    fn parse_amount(&self, field: &str, v: &Option<Value>) -> Result<Option<Amount>, FieldError> {
+        let text = match v {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+            Some(Value::String(s)) => s.clone(),
+            // Integers print exactly; a fraction prints as its shortest round-trip text.
+            Some(Value::Number(n)) => n.to_string(),
+            Some(other) => {
+                return Err((
+                    self.at(field),
+                    format!("expected a decimal amount, found {}", kind(other)),
+                ));
+            }
+        };
+        Amount::parse(&text)
+            .map(Some)
+            .map_err(|e| (self.at(field), e))
+    }
+
+    /// An optional amount; a malformed one is warned about and left null.
+    fn amount(&self, field: &str, v: &Option<Value>) -> Option<Amount> {
+        self.parse_amount(field, v).unwrap_or_else(|(_, detail)| {
+            self.warn(field, &detail);
+            None
+        })
+    }
+
+    /// A `yyyy-MM-dd HH:mm:ss` China time; a malformed one is warned about and left null.
+    fn time(&self, field: &str, v: &Option<Value>) -> Option<Timestamp> {
+        let s = self.text(field, v)?;
+        let t = Timestamp::from_china_local(&s);
+        if t.is_none() {
+            self.warn(field, &format!("{s:?} is not a yyyy-MM-dd HH:mm:ss time"));
+        }
+        t
+    }
+
+    /// A count (`num`): a JSON integer or integer text.
+    fn count(&self, field: &str, v: &Option<Value>) -> Option<i64> {
+        match v {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => s.trim().parse().ok(),
+            Some(other) => {
+                self.warn(field, &format!("expected an integer, found {other}"));
+                None
+            }
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Normalize one Trade found at JSON path `path` (e.g. `$.data.items[0]`).
+pub fn normalize_trade(
+    v: &Value,
+    platform: &'static str,
+    shop: &str,
+    path: &str,
+) -> Result<Order, FieldError> {
+    if !v.is_object() {
+        return Err((
+            path.to_string(),
+            format!("expected a trade object, found {}", kind(v)),
+        ));
+    }
+    // Cannot fail: every field is a raw `Value` and unknown fields are ignored.
+    let w = WireTrade::deserialize(v).map_err(|e| (path.to_string(), e.to_string()))?;
+    let c = Ctx { platform, path };
+    let order_id = c.required_id("tid", "tid_str", &w.tid, &w.tid_str)?;
+    let platform_status = c.text("status", &w.status).unwrap_or_default();
+    let status = Status::from_taobao_trade(&platform_status);
+    if status == Status::Unknown {
+        warn_unknown_status(platform, &platform_status);
+    }
+    let total = c.parse_amount("payment", &w.payment)?.ok_or_else(|| {
+        (
+            c.at("payment"),
+            "missing: the trade's total (payment) is required".to_string(),
+        )
+    })?;
+    let lines = normalize_lines(w.orders.as_ref(), platform, &c.at("orders"))?;
+    Ok(Order {
+        platform: platform.to_string(),
+        shop: shop.to_string(),
+        order_id,
+        source_order_id: None,
+        status,
+        platform_status,
+        created_at: c.time("created", &w.created),
+        updated_at: c.time("modified", &w.modified),
+        paid_at: c.time("pay_time", &w.pay_time),
+        currency: "CNY".into(),
+        total,
+        shipping_fee: c.amount("post_fee", &w.post_fee),
+        discount: c.amount("discount_fee", &w.discount_fee),
+        buyer: Party {
+            id: c.text("buyer_open_uid", &w.buyer_open_uid),
+            name: c.text("buyer_nick", &w.buyer_nick),
+        },
+        seller: Party {
+            id: None,
+            name: c.text("seller_nick", &w.seller_nick),
+        },
+        receiver: Receiver {
+            name: c.text("receiver_name", &w.receiver_name),
+            phone: c
+                .text("receiver_mobile", &w.receiver_mobile)
+                .or_else(|| c.text("receiver_phone", &w.receiver_phone)),
+            country: c.text("receiver_country", &w.receiver_country),
+            state: c.text("receiver_state", &w.receiver_state),
+            city: c.text("receiver_city", &w.receiver_city),
+            district: c.text("receiver_district", &w.receiver_district),
+            town: c.text("receiver_town", &w.receiver_town),
+            address: c.text("receiver_address", &w.receiver_address),
+            zip: c.text("receiver_zip", &w.receiver_zip),
+        },
+        buyer_message: c.text("buyer_message", &w.buyer_message),
+        seller_memo: c.text("seller_memo", &w.seller_memo),
+        lines,
+    })
+}
+
+/// Normalize a Trade's `orders` value (at JSON path `path`): `{"order": [...]}`, a bare
+/// array, or a single order object; missing or null means no lines.
+pub fn normalize_lines(
+    orders: Option<&Value>,
+    platform: &'static str,
+    path: &str,
+) -> Result<Vec<OrderLine>, FieldError> {
+    let (items, base): (Vec<&Value>, String) = match orders {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => (a.iter().collect(), path.to_string()),
+        Some(Value::Object(m)) => match m.get("order") {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(a)) => (a.iter().collect(), format!("{path}.order")),
+            // A single order not wrapped in an array (an XML-to-JSON artefact).
+            Some(one @ Value::Object(_)) => {
+                return Ok(vec![normalize_line(
+                    one,
+                    platform,
+                    &format!("{path}.order"),
+                )?]);
+            }
+            Some(other) => {
+                return Err((
+                    format!("{path}.order"),
+                    format!("expected an array of orders, found {}", kind(other)),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err((
+                path.to_string(),
+                format!("expected {{\"order\": [...]}}, found {}", kind(other)),
+            ));
+        }
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| normalize_line(l, platform, &format!("{base}[{i}]")))
+        .collect()
+}
+
+fn normalize_line(v: &Value, platform: &'static str, path: &str) -> Result<OrderLine, FieldError> {
+    if !v.is_object() {
+        return Err((
+            path.to_string(),
+            format!("expected an order object, found {}", kind(v)),
+        ));
+    }
+    let w = WireOrderLine::deserialize(v).map_err(|e| (path.to_string(), e.to_string()))?;
+    let c = Ctx { platform, path };
+    let line_id = c.required_id("oid", "oid_str", &w.oid, &w.oid_str)?;
+    let platform_status = c.text("status", &w.status);
+    let status = platform_status.as_deref().map(|s| {
+        let st = Status::from_taobao_trade(s);
+        if st == Status::Unknown {
+            warn_unknown_status(platform, s);
+        }
+        st
+    });
+    let quantity = c.count("num", &w.num).unwrap_or_else(|| {
+        c.warn("num", "the quantity is missing; 0 is emitted");
+        0
+    });
+    // `divide_order_fee` is what the buyer paid for this line after order-level discounts
+    // were shared out; `payment` is before that share (price * num + adjust - line discount).
+    let total = c
+        .amount("divide_order_fee", &w.divide_order_fee)
+        .or_else(|| c.amount("payment", &w.payment));
+    Ok(OrderLine {
+        line_id,
+        product_id: c.opt_id("num_iid", &w.num_iid),
+        sku_id: c.opt_id("sku_id", &w.sku_id),
+        title: c.text("title", &w.title).unwrap_or_default(),
+        sku_properties: c
+            .text("sku_properties_name", &w.sku_properties_name)
+            .map(|s| parse_sku_pairs(&s))
+            .unwrap_or_default(),
+        quantity,
+        unit_price: c.amount("price", &w.price),
+        total,
+        status,
+        platform_status,
+        refund_status: c.text("refund_status", &w.refund_status),
+        carrier: c.text("logistics_company", &w.logistics_company),
+        tracking_number: c.text("invoice_no", &w.invoice_no),
+        image_url: c.text("pic_path", &w.pic_path),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn trade() -> Value {
+        json!({
+            "tid": "1410072240792463390", "status": "WAIT_SELLER_SEND_GOODS",
+            "payment": "105.58", "post_fee": "0.00", "discount_fee": "8.42",
+            "created": "2021-10-02 16:13:56", "modified": "2021-10-02 16:17:42",
+            "pay_time": "2021-10-02 16:13:59", "buyer_nick": "咸梅00", "buyer_open_uid": "",
+            "receiver_mobile": "", "receiver_phone": "0596-1234567",
+            "orders": {"order": [{
+                "oid": "1410072240792463390", "num_iid": 613373384956u64, "sku_id": "4490318210144",
+                "title": "睡衣", "num": 1, "price": "138.00", "payment": "114.00",
+                "divide_order_fee": "105.58", "sku_properties_name": "颜色分类:豆沙色;时间:10:30",
+                "status": "WAIT_SELLER_SEND_GOODS", "refund_status": "NO_REFUND",
+                "logistics_company": "", "invoice_no": "", "pic_path": ""
+            }]}
+        })
+    }
+
+    fn norm(v: &Value) -> Result<Order, FieldError> {
+        normalize_trade(v, "taobao-enhanced", "s", "$.data.items[0]")
+    }
+
+    #[test]
+    fn reads_every_field() {
+        let o = norm(&trade()).unwrap();
+        assert_eq!(o.order_id, "1410072240792463390");
+        assert_eq!(o.status, Status::AwaitingShipment);
+        assert_eq!(o.total.to_string(), "105.58");
+        assert_eq!(o.discount.unwrap().to_string(), "8.42");
+        assert_eq!(
+            o.created_at.unwrap().to_rfc3339(),
+            "2021-10-02T16:13:56+08:00"
+        );
+        assert_eq!(o.currency, "CNY");
+        assert_eq!(o.buyer.id, None, "an empty buyer_open_uid is no value");
+        assert_eq!(
+            o.receiver.phone.as_deref(),
+            Some("0596-1234567"),
+            "falls back to receiver_phone"
+        );
+        let l = &o.lines[0];
+        assert_eq!(l.product_id.as_deref(), Some("613373384956"));
+        assert_eq!(
+            l.total.unwrap().to_string(),
+            "105.58",
+            "divide_order_fee first"
+        );
+        assert_eq!(l.sku_properties[1].value, "10:30");
+        assert_eq!(l.carrier, None);
+        assert_eq!(l.refund_status.as_deref(), Some("NO_REFUND"));
+    }
+
+    #[test]
+    fn numeric_ids_above_2_pow_53_stay_exact() {
+        let mut t = trade();
+        t["tid"] = serde_json::from_str("1875397323775241115").unwrap();
+        let o = norm(&t).unwrap();
+        assert_eq!(o.order_id, "1875397323775241115");
+        // Through a float, the id could not be exact: refused, unless tid_str says it.
+        t["tid"] = json!(1.8753973237752412e18);
+        let e = norm(&t).unwrap_err();
+        assert_eq!(e.0, "$.data.items[0].tid");
+        t["tid_str"] = json!("1875397323775241115");
+        assert_eq!(norm(&t).unwrap().order_id, "1875397323775241115");
+    }
+
+    #[test]
+    fn essential_fields_fail_with_their_path() {
+        let mut t = trade();
+        t.as_object_mut().unwrap().remove("tid");
+        assert_eq!(norm(&t).unwrap_err().0, "$.data.items[0].tid");
+        let mut t = trade();
+        t["payment"] = json!("12,00");
+        let e = norm(&t).unwrap_err();
+        assert_eq!(e.0, "$.data.items[0].payment");
+        assert!(e.1.contains("12,00"), "{}", e.1);
+        let mut t = trade();
+        t["orders"]["order"][0]["oid"] = json!({"x": 1});
+        assert_eq!(
+            norm(&t).unwrap_err().0,
+            "$.data.items[0].orders.order[0].oid"
+        );
+        let mut t = trade();
+        t["orders"] = json!("oops");
+        assert_eq!(norm(&t).unwrap_err().0, "$.data.items[0].orders");
+        assert_eq!(norm(&json!([1])).unwrap_err().0, "$.data.items[0]");
+    }
+
+    #[test]
+    fn other_malformed_fields_become_null() {
+        let mut t = trade();
+        t["post_fee"] = json!("free");
+        t["created"] = json!("2021/10/02");
+        t["receiver_name"] = json!({"a": 1});
+        t["orders"]["order"][0]["price"] = json!(true);
+        t["orders"]["order"][0]["num"] = json!("one");
+        let o = norm(&t).unwrap();
+        assert_eq!(o.shipping_fee, None);
+        assert_eq!(o.created_at, None);
+        assert_eq!(o.receiver.name, None);
+        assert_eq!(o.lines[0].unit_price, None);
+        assert_eq!(o.lines[0].quantity, 0);
+        assert_eq!(o.total.to_string(), "105.58");
+    }
+
+    #[test]
+    fn amounts_are_exact() {
+        let mut t = trade();
+        t["payment"] = json!("12345678901234567.89");
+        t["post_fee"] = json!(6);
+        let o = norm(&t).unwrap();
+        assert_eq!(o.total.to_string(), "12345678901234567.89");
+        assert_eq!(o.shipping_fee.unwrap().to_string(), "6.00");
+    }
+
+    #[test]
+    fn line_shapes_and_fallbacks() {
+        let mut t = trade();
+        let line = t["orders"]["order"][0].clone();
+        t["orders"] = json!([line.clone(), line.clone()]);
+        assert_eq!(norm(&t).unwrap().lines.len(), 2);
+        t["orders"] = json!({"order": line});
+        assert_eq!(norm(&t).unwrap().lines.len(), 1);
+        t["orders"] = Value::Null;
+        assert!(norm(&t).unwrap().lines.is_empty());
+        t["orders"] = json!({"order": [{"oid": 7, "payment": "3.00", "divide_order_fee": ""}]});
+        let o = norm(&t).unwrap();
+        assert_eq!(o.lines[0].line_id, "7");
+        assert_eq!(
+            o.lines[0].total.unwrap().to_string(),
+            "3.00",
+            "payment when no divide_order_fee"
+        );
+        assert_eq!(o.lines[0].status, None);
+    }
+
+    #[test]
+    fn window_bounds_are_whole_inclusive_seconds() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let w = Window {
+            start: t("2021-10-01T00:00:00+08:00"),
+            end: t("2021-10-02T00:00:00+08:00"),
+        };
+        let (a, b) = inclusive_seconds(&w);
+        assert_eq!(a.format(TIME_FORMAT).to_string(), "2021-10-01 00:00:00");
+        assert_eq!(b.format(TIME_FORMAT).to_string(), "2021-10-01 23:59:59");
+        // Fractional borders: the trade at 10:00:01 belongs to the first window only.
+        let w1 = Window {
+            start: t("2021-10-01T10:00:00.500+08:00"),
+            end: t("2021-10-01T10:00:01.500+08:00"),
+        };
+        let w2 = Window {
+            start: w1.end,
+            end: t("2021-10-01T10:00:03+08:00"),
+        };
+        let (a1, b1) = inclusive_seconds(&w1);
+        let (a2, b2) = inclusive_seconds(&w2);
+        assert_eq!((a1.second(), b1.second()), (1, 1));
+        assert_eq!((a2.second(), b2.second()), (2, 2));
+        assert_eq!(china_time(t("2021-10-01T02:03:04Z")), "2021-10-01 10:03:04");
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value() {
+        let body = r#"{"tid":"1","payment":"1.00","buyer_open_uid":"","buyer_open_uid":"AAE"}"#;
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(norm(&v).unwrap().buyer.id.as_deref(), Some("AAE"));
+    }
+}
+
+/// Drive an adapter through a real [`crate::net::Transport`] against the sandbox, the way the
+/// pull loop does (prepare, page forward, renew credentials once on an `Auth` refusal).
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::error::{ErrorClass, PlatformError};
+    use crate::model::Order;
+    use crate::net::{RetryPolicy, Transport, TransportOptions};
+    use crate::platforms::{Adapter, By, PageQuery, Window};
+    use std::time::Duration;
+
+    pub fn transport(platform: &'static str, base_url: String, rate_limit: u32) -> Transport {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Transport::new(TransportOptions {
+            platform,
+            base_url,
+            rate_limit,
+            timeout: Duration::from_secs(10),
+            retry: RetryPolicy {
+                max_retries: 8,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(100),
+                max_wait: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            },
+            secrets: Vec::new(),
+            dump_dir: None,
+        })
+        .expect("client builds")
+    }
+
+    /// Every page of one window.
+    pub async fn pull_window<A: Adapter>(
+        a: &A,
+        t: &Transport,
+        window: Window,
+        by: By,
+        page_size: u32,
+    ) -> Result<Vec<Order>, PlatformError> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let q = PageQuery {
+                window,
+                by,
+                status: None,
+                page,
+                page_size,
+            };
+            let mut renewed = false;
+            let mut p = loop {
+                let res = t
+                    .call(
+                        a.list_endpoint(by),
+                        Some(page),
+                        |now| a.list_request(&q, now),
+                        |b| a.parse_list(b, &q),
+                    )
+                    .await;
+                match res {
+                    Ok(p) => break p,
+                    Err(e) if e.class() == ErrorClass::Auth && !renewed => {
+                        if !a.renew_credentials(t, &e).await? {
+                            return Err(e);
+                        }
+                        renewed = true;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            a.complete_page(t, &mut p).await?;
+            let n = p.orders.len() as u64;
+            out.extend(p.orders);
+            let more = match (p.has_next, p.total) {
+                (Some(h), _) => h,
+                (None, Some(total)) => u64::from(page) * u64::from(page_size) < total,
+                (None, None) => n >= u64::from(page_size),
+            };
+            if !more || n == 0 {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
+    /// Every window of `[since, until)` cut into `len` pieces.
+    pub async fn pull_range<A: Adapter>(
+        a: &A,
+        t: &Transport,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        len: chrono::Duration,
+        by: By,
+        page_size: u32,
+    ) -> Result<Vec<Order>, PlatformError> {
+        a.prepare(t).await?;
+        let mut out = Vec::new();
+        let mut start = since;
+        while start < until {
+            let end = (start + len).min(until);
+            out.extend(pull_window(a, t, Window { start, end }, by, page_size).await?);
+            start = end;
+        }
+        Ok(out)
+    }
+}
