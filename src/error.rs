@@ -75,7 +75,18 @@ pub enum PlatformError {
         endpoint: String,
         detail: String,
     },
-    /// The answer could not be understood.
+    /// The answer is not complete JSON (cut off, garbled): most often a broken connection.
+    #[error("{platform} {endpoint}{page}: the answer is not valid JSON ({detail}){saved}",
+        page = page.map(|p| format!(" page {p}")).unwrap_or_default(),
+        saved = saved_body.as_ref().map(|p| format!(" (raw body saved to {})", p.display())).unwrap_or_default())]
+    Garbled {
+        platform: &'static str,
+        endpoint: String,
+        page: Option<u32>,
+        detail: String,
+        saved_body: Option<PathBuf>,
+    },
+    /// The answer is JSON but not what the platform documents.
     #[error("{platform} {endpoint}{page}: malformed response at {path}: {detail}{saved}",
         page = page.map(|p| format!(" page {p}")).unwrap_or_default(),
         saved = saved_body.as_ref().map(|p| format!(" (raw body saved to {})", p.display())).unwrap_or_default())]
@@ -105,10 +116,13 @@ impl PlatformError {
                 408 | 429 | 500..=599 => ErrorClass::Transient,
                 _ => ErrorClass::Other,
             },
-            PlatformError::Transport { .. } => ErrorClass::Transient,
-            // A truncated or garbled body is most often a transient fault of the connection;
-            // retrying is safe because list calls are idempotent.
-            PlatformError::Malformed { .. } => ErrorClass::Transient,
+            // A cut-off body is most often a fault of the connection; retrying is safe because
+            // list calls are idempotent. A well-formed answer of the wrong shape will not get
+            // better by asking again.
+            PlatformError::Transport { .. } | PlatformError::Garbled { .. } => {
+                ErrorClass::Transient
+            }
+            PlatformError::Malformed { .. } => ErrorClass::Other,
             PlatformError::Request { .. } => ErrorClass::Invalid,
         }
     }

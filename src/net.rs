@@ -79,6 +79,9 @@ pub struct TransportOptions {
 impl Transport {
     /// Build the client and limiter.
     pub fn new(opts: TransportOptions) -> anyhow::Result<Transport> {
+        // reqwest is built without a default crypto provider; make sure one is installed
+        // (a no-op when `main` already did).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -214,18 +217,48 @@ impl Transport {
 
     /// Save the raw body of a malformed response (secrets removed) and name the file.
     fn save_malformed(&self, err: PlatformError, page: Option<u32>, body: &[u8]) -> PlatformError {
-        let PlatformError::Malformed {
-            platform,
-            endpoint,
-            page: p,
-            path,
-            detail,
-            saved_body: None,
-        } = err
-        else {
-            return err;
-        };
-        let saved_body = self.dump_dir.as_ref().and_then(|dir| {
+        match err {
+            PlatformError::Malformed {
+                platform,
+                endpoint,
+                page: p,
+                path,
+                detail,
+                saved_body: None,
+            } => {
+                let saved_body = self.save_body(platform, &endpoint, body);
+                PlatformError::Malformed {
+                    platform,
+                    endpoint,
+                    page: p.or(page),
+                    path,
+                    detail,
+                    saved_body,
+                }
+            }
+            PlatformError::Garbled {
+                platform,
+                endpoint,
+                page: p,
+                detail,
+                saved_body: None,
+            } => {
+                let saved_body = self.save_body(platform, &endpoint, body);
+                PlatformError::Garbled {
+                    platform,
+                    endpoint,
+                    page: p.or(page),
+                    detail,
+                    saved_body,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Write a body (secrets removed) into the dump folder; the path, when it worked.
+    fn save_body(&self, platform: &str, endpoint: &str, body: &[u8]) -> Option<PathBuf> {
+        self.dump_dir.as_ref().and_then(|dir| {
             let text = self.redact(&String::from_utf8_lossy(body));
             let _ = std::fs::create_dir_all(dir);
             let name = format!(
@@ -236,15 +269,7 @@ impl Transport {
             );
             let path = dir.join(name);
             std::fs::write(&path, text).ok().map(|_| path)
-        });
-        PlatformError::Malformed {
-            platform,
-            endpoint,
-            page: p.or(page),
-            path,
-            detail,
-            saved_body,
-        }
+        })
     }
 }
 

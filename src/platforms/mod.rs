@@ -292,13 +292,11 @@ pub fn normalize_saved(
 ) -> Result<Vec<Order>, PlatformError> {
     match platform {
         PlatformId::TaobaoTw => taobao_tw::normalize_saved(body, shop),
+        PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved(body, shop),
+        PlatformId::Vvtool => vvtool::normalize_saved(body, shop),
         PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
             pandapon::normalize_saved(platform, body, shop)
         }
-        other => Err(PlatformError::Request {
-            platform: other.spec().id,
-            message: "normalize is not available for this platform yet".into(),
-        }),
     }
 }
 
@@ -310,13 +308,22 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     page: Option<u32>,
 ) -> Result<T, PlatformError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| PlatformError::Malformed {
-        platform,
-        endpoint: endpoint.to_string(),
-        page,
-        path: display_path(&e.path().to_string()),
-        detail: e.inner().to_string(),
-        saved_body: None,
+    serde_path_to_error::deserialize(de).map_err(|e| match e.inner().classify() {
+        serde_json::error::Category::Data => PlatformError::Malformed {
+            platform,
+            endpoint: endpoint.to_string(),
+            page,
+            path: display_path(&e.path().to_string()),
+            detail: e.inner().to_string(),
+            saved_body: None,
+        },
+        _ => PlatformError::Garbled {
+            platform,
+            endpoint: endpoint.to_string(),
+            page,
+            detail: e.inner().to_string(),
+            saved_body: None,
+        },
     })
 }
 

@@ -106,6 +106,9 @@ impl Page {
     }
 }
 
+/// A page's orders in wire form, each with its creation time.
+type Rendered = Arc<Vec<(DateTime<Utc>, Value)>>;
+
 /// One order held by the sandbox.
 #[derive(Clone)]
 pub enum Rec {
@@ -120,6 +123,8 @@ pub struct State {
     taobao: Mutex<Vec<Rec>>,
     alibaba: Mutex<Vec<Rec>>,
     rng: Mutex<StdRng>,
+    /// Rendered wire orders with their creation time, per page; rebuilt after drift.
+    cache: Mutex<[Option<Rendered>; 2]>,
     next_seq: AtomicU64,
     request_seq: AtomicU64,
     now_at_start: DateTime<Utc>,
@@ -146,6 +151,7 @@ impl State {
             taobao: Mutex::new(taobao),
             alibaba: Mutex::new(alibaba),
             rng: Mutex::new(dataset::drift_rng(o.seed ^ 0x5050)),
+            cache: Mutex::new([None, None]),
             next_seq: AtomicU64::new(o.orders as u64 + 1),
             request_seq: AtomicU64::new(1),
             now_at_start: o.now,
@@ -177,8 +183,26 @@ impl State {
 
     /// Every order of a page, in wire form (for tests).
     pub fn snapshot(&self, page: Page) -> Vec<Value> {
+        self.rendered(page).iter().map(|(_, o)| o.clone()).collect()
+    }
+
+    /// The page's orders rendered once (and again after drift), with their creation time.
+    fn rendered(&self, page: Page) -> Rendered {
+        let slot = page as usize;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = &cache[slot] {
+            return c.clone();
+        }
         let orders = self.orders(page).lock().unwrap_or_else(|e| e.into_inner());
-        orders.iter().map(|r| render(page, r)).collect()
+        let fresh: Arc<Vec<_>> = Arc::new(
+            orders
+                .iter()
+                .map(|r| render(page, r))
+                .filter_map(|o| Some((parse_filter_time(&o["createTime"])?, o)))
+                .collect(),
+        );
+        cache[slot] = Some(fresh.clone());
+        fresh
     }
 
     /// Move a few orders along (and sometimes add a new one) as if buyers acted mid-scan.
@@ -194,6 +218,7 @@ impl State {
                 }
             }
         }
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())[page as usize] = None;
         if rng.random_bool(0.5) {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             let mut g = dataset::generate(1, seq, 4, now).remove(0);
@@ -691,12 +716,11 @@ fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
     if sb.faults.roll_drift() {
         sb.pandapon.drift(page);
     }
-    let mut hits: Vec<(DateTime<Utc>, Value)> = sb
-        .pandapon
-        .snapshot(page)
-        .into_iter()
-        .filter_map(|o| {
-            let created = parse_filter_time(&o["createTime"])?;
+    let all = sb.pandapon.rendered(page);
+    let mut hits: Vec<(DateTime<Utc>, &Value)> = all
+        .iter()
+        .filter_map(|(created, o)| {
+            let created = *created;
             let keep = begin.is_none_or(|b| created >= b)
                 && end.is_none_or(|e| created <= e)
                 && status.is_none_or(|s| o[page.status_field()].as_i64() == Some(s))
@@ -713,10 +737,10 @@ fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
             keep.then_some((created, o))
         })
         .collect();
-    let key = |a: &(DateTime<Utc>, Value), b: &(DateTime<Utc>, Value)| -> CmpOrdering {
+    let key = |a: &(DateTime<Utc>, &Value), b: &(DateTime<Utc>, &Value)| -> CmpOrdering {
         a.0.cmp(&b.0).then_with(|| {
             let id = |v: &Value| str_of(&v["id"]);
-            let (x, y) = (id(&a.1), id(&b.1));
+            let (x, y) = (id(a.1), id(b.1));
             x.len().cmp(&y.len()).then(x.cmp(&y))
         })
     };
@@ -729,7 +753,7 @@ fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
         .into_iter()
         .skip(((num - 1) * size) as usize)
         .take(size as usize)
-        .map(|(_, o)| o)
+        .map(|(_, o)| o.clone())
         .collect();
     Ok(match page {
         Page::Taobao => json!({"total": total, "data": rows}),

@@ -74,7 +74,9 @@ pub enum Rec {
 
 /// The platform's state: orders, issued tokens, drift generator.
 pub struct State {
-    pub orders: Mutex<Vec<Rec>>,
+    orders: Mutex<Vec<Rec>>,
+    /// Every trade rendered once (and again after drift).
+    cache: Mutex<Option<Arc<Vec<Value>>>>,
     tokens: Mutex<HashMap<String, Instant>>,
     token_ttl_secs: AtomicU64,
     token_seq: AtomicU64,
@@ -94,6 +96,7 @@ impl State {
         orders.push(Rec::Seed(seed_trade(o.now)));
         State {
             orders: Mutex::new(orders),
+            cache: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
             token_ttl_secs: AtomicU64::new(DEFAULT_TOKEN_TTL_SECS),
             token_seq: AtomicU64::new(1),
@@ -161,12 +164,23 @@ impl State {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             orders.push(Rec::Generated(new_order(seq, 3, now)));
         }
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Every trade with all its fields (for tests).
     pub fn trades(&self) -> Vec<Value> {
+        self.rendered().as_ref().clone()
+    }
+
+    fn rendered(&self) -> Arc<Vec<Value>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = &*cache {
+            return c.clone();
+        }
         let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        orders.iter().map(render).collect()
+        let fresh = Arc::new(orders.iter().map(render).collect::<Vec<_>>());
+        *cache = Some(fresh.clone());
+        fresh
     }
 }
 
@@ -426,26 +440,27 @@ async fn list(
         "modified"
     };
     let key = |t: &Value| t[key_field].as_str().and_then(parse_time);
-    let mut hits: Vec<Value> = sb
-        .vvtool
-        .trades()
-        .into_iter()
-        .filter(|t| key(t).is_some_and(|k| k >= start && k <= end))
-        .filter(|t| t["type"].as_str().is_some_and(|ty| types.contains(ty)))
-        .filter(|t| {
+    let all = sb.vvtool.rendered();
+    let mut hits: Vec<(Option<DateTime<Utc>>, &Value)> = all
+        .iter()
+        .map(|t| (key(t), t))
+        .filter(|(k, _)| k.is_some_and(|k| k >= start && k <= end))
+        .filter(|(_, t)| t["type"].as_str().is_some_and(|ty| types.contains(ty)))
+        .filter(|(_, t)| {
             statuses
                 .as_ref()
                 .is_none_or(|s| t["status"].as_str().is_some_and(|st| s.contains(&st)))
         })
         .collect();
     // Newest first, as Taobao's sold and increment lists are.
-    hits.sort_by(|a, b| (key(b), b["tid"].as_u64()).cmp(&(key(a), a["tid"].as_u64())));
+    hits.sort_by(|(ka, a), (kb, b)| (kb, b["tid"].as_u64()).cmp(&(ka, a["tid"].as_u64())));
     let total = hits.len();
     let (page, size) = (page as usize, size as usize);
     let rows: Vec<Value> = hits
         .into_iter()
         .skip((page - 1) * size)
         .take(size)
+        .map(|(_, t)| t.clone())
         .collect();
     let data = if rows.is_empty() {
         json!([])

@@ -4,7 +4,9 @@
 //! cannot skip an order while orders change during the scan: forward on ascending lists,
 //! last-to-first on newest-first lists (then page 1 again), forward on `has_next` lists. It
 //! compares the total at the start and the end of the scan and re-scans (then halves) a window
-//! whose total changed. Once a window's total is known, its remaining pages are fetched
+//! whose total changed. A `has_next` list gives no total to compare, so a multi-page window
+//! scanned by modification time is scanned again until a pass finds no order the previous
+//! passes missed. Once a window's total is known, its remaining pages are fetched
 //! concurrently (bounded by `--concurrency`; the rate limiter in `net` still paces every
 //! request) and emitted in page order, so output stays deterministic. Orders are deduplicated
 //! by `order_id` within the run, keeping a newer `updated_at`. After each completed window the
@@ -86,6 +88,8 @@ struct Emitter<'a> {
     /// `--by created` served through modified-time windows: keep created in this range.
     created_filter: Option<Window>,
     seen: HashMap<String, Option<Timestamp>>,
+    /// Orders new to `seen` (or newer versions) in the current pass over a window.
+    new_in_pass: u64,
     summary: Summary,
     progress: progress::Progress,
 }
@@ -124,7 +128,13 @@ pub async fn pull<A: Adapter>(
             )));
         }
     };
-    let mut len = plan.window.unwrap_or(spec.default_window);
+    // Creation times never change, so created-time windows need not be short: a day keeps
+    // paging shallow. Modified-time windows use the platform's default (30 minutes where the
+    // platform recommends it).
+    let mut len = plan.window.unwrap_or(match scan_by {
+        By::Created => std::time::Duration::from_secs(24 * 3600),
+        By::Modified => spec.default_window,
+    });
     if let Some(max) = max_window {
         len = len.min(max);
     }
@@ -141,6 +151,7 @@ pub async fn pull<A: Adapter>(
         limit: plan.limit,
         created_filter,
         seen: HashMap::new(),
+        new_in_pass: 0,
         summary: Summary {
             platform: spec.id.to_string(),
             since: plan.since.to_rfc3339(),
@@ -193,6 +204,12 @@ async fn window<A: Adapter>(
                     break;
                 }
                 Ok(Scan::Changed) => continue,
+                // The first pass can only be trusted once a second one finds nothing new.
+                Ok(Scan::Unverified) if attempt > 0 && e.new_in_pass == 0 => {
+                    stable = true;
+                    break;
+                }
+                Ok(Scan::Unverified) => continue,
                 Ok(Scan::Limit) => return Ok(false),
                 Err(err) if is_transient(&err) && depth < 3 => {
                     if let Some((a, b)) = window::halve(w) {
@@ -239,6 +256,7 @@ async fn scan<A: Adapter>(
 ) -> Result<Scan> {
     let max = f.adapter.spec().max_page_size;
     let size = f.plan.page_size.map_or(max, |s| s.min(max));
+    e.new_in_pass = 0;
     let first = f.fetch(w, by, 1, size).await?;
     let total0 = first.total;
     let full_first = first.orders.len() as u32 >= size;
@@ -248,6 +266,7 @@ async fn scan<A: Adapter>(
     }
     let pages = total0.map(|t| t.div_ceil(size as u64).max(1) as u32);
     let order = f.adapter.spec().list_order;
+    let mut pages_in_pass = 1u32;
     let end_total = match (pages, has_next) {
         // The total is known: fetch the other pages concurrently, emit them in order.
         (Some(pages), None) if pages > 1 => {
@@ -292,6 +311,7 @@ async fn scan<A: Adapter>(
             };
             while more {
                 let page = f.fetch(w, by, n, size).await?;
+                pages_in_pass += 1;
                 let got = page.orders.len() as u32;
                 last_total = page.total.or(last_total);
                 more = got > 0
@@ -308,6 +328,9 @@ async fn scan<A: Adapter>(
             last_total
         }
     };
+    if total0.is_none() && by == By::Modified && pages_in_pass > 1 {
+        return Ok(Scan::Unverified);
+    }
     if end_total != total0 {
         tracing::info!(
             "{}: window {w} changed while scanned (total {:?} → {:?}); scanning it again",
@@ -385,6 +408,7 @@ impl Emitter<'_> {
                 self.summary.duplicates_dropped += 1;
                 continue;
             }
+            self.new_in_pass += 1;
             self.sink.write(&o)?;
             self.summary.orders_emitted += 1;
         }
@@ -420,5 +444,7 @@ fn is_transient(e: &anyhow::Error) -> bool {
 enum Scan {
     Stable,
     Changed,
+    /// Paged without a total while orders may move: needs another pass to confirm.
+    Unverified,
     Limit,
 }

@@ -14,7 +14,7 @@ fn digest(out: &str) -> BTreeMap<String, (String, String, usize)> {
             (
                 o["order_id"].as_str().unwrap().to_string(),
                 (
-                    o["updated_at"].as_str().unwrap().to_string(),
+                    o["updated_at"].to_string(),
                     o["total"].as_str().unwrap().to_string(),
                     o["lines"].as_array().unwrap().len(),
                 ),
@@ -25,6 +25,11 @@ fn digest(out: &str) -> BTreeMap<String, (String, String, usize)> {
 
 /// Pull the same range from a clean sandbox and from one failing 20% of requests.
 fn same_orders_with_faults(shop: &str, extra: &[&str]) {
+    same_orders_with_faults_over(shop, 31, extra)
+}
+
+/// The same over the last `days` days.
+fn same_orders_with_faults_over(shop: &str, days: i64, extra: &[&str]) {
     let now = Utc::now();
     let opts = SandboxOptions {
         orders: 3000,
@@ -37,7 +42,7 @@ fn same_orders_with_faults(shop: &str, extra: &[&str]) {
         fail_rate: 0.2,
         ..opts
     });
-    let since = (now - chrono::Duration::days(31)).to_rfc3339();
+    let since = (now - chrono::Duration::days(days)).to_rfc3339();
     let until = (now - chrono::Duration::minutes(5)).to_rfc3339();
     let mut args = vec![
         "pull",
@@ -210,4 +215,18 @@ fn pandapon_taobao_rides_through_20_percent_failures() {
 #[test]
 fn pandapon_1688_rides_through_20_percent_failures() {
     same_orders_with_faults("sandbox-pandapon-1688", &["--rate-limit", "200"]);
+}
+
+#[test]
+fn taobao_enhanced_rides_through_20_percent_failures() {
+    same_orders_with_faults(
+        "sandbox-taobao-enhanced",
+        &["--rate-limit", "100", "--page-size", "100"],
+    );
+}
+
+#[test]
+fn vvtool_rides_through_20_percent_failures() {
+    // vv-tool allows 10 requests per second: the default limit, never exceeded.
+    same_orders_with_faults_over("sandbox-vvtool", 29, &["--by", "created"]);
 }

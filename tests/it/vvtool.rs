@@ -231,3 +231,49 @@ fn normalize_explains_the_seed_response_without_tid() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("$.data.0.tid"), "{}", r.stderr);
 }
+
+/// `has_next` paging gives no total to compare: with trades modified on every list call, a
+/// modified-time pull must still miss none and repeat none.
+#[test]
+fn drift_on_a_has_next_list_loses_nothing() {
+    let env = crate::support::Env::new(ordersync::sandbox::SandboxOptions {
+        orders: 500,
+        drift_rate: 1.0,
+        seed: 3,
+        ..ordersync::sandbox::SandboxOptions::default()
+    });
+    let until = Utc::now() - Duration::minutes(5);
+    let since = until - Duration::days(3);
+    let got = pull(
+        &env,
+        "modified",
+        since,
+        until,
+        &["--window", "1d", "--page-size", "2"],
+    );
+    let fin: BTreeMap<String, DateTime<Utc>> = env
+        .sandbox
+        .state
+        .vvtool
+        .trades()
+        .into_iter()
+        .filter_map(|t| {
+            Some((
+                t["tid"].as_u64()?.to_string(),
+                parse_time(t["modified"].as_str()?)?,
+            ))
+        })
+        .collect();
+    let moved = fin.values().filter(|m| **m >= until).count();
+    assert!(moved > 20, "drift moved trades ({moved})");
+    let mut seen = BTreeSet::new();
+    for o in &got {
+        let id = o["order_id"].as_str().unwrap().to_string();
+        assert!(seen.insert(id.clone()), "trade {id} emitted twice");
+    }
+    for (id, m) in &fin {
+        if *m >= since && *m < until {
+            assert!(seen.contains(id), "trade {id} (modified {m}) is missing");
+        }
+    }
+}
