@@ -2,7 +2,7 @@
 //! codes. Everything else lives in the library.
 
 use clap::Parser;
-use ordersync::error::{Exit, exit_code, is_broken_pipe};
+use ordersync::error::{exit_code, is_broken_pipe};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,6 +20,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-#[allow(dead_code)]
-const _: Exit = Exit::Ok;

@@ -144,3 +144,24 @@ fn a_broken_config_names_file_line_and_key() {
         r.stderr
     );
 }
+
+#[test]
+fn literal_secrets_in_a_world_readable_config_get_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[shops.tw]\nplatform = \"taobao-tw\"\napp_key = \"1\"\napp_secret = \"literal-secret-value\"\naccess_token = { env = \"X_UNUSED\" }\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = run_binary(&["config", "check", "--config", cfg.to_str().unwrap()]);
+    assert!(r.stderr.contains("chmod 600"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("literal-secret-value") && !r.stdout.contains("literal-secret-value")
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let r = run_binary(&["config", "check", "--config", cfg.to_str().unwrap()]);
+    assert!(!r.stderr.contains("chmod 600"), "{}", r.stderr);
+}
