@@ -246,6 +246,40 @@ pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOr
         .collect()
 }
 
+/// A new, unpaid order placed at `now`.
+pub fn fresh_order(seq: u64, salt: u64, now: DateTime<Utc>) -> GenOrder {
+    let mut g = generate(1, seq, salt, now).remove(0);
+    g.seq = seq;
+    g.created = now;
+    g.modified = now;
+    g.stage = Stage::Unpaid;
+    g.paid = None;
+    g
+}
+
+/// One drift event over a platform's records, as if buyers and sellers acted mid-scan: one
+/// to three random generated orders move a step along their lifecycle at `now`
+/// (`generated` picks the generated order out of a record; seed examples stay as documented).
+/// Returns the indices of the records changed, and whether a new order should arrive now.
+pub fn drift_event<R>(
+    recs: &mut [R],
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
+    mut generated: impl FnMut(&mut R) -> Option<&mut GenOrder>,
+) -> (Vec<usize>, bool) {
+    let mut touched = Vec::new();
+    if !recs.is_empty() {
+        for _ in 0..rng.random_range(1..=3) {
+            let i = rng.random_range(0..recs.len());
+            if let Some(g) = generated(&mut recs[i]) {
+                g.advance(now);
+                touched.push(i);
+            }
+        }
+    }
+    (touched, rng.random_bool(0.5))
+}
+
 /// A seeded generator for drift decisions.
 pub fn drift_rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed.wrapping_add(7))

@@ -29,7 +29,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use rand::RngExt;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use std::cmp::Ordering as CmpOrdering;
@@ -115,6 +114,14 @@ pub enum Rec {
     Generated(GenOrder),
     /// An example order from a seed document, served verbatim.
     Seed(Value),
+}
+
+/// The generated order inside a record (seed examples are not drifted).
+fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
+    match r {
+        Rec::Generated(g) => Some(g),
+        _ => None,
+    }
 }
 
 /// The platform's state: the orders of both pages, the scheme it checks, drift.
@@ -210,24 +217,11 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut orders = self.orders(page).lock().unwrap_or_else(|e| e.into_inner());
-        let n = orders.len();
-        if n > 0 {
-            for _ in 0..rng.random_range(1..=3) {
-                if let Rec::Generated(g) = &mut orders[rng.random_range(0..n)] {
-                    g.advance(now);
-                }
-            }
-        }
+        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now, generated);
         self.cache.lock().unwrap_or_else(|e| e.into_inner())[page as usize] = None;
-        if rng.random_bool(0.5) {
+        if arrives {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            let mut g = dataset::generate(1, seq, 4, now).remove(0);
-            g.seq = seq;
-            g.created = now;
-            g.modified = now;
-            g.stage = Stage::Unpaid;
-            g.paid = None;
-            orders.push(Rec::Generated(g));
+            orders.push(Rec::Generated(dataset::fresh_order(seq, 4, now)));
         }
     }
 

@@ -26,7 +26,6 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use chrono::{DateTime, FixedOffset, Months, NaiveDateTime, TimeZone, Utc};
-use rand::RngExt;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +61,14 @@ pub enum Rec {
     Generated(GenOrder),
     /// An example trade of the seed document: its raw JSON text, served as is.
     Seed(String),
+}
+
+/// The generated order inside a record (seed examples are not drifted).
+fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
+    match r {
+        Rec::Generated(g) => Some(g),
+        _ => None,
+    }
 }
 
 /// The platform's state: its orders and a drift generator.
@@ -107,15 +114,10 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let n = orders.len();
-        for _ in 0..rng.random_range(1..=3) {
-            if let Rec::Generated(g) = &mut orders[rng.random_range(0..n)] {
-                g.advance(now);
-            }
-        }
-        if rng.random_bool(0.5) {
+        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now, generated);
+        if arrives {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            orders.push(Rec::Generated(new_order(seq, 2, now)));
+            orders.push(Rec::Generated(dataset::fresh_order(seq, 2, now)));
         }
     }
 
@@ -132,17 +134,6 @@ impl State {
             .filter_map(|r| serde_json::from_str(&r.text).ok())
             .collect()
     }
-}
-
-/// A fresh unpaid order created at `now` (what drift adds).
-pub fn new_order(seq: u64, salt: u64, now: DateTime<Utc>) -> GenOrder {
-    let mut g = dataset::generate(1, seq, salt, now).remove(0);
-    g.seq = seq;
-    g.created = now;
-    g.modified = now;
-    g.stage = Stage::Unpaid;
-    g.paid = None;
-    g
 }
 
 /// The shop section of the sandbox config.

@@ -19,7 +19,6 @@ use axum::extract::{RawQuery, State as AxState};
 use axum::response::Response;
 use axum::routing::any;
 use chrono::{DateTime, Utc};
-use rand::RngExt;
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -41,6 +40,14 @@ pub enum Rec {
         order: Value,
         lines: Vec<Value>,
     },
+}
+
+/// The generated order inside a record (seed examples are not drifted).
+fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
+    match r {
+        Rec::Generated(g) => Some(g),
+        _ => None,
+    }
 }
 
 /// The platform's state: its orders (with their wire form kept rendered, and an index of
@@ -78,23 +85,13 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut store = self.lock();
-        let n = store.recs.len();
-        for _ in 0..rng.random_range(1..=3) {
-            let i = rng.random_range(0..n);
-            if let Rec::Generated(g) = &mut store.recs[i] {
-                g.advance(now);
-                store.rerender(i);
-            }
+        let (touched, arrives) = dataset::drift_event(&mut store.recs, &mut rng, now, generated);
+        for i in touched {
+            store.rerender(i);
         }
-        if rng.random_bool(0.5) {
+        if arrives {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            let mut g = dataset::generate(1, seq, 1, now).remove(0);
-            g.seq = seq;
-            g.created = now;
-            g.modified = now;
-            g.stage = Stage::Unpaid;
-            g.paid = None;
-            store.push(Rec::Generated(g));
+            store.push(Rec::Generated(dataset::fresh_order(seq, 1, now)));
         }
     }
 

@@ -29,7 +29,7 @@ use super::Sandbox;
 use super::dataset::{self, GenOrder};
 use super::faults::Gate;
 use super::taobao_enhanced::{
-    floor_secs, fmt_time, new_order, params, parse_time, text_response, trade_id, trade_json,
+    floor_secs, fmt_time, params, parse_time, text_response, trade_id, trade_json,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -70,6 +70,14 @@ pub enum Rec {
     Generated(GenOrder),
     /// The seed's example trade, completed by the sandbox.
     Seed(Value),
+}
+
+/// The generated order inside a record (seed examples are not drifted).
+fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
+    match r {
+        Rec::Generated(g) => Some(g),
+        _ => None,
+    }
 }
 
 /// The platform's state: orders, issued tokens, drift generator.
@@ -154,15 +162,10 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let n = orders.len();
-        for _ in 0..rng.random_range(1..=3) {
-            if let Rec::Generated(g) = &mut orders[rng.random_range(0..n)] {
-                g.advance(now);
-            }
-        }
-        if rng.random_bool(0.5) {
+        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now, generated);
+        if arrives {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            orders.push(Rec::Generated(new_order(seq, 3, now)));
+            orders.push(Rec::Generated(dataset::fresh_order(seq, 3, now)));
         }
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
