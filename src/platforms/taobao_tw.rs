@@ -316,7 +316,16 @@ fn parse_envelope<T: serde::de::DeserializeOwned>(
     page: Option<u32>,
 ) -> Result<T, PlatformError> {
     let env: Envelope<T> = parse_json(body, ID, endpoint, page)?;
-    let code = env.code.map(TextOrNumber::into_string).unwrap_or_default();
+    let Some(code) = env.code.map(TextOrNumber::into_string) else {
+        return Err(PlatformError::Malformed {
+            platform: ID,
+            endpoint: endpoint.to_string(),
+            page,
+            path: "$.code".into(),
+            detail: "the answer has no code".into(),
+            saved_body: None,
+        });
+    };
     if code != "0" {
         let message = env.message.unwrap_or_default();
         return Err(PlatformError::Api {
@@ -602,7 +611,16 @@ pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformEr
     let result = v.get("result");
     if result.and_then(|r| r.get("module")).is_some() {
         let d: DetailResult = parse_envelope(body, DETAIL, None)?;
-        let m = d.module.expect("checked above");
+        let Some(m) = d.module else {
+            return Err(malformed(
+                DETAIL,
+                None,
+                (
+                    "$.result.module".into(),
+                    "is null: there is no order".into(),
+                ),
+            ));
+        };
         let lines = m
             .trade_order_line_list
             .clone()

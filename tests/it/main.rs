@@ -5,6 +5,7 @@
 mod cli;
 mod faults;
 mod pandapon;
+mod props;
 mod support;
 mod sync;
 mod taobao_enhanced;
