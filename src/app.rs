@@ -359,7 +359,11 @@ fn platforms() -> Result<()> {
         writeln!(out, "  base url      {}", s.default_base_url)?;
         writeln!(out, "  --by created  {}", by(By::Created))?;
         writeln!(out, "  --by modified {}", by(By::Modified))?;
-        writeln!(out, "  page size     {} (largest allowed)", s.max_page_size)?;
+        writeln!(
+            out,
+            "  page size     {} (the most ordersync asks for)",
+            s.max_page_size
+        )?;
         writeln!(
             out,
             "  rate limit    {} requests/s (override with rate_limit)",
@@ -367,7 +371,7 @@ fn platforms() -> Result<()> {
         )?;
         writeln!(
             out,
-            "  window        {} by default (--window)",
+            "  window        {} for --by modified, 1d for --by created (change with --window)",
             human(s.default_window)
         )?;
         writeln!(out, "  config keys   {}", s.config_keys)?;
