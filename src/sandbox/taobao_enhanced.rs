@@ -74,12 +74,15 @@ fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
 /// The platform's state: its orders and a drift generator.
 pub struct State {
     pub orders: Mutex<Vec<Rec>>,
+    /// Every trade's row, rendered once (and again after drift).
+    cache: Mutex<Option<Arc<Vec<Row>>>>,
     rng: Mutex<StdRng>,
     next_seq: AtomicU64,
     now_at_start: DateTime<Utc>,
 }
 
 /// What the filters and the sort need of a trade, with its wire text.
+#[derive(Clone)]
 pub struct Row {
     pub tid: String,
     pub created: Option<DateTime<Utc>>,
@@ -104,6 +107,7 @@ impl State {
         State {
             next_seq: AtomicU64::new(o.orders as u64 + 1),
             orders: Mutex::new(orders),
+            cache: Mutex::new(None),
             rng: Mutex::new(dataset::drift_rng(o.seed ^ 2)),
             now_at_start: o.now,
         }
@@ -119,12 +123,24 @@ impl State {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             orders.push(Rec::Generated(dataset::fresh_order(seq, 2, now)));
         }
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Every trade as the wire shows it (for tests).
     pub fn rows(&self) -> Vec<Row> {
+        self.cached_rows().as_ref().clone()
+    }
+
+    /// The rows, rendered once (and again after drift).
+    fn cached_rows(&self) -> Arc<Vec<Row>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = &*cache {
+            return c.clone();
+        }
         let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        orders.iter().map(row).collect()
+        let fresh = Arc::new(orders.iter().map(row).collect::<Vec<_>>());
+        *cache = Some(fresh.clone());
+        fresh
     }
 
     /// The trades as parsed JSON (for tests).
@@ -571,7 +587,7 @@ impl Query {
     }
 
     /// (total, the page's trade texts).
-    pub fn run(&self, rows: Vec<Row>) -> (usize, Vec<String>) {
+    pub fn run(&self, rows: &[Row]) -> (usize, Vec<String>) {
         let key = |r: &Row| {
             if self.by_modified {
                 r.modified
@@ -579,8 +595,8 @@ impl Query {
                 r.created
             }
         };
-        let mut hits: Vec<Row> = rows
-            .into_iter()
+        let mut hits: Vec<&Row> = rows
+            .iter()
             .filter(|r| key(r).is_some_and(|t| t >= self.start && t <= self.end))
             .filter(|r| self.status.as_ref().is_none_or(|s| &r.status == s))
             .filter(|r| self.tids.as_ref().is_none_or(|ts| ts.contains(&r.tid)))
@@ -596,7 +612,7 @@ impl Query {
             .into_iter()
             .skip((self.page - 1) * self.size)
             .take(self.size)
-            .map(|r| r.text)
+            .map(|r| r.text.clone())
             .collect();
         (total, page)
     }
@@ -625,7 +641,7 @@ async fn list(
     if sb.faults.roll_drift() {
         sb.taobao_enhanced.drift();
     }
-    let (total, items) = query.run(sb.taobao_enhanced.rows());
+    let (total, items) = query.run(&sb.taobao_enhanced.cached_rows());
     let text = format!(
         "{{\"code\":0,\"message\":\"ok\",\"data\":{{\"total\":{total},\"items\":[{}]}}}}",
         items.join(",")

@@ -84,7 +84,7 @@ fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
 pub struct State {
     orders: Mutex<Vec<Rec>>,
     /// Every trade rendered once (and again after drift).
-    cache: Mutex<Option<Arc<Vec<Value>>>>,
+    cache: Mutex<Option<Arc<Vec<Rendered>>>>,
     tokens: Mutex<HashMap<String, Instant>>,
     token_ttl_secs: AtomicU64,
     token_seq: AtomicU64,
@@ -172,19 +172,39 @@ impl State {
 
     /// Every trade with all its fields (for tests).
     pub fn trades(&self) -> Vec<Value> {
-        self.rendered().as_ref().clone()
+        self.rendered().iter().map(|r| r.trade.clone()).collect()
     }
 
-    fn rendered(&self) -> Arc<Vec<Value>> {
+    fn rendered(&self) -> Arc<Vec<Rendered>> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = &*cache {
             return c.clone();
         }
         let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = Arc::new(orders.iter().map(render).collect::<Vec<_>>());
+        let fresh = Arc::new(
+            orders
+                .iter()
+                .map(|r| {
+                    let trade = render(r);
+                    let time = |k: &str| trade[k].as_str().and_then(parse_time);
+                    Rendered {
+                        created: time("created"),
+                        modified: time("modified"),
+                        trade,
+                    }
+                })
+                .collect::<Vec<_>>(),
+        );
         *cache = Some(fresh.clone());
         fresh
     }
+}
+
+/// A trade in wire form with its times parsed once, for filtering and sorting.
+struct Rendered {
+    created: Option<DateTime<Utc>>,
+    modified: Option<DateTime<Utc>>,
+    trade: Value,
 }
 
 /// The shop section of the sandbox config: client credentials, so the token exchange runs.
@@ -442,11 +462,17 @@ async fn list(
     } else {
         "modified"
     };
-    let key = |t: &Value| t[key_field].as_str().and_then(parse_time);
     let all = sb.vvtool.rendered();
     let mut hits: Vec<(Option<DateTime<Utc>>, &Value)> = all
         .iter()
-        .map(|t| (key(t), t))
+        .map(|r| {
+            let key = if key_field == "created" {
+                r.created
+            } else {
+                r.modified
+            };
+            (key, &r.trade)
+        })
         .filter(|(k, _)| k.is_some_and(|k| k >= start && k <= end))
         .filter(|(_, t)| t["type"].as_str().is_some_and(|ty| types.contains(ty)))
         .filter(|(_, t)| {
