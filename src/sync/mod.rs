@@ -6,7 +6,9 @@
 //! compares the total at the start and the end of the scan and re-scans (then halves) a window
 //! whose total changed. A `has_next` list gives no total to compare, so a multi-page window
 //! scanned by modification time is scanned again until a pass finds no order the previous
-//! passes missed. Once a window's total is known, its remaining pages are fetched
+//! passes missed. Dedupe remembers the orders of the current and the previous window only
+//! (an order seen twice is seen within a window's passes or across one inclusive border), so
+//! memory does not grow with the number of orders pulled. Once a window's total is known, its remaining pages are fetched
 //! concurrently (bounded by `--concurrency`; the rate limiter in `net` still paces every
 //! request) and emitted in page order, so output stays deterministic. Orders are deduplicated
 //! by `order_id` within the run, keeping a newer `updated_at`. After each completed window the
@@ -88,6 +90,8 @@ struct Emitter<'a> {
     /// `--by created` served through modified-time windows: keep created in this range.
     created_filter: Option<Window>,
     seen: HashMap<String, Option<Timestamp>>,
+    /// `seen` of the previous window.
+    seen_before: HashMap<String, Option<Timestamp>>,
     /// Orders new to `seen` (or newer versions) in the current pass over a window.
     new_in_pass: u64,
     summary: Summary,
@@ -151,6 +155,7 @@ pub async fn pull<A: Adapter>(
         limit: plan.limit,
         created_filter,
         seen: HashMap::new(),
+        seen_before: HashMap::new(),
         new_in_pass: 0,
         summary: Summary {
             platform: spec.id.to_string(),
@@ -169,6 +174,7 @@ pub async fn pull<A: Adapter>(
         }
         checkpoint(w.end)?;
         emitter.summary.complete_until = Some(w.end.to_rfc3339());
+        emitter.seen_before = std::mem::take(&mut emitter.seen);
         emitter
             .progress
             .window_done(t.stats.requests.load(Ordering::Relaxed));
@@ -422,16 +428,17 @@ impl Emitter<'_> {
 
     /// First sighting, or a newer version of an order already emitted.
     fn is_new(&mut self, o: &Order) -> bool {
+        let before = self.seen_before.get(&o.order_id).copied();
         match self.seen.get_mut(&o.order_id) {
-            None => {
-                self.seen.insert(o.order_id.clone(), o.updated_at);
-                true
-            }
             Some(prev) if o.updated_at > *prev => {
                 *prev = o.updated_at;
                 true
             }
             Some(_) => false,
+            None => {
+                self.seen.insert(o.order_id.clone(), o.updated_at);
+                before.is_none_or(|prev| o.updated_at > prev)
+            }
         }
     }
 }
