@@ -1,0 +1,2 @@
+include "common";
+.data.items[] | taobao_trade("taobao-enhanced")

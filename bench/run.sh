@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# ordersync benchmark against the built-in sandbox (issue 7, item 4). See bench/README.md.
+#
+#   bench/run.sh [--quick] [a] [b] [c] [PLATFORM ...]
+#
+#   a  wall time of a pull (20,000 orders, --latency-ms 100, default rate limit) vs the ideal
+#      requests / rate limit
+#   b  orders/s of `ordersync normalize` on one large saved response vs jq flattening the same file
+#   c  peak RSS of the pull process for 10,000 and 200,000 orders to NDJSON, JSON and CSV
+#
+# Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
+# C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
+# ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+ALL_PLATFORMS="taobao-tw taobao-enhanced vvtool pandapon-taobao pandapon-1688"
+
+# ---- arguments --------------------------------------------------------------------------------
+arg_parts=""
+arg_platforms=""
+for a in "$@"; do
+    case "$a" in
+        --quick) QUICK=1 ;;
+        a|b|c) arg_parts="$arg_parts $a" ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *)
+            if [[ " $ALL_PLATFORMS " == *" $a "* ]]; then
+                arg_platforms="$arg_platforms $a"
+            else
+                echo "run.sh: unknown argument '$a' (parts: a b c; platforms: $ALL_PLATFORMS; --quick)" >&2
+                exit 2
+            fi ;;
+    esac
+done
+QUICK=${QUICK:-0}
+PARTS=${arg_parts:-${PARTS:-a b c}}
+PLATFORMS=${arg_platforms:-${PLATFORMS:-$ALL_PLATFORMS}}
+for p in $PLATFORMS; do
+    [[ " $ALL_PLATFORMS " == *" $p "* ]] || { echo "run.sh: unknown platform '$p'" >&2; exit 2; }
+done
+
+if [ "$QUICK" = 1 ]; then
+    A_ORDERS=${A_ORDERS:-1000}
+    B_ORDERS=${B_ORDERS:-5000}
+    B_REPS=${B_REPS:-1}
+    C_SIZES=${C_SIZES:-500 2000}
+    C_MAX_SECONDS=${C_MAX_SECONDS:-120}
+else
+    A_ORDERS=${A_ORDERS:-20000}
+    B_ORDERS=${B_ORDERS:-50000}
+    B_REPS=${B_REPS:-3}
+    C_SIZES=${C_SIZES:-10000 200000}
+fi
+LATENCY_MS=${LATENCY_MS:-100}
+SEED=${SEED:-42}
+A_TIMEOUT=${A_TIMEOUT:-3600}        # one (a) pull
+C_MAX_SECONDS=${C_MAX_SECONDS:-900} # skip a (c) cell predicted to take longer than this
+C_TIMEOUT=${C_TIMEOUT:-1800}        # one (c) pull
+PROBE_LIMIT=${PROBE_LIMIT:-300}     # orders of a probe pull (sandbox speed, request count)
+MEM_RATE=100000                     # --rate-limit of (c) and probe pulls
+OUT=${OUT:-$HERE/out/$(date +%Y%m%d-%H%M%S)}
+BENCH_TMP=${BENCH_TMP:-${TMPDIR:-/tmp}/ordersync-bench.$$}
+
+mkdir -p "$OUT" "$BENCH_TMP" || exit 1
+RESULTS=$OUT/results.jsonl
+COMMANDS=$OUT/commands.txt
+: >"$RESULTS"
+: >"$COMMANDS"
+
+say() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+rec() { python3 "$HERE/lib/record.py" "$RESULTS" "$@"; }
+# Log a command line (quoted so it can be pasted back).
+logcmd() { printf '%q ' "$@" >>"$COMMANDS"; echo >>"$COMMANDS"; }
+now_ns() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+
+# ---- tools ------------------------------------------------------------------------------------
+need_apt() { # command package
+    command -v "$1" >/dev/null 2>&1 && return 0
+    say "installing $2 (apt)"
+    if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq >/dev/null 2>&1; APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1
+    command -v "$1" >/dev/null 2>&1 || { echo "run.sh: cannot install $2" >&2; exit 1; }
+}
+[ -x /usr/bin/time ] || need_apt /usr/bin/time time
+[[ " $PARTS " == *" b "* ]] && need_apt jq jq
+
+if [ -n "${ORDERSYNC_BIN:-}" ]; then
+    BIN=$ORDERSYNC_BIN
+else
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/ordersync
+    if [ "${NO_BUILD:-0}" != 1 ]; then
+        say "cargo build --release"
+        (cd "$ROOT" && cargo build --release --quiet) || { echo "run.sh: build failed" >&2; exit 1; }
+    fi
+fi
+[ -x "$BIN" ] || { echo "run.sh: no binary at $BIN" >&2; exit 1; }
+
+# ---- environment ------------------------------------------------------------------------------
+dirty=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)
+rec part=env date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    nproc="$(nproc)" cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
+    mem_gb="$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)" \
+    load="$(cut -d' ' -f1-3 /proc/loadavg)" \
+    commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    dirty_src_files="$dirty" binary="$BIN" version="$("$BIN" --version 2>&1)" \
+    jq="$(jq --version 2>/dev/null || echo none)" quick="$QUICK" parts="$PARTS" \
+    platforms="$PLATFORMS" a_orders="$A_ORDERS" latency_ms="$LATENCY_MS" b_orders="$B_ORDERS" \
+    b_reps="$B_REPS" c_sizes="$C_SIZES" seed="$SEED" probe_limit="$PROBE_LIMIT"
+
+rate_of() { # documented default rate limit, from `ordersync platforms`
+    "$BIN" platforms 2>/dev/null | awk -v p="$1" '$1 == p { f = 1 } f && $1 == "rate" && $2 == "limit" { print $3; exit }'
+}
+# Range flags per platform: every generated order lies in the 30 days before the sandbox
+# started. vv-tool serves --by created (erps/sold) only for the last 30 days, so 30d there.
+range_of() {
+    case "$1" in
+        vvtool) echo "--since 30d --by created" ;;
+        *) echo "--since 31d --by created" ;;
+    esac
+}
+
+# ---- sandbox ----------------------------------------------------------------------------------
+SB_PID=""
+SB_CFG=""
+sandbox_stop() {
+    [ -n "$SB_PID" ] || return 0
+    local hwm
+    hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$SB_PID/status" 2>/dev/null)
+    [ -n "$hwm" ] && rec part=sandbox name="$SB_NAME" peak_rss_kb="$hwm"
+    kill "$SB_PID" 2>/dev/null
+    wait "$SB_PID" 2>/dev/null
+    SB_PID=""
+}
+# Long commands run in the background and are waited for, so that a signal is handled at once
+# (bash runs traps only between foreground commands); the handler stops the command and the sandbox.
+CHILD=""
+run() {
+    "$@" &
+    CHILD=$!
+    wait "$CHILD"
+    local rc=$?
+    CHILD=""
+    return "$rc"
+}
+cleanup() {
+    [ -n "$CHILD" ] && kill "$CHILD" 2>/dev/null
+    sandbox_stop
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$BENCH_TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+sandbox_start() { # NAME ORDERS LATENCY_MS [extra sandbox flags...]
+    SB_NAME=$1
+    local orders=$2 latency=$3
+    shift 3
+    SB_CFG=$OUT/sandbox-$SB_NAME.toml
+    local cmd=("$BIN" sandbox --addr 127.0.0.1:0 --orders "$orders" --seed "$SEED" --latency-ms "$latency" "$@")
+    logcmd "${cmd[@]}"
+    say "sandbox $SB_NAME: --orders $orders --latency-ms $latency $*"
+    local t0
+    t0=$(now_ns)
+    "${cmd[@]}" >"$SB_CFG" 2>"$OUT/sandbox-$SB_NAME.log" &
+    SB_PID=$!
+    # The config is complete once the last shop's table is followed by the blank line.
+    until grep -q '^\[shops\.sandbox-pandapon-1688\]' "$SB_CFG" 2>/dev/null \
+        && [ -z "$(tail -n 1 "$SB_CFG")" ]; do
+        if ! kill -0 "$SB_PID" 2>/dev/null; then
+            echo "run.sh: sandbox exited; see $OUT/sandbox-$SB_NAME.log" >&2
+            SB_PID=""
+            exit 1
+        fi
+        sleep 0.2
+    done
+    rec part=sandbox_start name="$SB_NAME" orders="$orders" latency_ms="$latency" \
+        startup_s="$(secs "$t0" "$(now_ns)")"
+}
+
+# A short pull with a huge rate limit, twice: the sandbox's time per request with one request
+# in flight, and requests per order. The sandbox renders a platform's orders once, on its first
+# request, so the first (cold) pull pays that and the second (warm) one shows the steady state.
+# Needs a sandbox started with a high --throttle-rps. Prints the predicted seconds of a pull
+# of SIZE orders (cold extra + warm time per request × requests), -1 if unknown.
+probe() { # PART PLATFORM SIZE
+    local part=$1 p=$2 size=$3 pass
+    for pass in cold warm; do
+        local sum=$BENCH_TMP/probe-$part-$p-$size-$pass.json err=$BENCH_TMP/probe-$part-$p-$size-$pass.err
+        rm -f "$sum"
+        # shellcheck disable=SC2046
+        local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p") --format ndjson
+            --limit "$PROBE_LIMIT" --rate-limit "$MEM_RATE" --summary-json "$sum" -q)
+        logcmd "${cmd[@]}"
+        timeout 600 "${cmd[@]}" >/dev/null 2>"$err"
+        local rc=$?
+        rec part=probe for="$part" pass="$pass" platform="$p" size="$size" rc="$rc" \
+            summary="@json:$sum" stderr="@tail:$err"
+    done
+    python3 - "$BENCH_TMP/probe-$part-$p-$size-cold.json" "$BENCH_TMP/probe-$part-$p-$size-warm.json" "$size" <<'EOF'
+import json, sys
+try:
+    cold, warm = (json.load(open(f)) for f in sys.argv[1:3])
+    n = int(sys.argv[3])
+    per_req = warm["elapsed_ms"] / max(warm["requests"], 1) / 1000
+    est_requests = n * warm["requests"] / max(warm["orders_emitted"], 1)
+    extra = max(cold["elapsed_ms"] - warm["elapsed_ms"], 0) / 1000
+    print(f"{extra + per_req * est_requests:.0f}")
+except Exception:
+    print("-1")
+EOF
+}
+
+# ---- (a) wall time vs requests / rate limit ---------------------------------------------------
+part_a() {
+    sandbox_start "a" "$A_ORDERS" "$LATENCY_MS"
+    local p
+    for p in $PLATFORMS; do
+        local rate sum=$OUT/a-$p.summary.json err=$OUT/a-$p.stderr
+        rate=$(rate_of "$p")
+        rm -f "$sum"
+        # shellcheck disable=SC2046
+        local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p")
+            --format ndjson --summary-json "$sum" -q)
+        logcmd "${cmd[@]}"
+        say "(a) $p: $A_ORDERS orders, latency ${LATENCY_MS}ms, rate limit ${rate}/s"
+        local t0 t1 rc
+        t0=$(now_ns)
+        run timeout "$A_TIMEOUT" "${cmd[@]}" >/dev/null 2>"$err"
+        rc=$?
+        t1=$(now_ns)
+        rec part=a platform="$p" orders="$A_ORDERS" latency_ms="$LATENCY_MS" rate="$rate" rc="$rc" \
+            wall_s="$(secs "$t0" "$t1")" summary="@json:$sum" stderr="@tail:$err"
+    done
+    sandbox_stop
+    # The same data without latency or throttling: how long the sandbox itself takes per request.
+    sandbox_start "a-probe" "$A_ORDERS" 0 --throttle-rps 1000000
+    for p in $PLATFORMS; do
+        say "(a) probe $p"
+        probe a "$p" "$A_ORDERS" >/dev/null
+    done
+    sandbox_stop
+}
+
+# ---- (b) normalize vs jq ----------------------------------------------------------------------
+time_best() { # REPS OUTFILE cmd... -> best wall seconds (stdout of cmd to OUTFILE)
+    local reps=$1 out=$2 best="" i t0 t1 s
+    shift 2
+    for ((i = 0; i < reps; i++)); do
+        t0=$(now_ns)
+        "$@" >"$out" 2>/dev/null || { echo "fail"; return; }
+        t1=$(now_ns)
+        s=$(secs "$t0" "$t1")
+        if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
+    done
+    echo "$best"
+}
+
+part_b() {
+    local p
+    for p in $PLATFORMS; do
+        local big=$BENCH_TMP/b-$p-$B_ORDERS.json bytes
+        say "(b) $p: building a $B_ORDERS-order response from fixtures/$p"
+        logcmd python3 "$HERE/lib/make_large.py" "$p" "$B_ORDERS" "$ROOT/fixtures" "$big"
+        bytes=$(python3 "$HERE/lib/make_large.py" "$p" "$B_ORDERS" "$ROOT/fixtures" "$big") || {
+            rec part=b platform="$p" error="make_large failed"; continue; }
+        local os_out=$BENCH_TMP/b-$p.ordersync.ndjson jq_out=$BENCH_TMP/b-$p.jq.ndjson
+        local os_err=$OUT/b-$p.ordersync.stderr tv=$OUT/b-$p.ordersync.time
+        local os_cmd=("$BIN" normalize --platform "$p" "$big")
+        local jq_cmd=(jq -c -L "$HERE/jq" -f "$HERE/jq/$p.jq" "$big")
+        logcmd "${os_cmd[@]}"
+        logcmd "${jq_cmd[@]}"
+        # One run under /usr/bin/time -v: exit code, output count, peak RSS.
+        run /usr/bin/time -v -o "$tv" "${os_cmd[@]}" >"$os_out" 2>"$os_err"
+        local os_rc=$? os_lines os_best="" jq_lines jq_best
+        os_lines=$(wc -l <"$os_out")
+        if [ "$os_rc" = 0 ]; then
+            say "(b) $p: ordersync normalize x$B_REPS"
+            os_best=$(time_best "$B_REPS" "$os_out" "${os_cmd[@]}")
+        fi
+        say "(b) $p: jq x$B_REPS"
+        jq_best=$(time_best "$B_REPS" "$jq_out" "${jq_cmd[@]}")
+        jq_lines=$(wc -l <"$jq_out")
+        rec part=b platform="$p" orders="$B_ORDERS" bytes="$bytes" reps="$B_REPS" \
+            ordersync_rc="$os_rc" ordersync_s="$os_best" ordersync_lines="$os_lines" \
+            ordersync_rss_kb="@rss:$tv" ordersync_stderr="@tail:$os_err" \
+            jq_s="$jq_best" jq_lines="$jq_lines"
+        rm -f "$big" "$os_out" "$jq_out"
+    done
+}
+
+# ---- (c) peak RSS of the pull -----------------------------------------------------------------
+part_c() {
+    local n p fmt
+    for n in $C_SIZES; do
+        sandbox_start "c-$n" "$n" 0 --throttle-rps 1000000
+        for p in $PLATFORMS; do
+            say "(c) $p $n: probe"
+            local predicted
+            predicted=$(probe c "$p" "$n")
+            if [ "$predicted" -gt "$C_MAX_SECONDS" ] 2>/dev/null; then
+                say "(c) $p $n: skipped, predicted ${predicted}s per format (sandbox-bound)"
+                for fmt in ndjson json csv; do
+                    rec part=c platform="$p" orders="$n" format="$fmt" skipped=1 predicted_s="$predicted"
+                done
+                continue
+            fi
+            for fmt in ndjson json csv; do
+                local sum=$OUT/c-$p-$n-$fmt.summary.json err=$OUT/c-$p-$n-$fmt.stderr
+                local tv=$OUT/c-$p-$n-$fmt.time
+                rm -f "$sum" "$tv"
+                # shellcheck disable=SC2046
+                local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p")
+                    --format "$fmt" --rate-limit "$MEM_RATE" --summary-json "$sum" -q)
+                logcmd /usr/bin/time -v "${cmd[@]}"
+                say "(c) $p $n $fmt (predicted ${predicted}s)"
+                local t0 t1 rc
+                t0=$(now_ns)
+                # Only the pull runs under time(1); stdout goes to /dev/null (not --output
+                # /dev/null: --output renames a temporary file onto the path).
+                run timeout "$C_TIMEOUT" /usr/bin/time -v -o "$tv" "${cmd[@]}" >/dev/null 2>"$err"
+                rc=$?
+                t1=$(now_ns)
+                rec part=c platform="$p" orders="$n" format="$fmt" rc="$rc" \
+                    wall_s="$(secs "$t0" "$t1")" predicted_s="$predicted" \
+                    peak_rss_kb="@rss:$tv" summary="@json:$sum" stderr="@tail:$err"
+            done
+        done
+        sandbox_stop
+    done
+}
+
+say "output in $OUT"
+for part in $PARTS; do
+    case "$part" in
+        a) part_a ;;
+        b) part_b ;;
+        c) part_c ;;
+    esac
+done
+OUT=$OUT BENCH_TMP=$BENCH_TMP BIN=$BIN HERE=$HERE python3 "$HERE/lib/report.py" "$RESULTS" "$COMMANDS" | tee "$OUT/report.md"
