@@ -24,7 +24,7 @@ for a in "$@"; do
     case "$a" in
         --quick) QUICK=1 ;;
         a|b|c) arg_parts="$arg_parts $a" ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *)
             if [[ " $ALL_PLATFORMS " == *" $a "* ]]; then
                 arg_platforms="$arg_platforms $a"
