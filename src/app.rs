@@ -209,7 +209,9 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         limit: args.limit,
         window: args.window,
         page_size: args.page_size,
-        scan_until: latest,
+        // `--by created` served through modified-time windows scans up to now: an order
+        // created in range and modified a moment ago must not be left out.
+        scan_until: now,
         concurrency: usize::from(args.concurrency),
     };
     let out = Output::open(args.output.as_deref())?;

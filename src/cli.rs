@@ -6,7 +6,7 @@
 
 use crate::platforms::{By, PlatformId};
 use crate::sink::{CsvMode, Format};
-use crate::timearg::{duration_arg, parse_time};
+use crate::timearg::{duration_arg, duration_or_zero_arg, parse_time};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -183,11 +183,11 @@ pub struct PullArgs {
     pub page_size: Option<u32>,
 
     /// Never pull closer to now than this: the platforms take a moment to list changes.
-    #[arg(long, value_parser = duration_arg, default_value = "2m", value_name = "DURATION")]
+    #[arg(long, value_parser = duration_or_zero_arg, default_value = "2m", value_name = "DURATION")]
     pub settle: Duration,
 
     /// With --state, start this much before the mark: the platforms lag at peaks.
-    #[arg(long, value_parser = duration_arg, default_value = "10m", value_name = "DURATION")]
+    #[arg(long, value_parser = duration_or_zero_arg, default_value = "10m", value_name = "DURATION")]
     pub lookback: Duration,
 
     /// Requests per second [default: the shop's rate_limit, else the platform's documented limit].

@@ -54,6 +54,13 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     }
 }
 
+/// A clap value parser for durations that may be zero (`--settle 0s`).
+pub fn duration_or_zero_arg(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration(s)
+        .and_then(|d| d.to_std().ok())
+        .ok_or_else(|| format!("{s:?} is not a duration; use e.g. 0s, 90s, 30m, 24h, 7d"))
+}
+
 /// A clap value parser for durations (`--window 30m`).
 pub fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
     parse_duration(s)

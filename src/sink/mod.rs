@@ -127,8 +127,19 @@ pub enum Output {
         tmp: BufWriter<tempfile::NamedTempFile>,
         path: PathBuf,
     },
+    /// A pipe or device named with `--output`, written in place.
+    Special(BufWriter<std::fs::File>),
     /// In-memory, for tests and benchmarks.
     Memory(Vec<u8>),
+}
+
+/// The mode of a new output file: that of the file it replaces, else rw-r--r-- (what a shell
+/// redirection gives under the usual umask), not the temporary file's private 0600.
+#[cfg(unix)]
+fn output_permissions(existing: Option<&std::fs::Metadata>) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = existing.map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    std::fs::Permissions::from_mode(mode)
 }
 
 impl Output {
@@ -140,6 +151,24 @@ impl Output {
                 io::stdout(),
             )));
         };
+        // A pipe, a device (/dev/null) or anything else that is not a regular file is written
+        // to as it is: renaming a file over it would replace it.
+        let existing = std::fs::metadata(path).ok();
+        if let Some(meta) = existing.as_ref().filter(|m| !m.is_file()) {
+            if meta.is_dir() {
+                return Err(crate::error::usage(format!(
+                    "--output {} is a folder; give a file name",
+                    path.display()
+                )));
+            }
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| {
+                    crate::error::usage(format!("cannot write output {}: {e}", path.display()))
+                })?;
+            return Ok(Output::Special(BufWriter::with_capacity(64 * 1024, file)));
+        }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -147,6 +176,7 @@ impl Output {
         let tmp = tempfile::Builder::new()
             .prefix(".ordersync-")
             .suffix(".partial")
+            .permissions(output_permissions(existing.as_ref()))
             .tempfile_in(dir)
             .map_err(|e| {
                 crate::error::usage(format!(
@@ -165,6 +195,7 @@ impl Output {
     pub fn commit(self) -> Result<()> {
         match self {
             Output::Stdout(mut w) => Ok(w.flush()?),
+            Output::Special(mut w) => Ok(w.flush()?),
             Output::Memory(_) => Ok(()),
             Output::File { tmp, path } => {
                 let tmp = tmp.into_inner().map_err(|e| e.into_error())?;
@@ -182,6 +213,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(w) => w.write(buf),
+            Output::Special(w) => w.write(buf),
             Output::File { tmp, .. } => tmp.write(buf),
             Output::Memory(v) => v.write(buf),
         }
@@ -189,6 +221,7 @@ impl Write for Output {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.write_all(buf),
+            Output::Special(w) => w.write_all(buf),
             Output::File { tmp, .. } => tmp.write_all(buf),
             Output::Memory(v) => v.write_all(buf),
         }
@@ -196,6 +229,7 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(w) => w.flush(),
+            Output::Special(w) => w.flush(),
             Output::File { tmp, .. } => tmp.flush(),
             Output::Memory(_) => Ok(()),
         }

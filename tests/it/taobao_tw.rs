@@ -288,3 +288,50 @@ fn get_fetches_an_order_in_full() {
     assert_eq!(o["lines"][0]["line_id"], "558757467941");
     assert_eq!(o["lines"][0]["tracking_number"], "20KXH23050207");
 }
+
+#[test]
+fn output_files_get_a_normal_mode_and_pipes_stay_pipes() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let env = Env::with_orders(20);
+    let out = env.path("o.ndjson");
+    let base = [
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        "3d",
+        "--rate-limit",
+        "50",
+    ];
+    env.run(
+        &[
+            &base[..],
+            &["--settle", "0s", "--output", out.to_str().unwrap()],
+        ]
+        .concat(),
+    )
+    .ok();
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "not the temporary file's 0600");
+
+    let fifo = env.path("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    env.run(&[&base[..], &["--output", fifo.to_str().unwrap()]].concat())
+        .ok();
+    let text = reader.join().unwrap();
+    assert!(text.lines().count() > 0);
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the pipe was replaced"
+    );
+}
