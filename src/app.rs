@@ -6,6 +6,7 @@
 use crate::cli::{Cli, Command, ConfigCommand, GetArgs, NormalizeArgs, PullArgs, SandboxArgs};
 use crate::config::{Config, Shop};
 use crate::error::usage;
+use crate::model::Order;
 use crate::net::{RetryPolicy, Transport, TransportOptions};
 use crate::platforms::{Adapter, By, ByMode, PlatformId};
 use crate::sandbox::{Sandbox, SandboxOptions};
@@ -337,12 +338,57 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
         body = std::fs::read(&args.file)
             .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
     }
-    let orders = crate::platforms::normalize_saved(args.platform, &body, &args.shop)?;
-    let mut sink = sink::make(args.format, args.csv_mode, false, Output::open(None)?);
-    for o in &orders {
-        sink.write(o)?;
-    }
-    sink.commit()
+    let out = Output::open(None)?;
+    let (format, csv_mode) = (args.format, args.csv_mode);
+    // Reading orders and writing them take about the same time: the writing runs on a second
+    // thread, fed in batches, so a large file is written while the rest of it is read.
+    const BATCH: usize = 256;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<()> {
+            let mut sink = sink::make(format, csv_mode, false, out);
+            for batch in rx {
+                match batch {
+                    Batch::Orders(orders) => {
+                        for o in &orders {
+                            sink.write(o)?;
+                        }
+                    }
+                    Batch::End => return sink.commit(),
+                }
+            }
+            // The reader failed: keep what was written, without closing a JSON array, so a
+            // partial output never looks whole.
+            Ok(sink.flush()?)
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let read =
+            crate::platforms::normalize_saved_each(args.platform, &body, &args.shop, &mut |o| {
+                batch.push(o);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // A send fails only once the writer has stopped; its error is reported below.
+                    let _ = tx.send(Batch::Orders(full));
+                }
+            });
+        if read.is_ok() {
+            let _ = tx.send(Batch::Orders(batch));
+            let _ = tx.send(Batch::End);
+        }
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the output thread stopped unexpectedly")));
+        read?;
+        written
+    })
+}
+
+/// What `normalize`'s reader hands its writer.
+enum Batch {
+    Orders(Vec<Order>),
+    /// Everything was read: finish the output.
+    End,
 }
 
 fn platforms() -> Result<()> {

@@ -233,7 +233,13 @@ impl Timestamp {
 
     /// A naive `yyyy-MM-dd HH:mm:ss` in platform (China) time.
     pub fn from_china_local(s: &str) -> Option<Timestamp> {
-        let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+        let s = s.trim();
+        // The exact 19-character form is read by hand (chrono re-reads its format string on
+        // every call, which showed in `normalize` profiles); anything else goes to chrono.
+        let naive = match canonical_local(s) {
+            Some(naive) => naive,
+            None => chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok()?,
+        };
         platform_offset()
             .from_local_datetime(&naive)
             .single()
@@ -254,6 +260,29 @@ impl Timestamp {
         };
         self.at.to_rfc3339_opts(fmt, false)
     }
+}
+
+/// `yyyy-MM-dd HH:mm:ss` with every digit present, or `None` (left to chrono, which also
+/// accepts shorter fields and reports what it refuses).
+fn canonical_local(s: &str) -> Option<chrono::NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+    date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)
 }
 
 impl fmt::Display for Timestamp {
@@ -336,6 +365,28 @@ mod tests {
         let t = Timestamp::from_china_local("2021-10-02 16:13:56").unwrap();
         assert_eq!(t.to_rfc3339(), "2021-10-02T16:13:56+08:00");
         assert!(Timestamp::from_china_local("2021-13-02 16:13:56").is_none());
+    }
+
+    #[test]
+    fn china_local_times_read_as_chrono_reads_them() {
+        for s in [
+            "2021-10-02 16:13:56",
+            " 2021-10-02 16:13:56 ",
+            "2024-02-29 00:00:00",
+            "2023-02-29 00:00:00",
+            "2021-10-02 24:00:00",
+            "2021-10-02 23:59:60",
+            "2021-1-2 3:04:05",
+            "2021-10-02T16:13:56",
+            "2021-10-02 16:13:5x",
+            "+021-10-02 16:13:56",
+            "",
+        ] {
+            let chrono = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|n| Timestamp::seconds(n.and_local_timezone(platform_offset()).unwrap()));
+            assert_eq!(Timestamp::from_china_local(s), chrono, "{s:?}");
+        }
     }
 
     #[test]

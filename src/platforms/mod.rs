@@ -5,6 +5,7 @@
 //! results there are or whether there is a next page. The pull loop in `sync` owns windows,
 //! page order, retries, rate limits, dedupe and sinks, and knows no platform.
 
+pub mod json;
 pub mod pandapon;
 pub mod signing;
 pub mod taobao_enhanced;
@@ -290,41 +291,73 @@ pub fn normalize_saved(
     body: &[u8],
     shop: &str,
 ) -> Result<Vec<Order>, PlatformError> {
+    collect_orders(|emit| normalize_saved_each(platform, body, shop, emit))
+}
+
+/// As [`normalize_saved`], handing each order to `emit` as soon as it is normalized (for
+/// `ordersync normalize`, which writes while it reads). On an error, the orders before the
+/// one at fault have been emitted.
+pub fn normalize_saved_each(
+    platform: PlatformId,
+    body: &[u8],
+    shop: &str,
+    emit: &mut dyn FnMut(Order),
+) -> Result<(), PlatformError> {
     match platform {
-        PlatformId::TaobaoTw => taobao_tw::normalize_saved(body, shop),
-        PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved(body, shop),
-        PlatformId::Vvtool => vvtool::normalize_saved(body, shop),
+        PlatformId::TaobaoTw => taobao_tw::normalize_saved_each(body, shop, emit),
+        PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved_each(body, shop, emit),
+        PlatformId::Vvtool => vvtool::normalize_saved_each(body, shop, emit),
         PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
-            pandapon::normalize_saved(platform, body, shop)
+            pandapon::normalize_saved_each(platform, body, shop, emit)
         }
     }
 }
 
+/// Run an order-by-order normalizer and collect what it emits.
+pub(crate) fn collect_orders(
+    each: impl FnOnce(&mut dyn FnMut(Order)) -> Result<(), PlatformError>,
+) -> Result<Vec<Order>, PlatformError> {
+    let mut orders = Vec::new();
+    each(&mut |o| orders.push(o))?;
+    Ok(orders)
+}
+
 /// Parse a JSON body, naming the JSON path of the first problem.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
-    body: &[u8],
+///
+/// The body is parsed once without tracking paths (the common, well-formed case runs at full
+/// speed); only when that fails is it parsed again with path tracking, for the message.
+pub fn parse_json<'de, T: serde::Deserialize<'de>>(
+    body: &'de [u8],
     platform: &'static str,
     endpoint: &str,
     page: Option<u32>,
 ) -> Result<T, PlatformError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| match e.inner().classify() {
-        serde_json::error::Category::Data => PlatformError::Malformed {
-            platform,
-            endpoint: endpoint.to_string(),
-            page,
-            path: display_path(&e.path().to_string()),
-            detail: e.inner().to_string(),
-            saved_body: None,
-        },
-        _ => PlatformError::Garbled {
-            platform,
-            endpoint: endpoint.to_string(),
-            page,
-            detail: e.inner().to_string(),
-            saved_body: None,
-        },
-    })
+    if let Ok(v) = serde_json::from_slice(body) {
+        return Ok(v);
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let garbled = |e: &serde_json::Error| PlatformError::Garbled {
+        platform,
+        endpoint: endpoint.to_string(),
+        page,
+        detail: e.to_string(),
+        saved_body: None,
+    };
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        // Parsed this time: what failed is the end (trailing characters).
+        Ok(v) => de.end().map(|()| v).map_err(|e| garbled(&e)),
+        Err(e) => Err(match e.inner().classify() {
+            serde_json::error::Category::Data => PlatformError::Malformed {
+                platform,
+                endpoint: endpoint.to_string(),
+                page,
+                path: display_path(&e.path().to_string()),
+                detail: e.inner().to_string(),
+                saved_body: None,
+            },
+            _ => garbled(e.inner()),
+        }),
+    }
 }
 
 fn display_path(p: &str) -> String {
@@ -336,13 +369,42 @@ fn display_path(p: &str) -> String {
 }
 
 /// A JSON value that should be text but may arrive as a number (ids, amounts).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TextOrNumber {
     Text(String),
     Int(i64),
     UInt(u64),
     Float(f64),
+}
+
+/// Read directly (not `#[serde(untagged)]`, which buffers every value first).
+impl<'de> serde::Deserialize<'de> for TextOrNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TextOrNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("text or a number")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Text(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Text(s))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Int(n))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<TextOrNumber, E> {
+                // As untagged did: a value that fits an i64 is an Int.
+                Ok(i64::try_from(n).map_or(TextOrNumber::UInt(n), TextOrNumber::Int))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<TextOrNumber, E> {
+                Ok(TextOrNumber::Float(n))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl TextOrNumber {

@@ -10,6 +10,7 @@
 //! (at most 500) and `data.total`. Success is `code == 0`; anything else is an error carrying
 //! `message`. Trades are Taobao Trade objects, normalized by [`super::trade`].
 
+use super::json::Json;
 use super::signing::{Params, wrapped_md5_sign};
 use super::trade::{TIME_FORMAT, inclusive_seconds, normalize_trade};
 use super::{
@@ -22,7 +23,6 @@ use crate::model::{Order, platform_offset};
 use crate::net::Transport;
 use chrono::{DateTime, Months, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -223,8 +223,20 @@ fn parse_page(
     shop: &str,
     page: Option<u32>,
 ) -> Result<(Option<u64>, Vec<Order>), PlatformError> {
-    // Through `Value`: the vendor's own example repeats a key inside a trade.
-    let v: Value = parse_json(body, ID, LIST, page)?;
+    let mut orders = Vec::new();
+    let total = each_trade(body, shop, page, &mut |o| orders.push(o))?;
+    Ok((total, orders))
+}
+
+/// As [`parse_page`], handing each order to `emit`; returns `data.total`.
+fn each_trade(
+    body: &[u8],
+    shop: &str,
+    page: Option<u32>,
+    emit: &mut dyn FnMut(Order),
+) -> Result<Option<u64>, PlatformError> {
+    // A `Json` tree, not typed structs: the vendor's own example repeats a key inside a trade.
+    let v: Json = parse_json(body, ID, LIST, page)?;
     let malformed = |path: &str, detail: String| PlatformError::Malformed {
         platform: ID,
         endpoint: LIST.to_string(),
@@ -234,8 +246,8 @@ fn parse_page(
         saved_body: None,
     };
     let code = match v.get("code") {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Json::Number(n)) => n.to_string(),
+        Some(Json::String(s)) => s.trim().to_string(),
         Some(other) => {
             return Err(malformed(
                 "$.code",
@@ -246,8 +258,8 @@ fn parse_page(
     };
     if code != "0" {
         let message = match v.get("message").or_else(|| v.get("msg")) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
+            Some(Json::String(s)) => s.to_string(),
+            Some(Json::Null) | None => String::new(),
             Some(other) => other.to_string(),
         };
         let (class, hint) = classify(&message);
@@ -264,8 +276,8 @@ fn parse_page(
         });
     }
     let data = match v.get("data") {
-        None | Some(Value::Null) => return Ok((None, Vec::new())),
-        Some(d @ Value::Object(_)) => d,
+        None | Some(Json::Null) => return Ok(None),
+        Some(d @ Json::Object(_)) => d,
         Some(other) => {
             return Err(malformed(
                 "$.data",
@@ -274,9 +286,9 @@ fn parse_page(
         }
     };
     let total = match data.get("total") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
-        Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
+        None | Some(Json::Null) => None,
+        Some(Json::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+        Some(Json::String(s)) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
         Some(other) => {
             return Err(malformed(
                 "$.data.total",
@@ -285,8 +297,8 @@ fn parse_page(
         }
     };
     let items = match data.get("items") {
-        None | Some(Value::Null) => &[][..],
-        Some(Value::Array(a)) => a.as_slice(),
+        None | Some(Json::Null) => &[][..],
+        Some(Json::Array(a)) => a.as_slice(),
         Some(other) => {
             return Err(malformed(
                 "$.data.items",
@@ -294,13 +306,12 @@ fn parse_page(
             ));
         }
     };
-    let orders = items
-        .iter()
-        .enumerate()
-        .map(|(i, t)| normalize_trade(t, ID, shop, &format!("$.data.items[{i}]")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|(path, detail)| malformed(&path, detail))?;
-    Ok((total, orders))
+    for (i, t) in items.iter().enumerate() {
+        let order = normalize_trade(t, ID, shop, &format!("$.data.items[{i}]"))
+            .map_err(|(path, detail)| malformed(&path, detail))?;
+        emit(order);
+    }
+    Ok(total)
 }
 
 /// The platform's codes are not documented: decide from the message.
@@ -348,11 +359,21 @@ pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformEr
     parse_page(body, shop, None).map(|(_, orders)| orders)
 }
 
+/// As [`normalize_saved`], order by order into `emit`.
+pub fn normalize_saved_each(
+    body: &[u8],
+    shop: &str,
+    emit: &mut dyn FnMut(Order),
+) -> Result<(), PlatformError> {
+    each_trade(body, shop, None, emit).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::platforms::Window;
     use crate::platforms::signing::signatures_match;
+    use serde_json::Value;
 
     const FIXTURE: &[u8] = include_bytes!("../../fixtures/taobao-enhanced/list.json");
 

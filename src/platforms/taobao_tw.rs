@@ -7,6 +7,7 @@
 //! `--by created` is served by pulling modified windows and keeping orders created in range.
 //! Times are epoch milliseconds and are kept at millisecond precision.
 
+use super::json::Json;
 use super::signing::{Params, lazop_sign};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
@@ -295,6 +296,14 @@ struct ListResult<T> {
     #[serde(default = "Vec::new")]
     model_list: Vec<T>,
     total_count: Option<u64>,
+    /// A `/order/get` answer (`result.module`) read as a list: tells `normalize` to re-read it.
+    #[serde(default, deserialize_with = "present")]
+    module: bool,
+}
+
+/// True for a key that is there, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 #[derive(Deserialize)]
@@ -402,6 +411,9 @@ struct WireOrder {
     actual_shipping_fee: Option<TextOrNumber>,
     delivery_info: Option<WireDelivery>,
     trade_order_line_id_list: Option<Vec<TextOrNumber>>,
+    /// Only order lines have this: an `/order/items/get` answer given to `normalize`.
+    #[serde(default, deserialize_with = "present")]
+    trade_order_line_id: bool,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -607,54 +619,90 @@ impl WireLine {
 /// Normalize a saved response of any of the three endpoints (for `ordersync normalize` and
 /// the fixture tests). List responses without lines keep lines holding only their ids.
 pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
-    let v: serde_json::Value = parse_json(body, ID, "saved response", None)?;
-    let result = v.get("result");
-    if result.and_then(|r| r.get("module")).is_some() {
-        let d: DetailResult = parse_envelope(body, DETAIL, None)?;
-        let Some(m) = d.module else {
-            return Err(malformed(
-                DETAIL,
-                None,
-                (
-                    "$.result.module".into(),
-                    "is null: there is no order".into(),
-                ),
-            ));
-        };
-        let lines = m
-            .trade_order_line_list
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(WireLine::normalize)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| malformed(DETAIL, None, e))?;
-        return Ok(vec![
-            m.order
-                .normalize(shop, lines)
-                .map_err(|e| malformed(DETAIL, None, e))?,
-        ]);
+    super::collect_orders(|emit| normalize_saved_each(body, shop, emit))
+}
+
+/// As [`normalize_saved`], order by order into `emit`. The body is read as a list answer
+/// first (one parse for the large case); only a detail answer is read a second time.
+pub fn normalize_saved_each(
+    body: &[u8],
+    shop: &str,
+    emit: &mut dyn FnMut(Order),
+) -> Result<(), PlatformError> {
+    let items_refused = || PlatformError::Request {
+        platform: ID,
+        message: "this is an /order/items/get response (order lines, not orders); \
+                  normalize an /orders/get or /order/get response"
+            .into(),
+    };
+    let list = match parse_envelope::<ListResult<WireOrder>>(body, LIST, None) {
+        Ok(list) => list,
+        Err(e) => {
+            // Lines lack the order fields: say what the file is rather than what is missing.
+            let v: Json = parse_json(body, ID, "saved response", None)?;
+            let result = v.get("result");
+            if result.and_then(|r| r.get("module")).is_some() {
+                return normalize_saved_detail(body, shop, emit);
+            }
+            let first = match result.and_then(|r| r.get("model_list")) {
+                Some(Json::Array(a)) => a.first(),
+                _ => None,
+            };
+            if first.is_some_and(|e| e.get("trade_order_line_id").is_some()) {
+                return Err(items_refused());
+            }
+            return Err(e);
+        }
+    };
+    if list.module {
+        return normalize_saved_detail(body, shop, emit);
     }
-    let is_items = result
-        .and_then(|r| r.get("model_list"))
-        .and_then(|l| l.get(0))
-        .is_some_and(|e| e.get("trade_order_line_id").is_some());
-    if is_items {
-        return Err(PlatformError::Request {
-            platform: ID,
-            message: "this is an /order/items/get response (order lines, not orders); \
-                      normalize an /orders/get or /order/get response"
-                .into(),
-        });
+    if list
+        .model_list
+        .first()
+        .is_some_and(|o| o.trade_order_line_id)
+    {
+        return Err(items_refused());
     }
-    let res: ListResult<WireOrder> = parse_envelope(body, LIST, None)?;
-    res.model_list
-        .into_iter()
-        .map(|o| {
+    for o in list.model_list {
+        emit(
             o.normalize(shop, Vec::new())
-                .map_err(|e| malformed(LIST, None, e))
-        })
-        .collect()
+                .map_err(|e| malformed(LIST, None, e))?,
+        );
+    }
+    Ok(())
+}
+
+/// A saved `/order/get` answer: one order with its lines.
+fn normalize_saved_detail(
+    body: &[u8],
+    shop: &str,
+    emit: &mut dyn FnMut(Order),
+) -> Result<(), PlatformError> {
+    let d: DetailResult = parse_envelope(body, DETAIL, None)?;
+    let Some(m) = d.module else {
+        return Err(malformed(
+            DETAIL,
+            None,
+            (
+                "$.result.module".into(),
+                "is null: there is no order".into(),
+            ),
+        ));
+    };
+    let lines = m
+        .trade_order_line_list
+        .unwrap_or_default()
+        .into_iter()
+        .map(WireLine::normalize)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| malformed(DETAIL, None, e))?;
+    emit(
+        m.order
+            .normalize(shop, lines)
+            .map_err(|e| malformed(DETAIL, None, e))?,
+    );
+    Ok(())
 }
 
 #[cfg(test)]

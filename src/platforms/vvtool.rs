@@ -18,6 +18,7 @@
 //! throttling and timeouts (retried) as well as bad parameters (not retried), told apart by
 //! `msg`.
 
+use super::json::Json;
 use super::trade::{TIME_FORMAT, TRADE_FIELDS, inclusive_seconds, normalize_trade};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
@@ -29,7 +30,6 @@ use crate::model::{Order, platform_offset};
 use crate::net::Transport;
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -400,21 +400,21 @@ fn mentions_token(msg: &str) -> bool {
 }
 
 /// The code and message of an answer.
-fn envelope(v: &Value) -> (Option<String>, String) {
+fn envelope(v: &Json) -> (Option<String>, String) {
     let code = match v.get("code") {
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(Json::Number(n)) => Some(n.to_string()),
+        Some(Json::String(s)) => Some(s.trim().to_string()),
         _ => None,
     };
     let msg = match v.get("msg").or_else(|| v.get("message")) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
+        Some(Json::String(s)) => s.to_string(),
+        Some(Json::Null) | None => String::new(),
         Some(other) => other.to_string(),
     };
     (code, msg)
 }
 
-fn api_error(endpoint: &str, code: String, message: String, data: Option<&Value>) -> PlatformError {
+fn api_error(endpoint: &str, code: String, message: String, data: Option<&Json>) -> PlatformError {
     let (class, mut hint) = classify(&code, &message);
     // 302 answers carry the authorisation link to scan.
     if code == "302"
@@ -435,10 +435,10 @@ fn api_error(endpoint: &str, code: String, message: String, data: Option<&Value>
     }
 }
 
-fn find_link(v: &Value) -> Option<String> {
+fn find_link(v: &Json) -> Option<String> {
     match v {
-        Value::String(s) if s.starts_with("http") => Some(s.clone()),
-        Value::Object(m) => m.values().find_map(find_link),
+        Json::String(s) if s.starts_with("http") => Some(s.to_string()),
+        Json::Object(_) => v.entries().into_iter().find_map(|(_, v)| find_link(v)),
         _ => None,
     }
 }
@@ -548,17 +548,17 @@ pub fn classify(code: &str, msg: &str) -> (ErrorClass, String) {
 /// Parse a token answer: `{"code": 0, "data": {"access_token", "token_type", "expires_in",
 /// "scope"}}` (the bare OAuth2 object is accepted too). Returns the token and its lifetime.
 fn parse_token(body: &[u8]) -> Result<(SecretString, Option<u64>), PlatformError> {
-    let v: Value = parse_json(body, ID, TOKEN, None)?;
+    let v: Json = parse_json(body, ID, TOKEN, None)?;
     let (code, msg) = envelope(&v);
     if let Some(code) = code.filter(|c| c != "0") {
         return Err(api_error(TOKEN, code, msg, v.get("data")));
     }
     let data = match v.get("data") {
-        Some(d @ Value::Object(_)) => d,
+        Some(d @ Json::Object(_)) => d,
         _ => &v,
     };
     let token = match data.get("access_token") {
-        Some(Value::String(s)) if !s.trim().is_empty() => SecretString::from(s.trim().to_string()),
+        Some(Json::String(s)) if !s.trim().is_empty() => SecretString::from(s.trim().to_string()),
         _ => {
             return Err(PlatformError::Malformed {
                 platform: ID,
@@ -571,18 +571,18 @@ fn parse_token(body: &[u8]) -> Result<(SecretString, Option<u64>), PlatformError
         }
     };
     let expires_in = match data.get("expires_in") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(Json::Number(n)) => n.as_u64(),
+        Some(Json::String(s)) => s.trim().parse().ok(),
         _ => None,
     };
     Ok((token, expires_in))
 }
 
-fn flag(v: &Value) -> Option<bool> {
+fn flag(v: &Json) -> Option<bool> {
     match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => n.as_u64().map(|n| n != 0),
-        Value::String(s) => match s.trim() {
+        Json::Bool(b) => Some(*b),
+        Json::Number(n) => n.as_u64().map(|n| n != 0),
+        Json::String(s) => match s.trim() {
             "true" | "1" => Some(true),
             "false" | "0" | "" => Some(false),
             _ => None,
@@ -598,7 +598,21 @@ fn parse_page(
     shop: &str,
     page: Option<u32>,
 ) -> Result<ListPage, PlatformError> {
-    let v: Value = parse_json(body, ID, endpoint, page)?;
+    let mut orders = Vec::new();
+    let mut out = each_trade(body, endpoint, shop, page, &mut |o| orders.push(o))?;
+    out.orders = orders;
+    Ok(out)
+}
+
+/// As [`parse_page`], handing each order to `emit` (the page it returns has no orders).
+fn each_trade(
+    body: &[u8],
+    endpoint: &str,
+    shop: &str,
+    page: Option<u32>,
+    emit: &mut dyn FnMut(Order),
+) -> Result<ListPage, PlatformError> {
+    let v: Json = parse_json(body, ID, endpoint, page)?;
     let malformed = |path: &str, detail: String| PlatformError::Malformed {
         platform: ID,
         endpoint: endpoint.to_string(),
@@ -613,20 +627,20 @@ fn parse_page(
         Some(c) => return Err(api_error(endpoint, c, msg, v.get("data"))),
         None => return Err(malformed("$.code", "missing or not an integer".into())),
     }
-    let mut trades: Vec<(String, &Value)> = Vec::new();
+    let mut trades: Vec<(String, &Json)> = Vec::new();
     let mut out = ListPage::default();
     match v.get("data") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(a)) => {
+        None | Some(Json::Null) => {}
+        Some(Json::Array(a)) => {
             trades.extend(
                 a.iter()
                     .enumerate()
                     .map(|(i, t)| (format!("$.data[{i}]"), t)),
             );
         }
-        Some(Value::Object(m)) => {
-            let mut numbered: Vec<(u64, &String, &Value)> = Vec::new();
-            for (k, val) in m {
+        Some(d @ Json::Object(_)) => {
+            let mut numbered: Vec<(u64, &str, &Json)> = Vec::new();
+            for (k, val) in d.entries() {
                 if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
                     match k.parse::<u64>() {
                         Ok(n) => numbered.push((n, k, val)),
@@ -639,10 +653,10 @@ fn parse_page(
                     }
                     continue;
                 }
-                match k.as_str() {
+                match k {
                     "has_next" => {
                         out.has_next = match val {
-                            Value::Null => None,
+                            Json::Null => None,
                             other => Some(flag(other).ok_or_else(|| {
                                 malformed(
                                     "$.data.has_next",
@@ -653,9 +667,9 @@ fn parse_page(
                     }
                     "total_results" => {
                         out.total = match val {
-                            Value::Null => None,
-                            Value::Number(n) if n.as_u64().is_some() => n.as_u64(),
-                            Value::String(s) if s.trim().parse::<u64>().is_ok() => {
+                            Json::Null => None,
+                            Json::Number(n) if n.as_u64().is_some() => n.as_u64(),
+                            Json::String(s) if s.trim().parse::<u64>().is_ok() => {
                                 s.trim().parse().ok()
                             }
                             other => {
@@ -669,12 +683,12 @@ fn parse_page(
                     "withholding_money" => {}
                     // The response table also documents a `trades` list.
                     "trades" => match val {
-                        Value::Array(a) => trades.extend(
+                        Json::Array(a) => trades.extend(
                             a.iter()
                                 .enumerate()
                                 .map(|(i, t)| (format!("$.data.trades[{i}]"), t)),
                         ),
-                        Value::Null => {}
+                        Json::Null => {}
                         other => {
                             return Err(malformed(
                                 "$.data.trades",
@@ -699,11 +713,12 @@ fn parse_page(
             ));
         }
     }
-    out.orders = trades
-        .into_iter()
-        .map(|(path, t)| normalize_trade(t, ID, shop, &path))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|(path, detail)| malformed(&path, detail))?;
+    for (path, t) in trades {
+        emit(
+            normalize_trade(t, ID, shop, &path)
+                .map_err(|(path, detail)| malformed(&path, detail))?,
+        );
+    }
     Ok(out)
 }
 
@@ -713,12 +728,22 @@ pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformEr
     parse_page(body, "saved response", shop, None).map(|p| p.orders)
 }
 
+/// As [`normalize_saved`], order by order into `emit`.
+pub fn normalize_saved_each(
+    body: &[u8],
+    shop: &str,
+    emit: &mut dyn FnMut(Order),
+) -> Result<(), PlatformError> {
+    each_trade(body, "saved response", shop, None, emit).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::OrderLine;
     use crate::platforms::Window;
     use crate::platforms::trade::normalize_lines;
+    use serde_json::Value;
 
     const FIXTURE: &[u8] = include_bytes!("../../fixtures/vvtool/sold.json");
 
@@ -769,9 +794,10 @@ mod tests {
 
     #[test]
     fn fixture_lines_normalize_to_the_expected_lines() {
-        let v: Value = serde_json::from_slice(FIXTURE).unwrap();
+        let v = Json::parse(FIXTURE).unwrap();
+        let trade = v.get("data").and_then(|d| d.get("0")).unwrap();
         let lines: Vec<OrderLine> =
-            normalize_lines(v["data"]["0"].get("orders"), ID, "$.data.0.orders").unwrap();
+            normalize_lines(trade.get("orders"), ID, "$.data.0.orders").unwrap();
         let want: Value = serde_json::from_str(include_str!(
             "../../fixtures/vvtool/sold.lines.expected.json"
         ))

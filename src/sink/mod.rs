@@ -47,8 +47,15 @@ pub trait Sink {
 /// Build a sink of `format` over `out`.
 pub fn make(format: Format, csv_mode: CsvMode, bom: bool, out: Output) -> Box<dyn SinkOutput> {
     match format {
-        Format::Ndjson => Box::new(NdjsonSink { out }),
-        Format::Json => Box::new(JsonSink { out, count: 0 }),
+        Format::Ndjson => Box::new(NdjsonSink {
+            out,
+            buf: Vec::new(),
+        }),
+        Format::Json => Box::new(JsonSink {
+            out,
+            count: 0,
+            buf: Vec::new(),
+        }),
         Format::Csv => Box::new(CsvSink::new(out, csv_mode, bom)),
     }
 }
@@ -67,12 +74,17 @@ pub trait SinkOutput: Sink {
 /// NDJSON: one order per line.
 pub struct NdjsonSink {
     out: Output,
+    /// One order's text: serialized here, then written at once (serde writes many small
+    /// pieces, each of which would otherwise go through [`Output`]).
+    buf: Vec<u8>,
 }
 
 impl Sink for NdjsonSink {
     fn write(&mut self, order: &Order) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, order)?;
-        self.out.write_all(b"\n")
+        self.buf.clear();
+        serde_json::to_writer(&mut self.buf, order)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
@@ -93,14 +105,18 @@ impl SinkOutput for NdjsonSink {
 pub struct JsonSink {
     out: Output,
     count: u64,
+    /// As in [`NdjsonSink`].
+    buf: Vec<u8>,
 }
 
 impl Sink for JsonSink {
     fn write(&mut self, order: &Order) -> io::Result<()> {
-        self.out
-            .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
+        serde_json::to_writer(&mut self.buf, order)?;
+        self.out.write_all(&self.buf)?;
         self.count += 1;
-        serde_json::to_writer(&mut self.out, order)?;
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -229,24 +229,33 @@ impl Endpoint {
         page: Option<u32>,
         ctx: &Ctx,
     ) -> Result<(Vec<Order>, Option<u64>), PlatformError> {
+        let mut orders = Vec::new();
+        let total = self.each_order(body, page, ctx, &mut |o| orders.push(o))?;
+        Ok((orders, total))
+    }
+
+    /// Normalize a page's orders one by one into `emit`; returns the page's total.
+    fn each_order(
+        self,
+        body: &[u8],
+        page: Option<u32>,
+        ctx: &Ctx,
+        emit: &mut dyn FnMut(Order),
+    ) -> Result<Option<u64>, PlatformError> {
         match self {
             Endpoint::Taobao => {
                 let (wire, total) = parse_page::<taobao::WireOrder>(body, page, ctx)?;
-                let orders = wire
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, o)| o.normalize(ctx, i, page))
-                    .collect::<Result<_, _>>()?;
-                Ok((orders, total))
+                for (i, o) in wire.into_iter().enumerate() {
+                    emit(o.normalize(ctx, i, page)?);
+                }
+                Ok(total)
             }
             Endpoint::Alibaba => {
                 let (wire, total) = parse_page::<alibaba::WireOrder>(body, page, ctx)?;
-                let orders = wire
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, o)| o.normalize(ctx, i, page))
-                    .collect::<Result<_, _>>()?;
-                Ok((orders, total))
+                for (i, o) in wire.into_iter().enumerate() {
+                    emit(o.normalize(ctx, i, page)?);
+                }
+                Ok(total)
             }
         }
     }
@@ -482,6 +491,16 @@ pub fn normalize_saved(
     body: &[u8],
     shop: &str,
 ) -> Result<Vec<Order>, PlatformError> {
+    super::collect_orders(|emit| normalize_saved_each(platform, body, shop, emit))
+}
+
+/// As [`normalize_saved`], order by order into `emit`.
+pub fn normalize_saved_each(
+    platform: PlatformId,
+    body: &[u8],
+    shop: &str,
+    emit: &mut dyn FnMut(Order),
+) -> Result<(), PlatformError> {
     let endpoint = Endpoint::of(platform).ok_or_else(|| PlatformError::Request {
         platform: platform.spec().id,
         message: "not a PandaPon platform".into(),
@@ -491,9 +510,7 @@ pub fn normalize_saved(
         shop,
         scheme: None,
     };
-    endpoint
-        .parse_orders(body, None, &ctx)
-        .map(|(orders, _)| orders)
+    endpoint.each_order(body, None, &ctx, emit).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -760,6 +777,13 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     };
     if s.len() >= 13 && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<i64>().ok().and_then(Timestamp::from_epoch_millis);
+    }
+    // The most common form first, without chrono's format parsing.
+    if s.len() == 19
+        && s.as_bytes()[10] == b' '
+        && let Some(t) = Timestamp::from_china_local(s)
+    {
+        return Some(t);
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(shown(t, s.contains('.')));
