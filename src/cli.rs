@@ -58,6 +58,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  ordersync get --shop tw 558757367941")]
     Get(GetArgs),
     /// Normalize a saved raw platform response (a file, or - for stdin).
+    ///
+    /// Orders are written as they are read. If one is malformed, the orders before it have
+    /// been written, the error names its JSON path and the exit code is not 0; a --format json
+    /// array is then left unclosed, so that a partial output never parses as a whole one.
     #[command(
         after_help = "Example:\n  ordersync normalize --platform taobao-enhanced response.json | jq .order_id"
     )]

@@ -272,3 +272,79 @@ fn normalize_reads_the_seed_response() {
     .unwrap();
     assert_eq!(got, want);
 }
+
+/// A large saved answer whose last trade has no total: orders are written as they are read,
+/// so the ones before it come out whole, then the run fails naming the JSON path; a JSON
+/// array is left unclosed so that the partial output never reads as complete.
+#[test]
+fn normalize_streams_and_stops_at_a_malformed_trade() {
+    let seed: Value =
+        serde_json::from_str(include_str!("../../fixtures/taobao-enhanced/list.json")).unwrap();
+    let trade = &seed["data"]["items"][0];
+    let n = 600;
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut t = trade.clone();
+            t["tid"] = Value::String(format!("{}", 1_000_000 + i));
+            if i == n - 1 {
+                t.as_object_mut().unwrap().remove("payment");
+            }
+            t
+        })
+        .collect();
+    let body =
+        serde_json::json!({"code": 0, "message": "ok", "data": {"total": n, "items": items}});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+
+    let r = run_binary(&["normalize", "--platform", "taobao-enhanced", path]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("$.data.items[599].payment"),
+        "{}",
+        r.stderr
+    );
+    let lines = r.ndjson();
+    assert!(
+        !lines.is_empty() && lines.len() < n,
+        "{} orders for {n} trades",
+        lines.len()
+    );
+    for (i, o) in lines.iter().enumerate() {
+        assert_eq!(o["order_id"], format!("{}", 1_000_000 + i));
+    }
+
+    let r = run_binary(&[
+        "normalize",
+        "--platform",
+        "taobao-enhanced",
+        "--format",
+        "json",
+        path,
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(
+        serde_json::from_str::<Value>(&r.stdout).is_err(),
+        "{}",
+        r.stdout
+    );
+
+    // The same trades without the fault: every one, in order.
+    let mut body = body;
+    body["data"]["items"][n - 1]["payment"] = Value::String("1.00".into());
+    std::fs::write(&file, body.to_string()).unwrap();
+    let r = run_binary(&[
+        "normalize",
+        "--platform",
+        "taobao-enhanced",
+        "--format",
+        "json",
+        path,
+    ])
+    .ok();
+    let all: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(all.len(), n);
+    assert_eq!(all[n - 1]["order_id"], format!("{}", 1_000_000 + n - 1));
+}

@@ -539,6 +539,16 @@ struct Envelope<T> {
     data: Option<PageData<T>>,
 }
 
+/// Head and data in one parse (the common case: a well-formed answer).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Whole<T> {
+    request_id: Option<TextOrNumber>,
+    code: Option<TextOrNumber>,
+    msg: Option<Value>,
+    data: Option<PageData<T>>,
+}
+
 #[derive(Deserialize)]
 struct PageData<T> {
     total: Option<TextOrNumber>,
@@ -564,7 +574,34 @@ fn parse_page<T: DeserializeOwned>(
 ) -> Result<(Vec<T>, Option<u64>), PlatformError> {
     let platform = ctx.endpoint.id();
     let endpoint = ctx.endpoint.path();
-    let head: Head = parse_json(body, platform, endpoint, page)?;
+    // One pass reads head and data together. Only when that fails is the head read alone, so
+    // an error answer whose `data` has an unexpected shape is still the platform's error.
+    let (head, data) = match serde_json::from_slice::<Whole<T>>(body) {
+        Ok(w) => (
+            Head {
+                request_id: w.request_id,
+                code: w.code,
+                msg: w.msg,
+            },
+            w.data,
+        ),
+        Err(_) => {
+            let head: Head = parse_json(body, platform, endpoint, page)?;
+            if head
+                .code
+                .clone()
+                .map(TextOrNumber::into_string)
+                .as_deref()
+                .map(str::trim)
+                == Some("200")
+            {
+                let env: Envelope<T> = parse_json(body, platform, endpoint, page)?;
+                (head, env.data)
+            } else {
+                (head, None)
+            }
+        }
+    };
     let request_id = head.request_id.map(TextOrNumber::into_string);
     let Some(code) = head.code.map(TextOrNumber::into_string) else {
         return Err(malformed(
@@ -577,8 +614,7 @@ fn parse_page<T: DeserializeOwned>(
     if code.trim() != "200" {
         return Err(api_error(ctx, code, value_text(head.msg), request_id));
     }
-    let env: Envelope<T> = parse_json(body, platform, endpoint, page)?;
-    let Some(data) = env.data else {
+    let Some(data) = data else {
         return Err(malformed(
             ctx,
             page,
