@@ -6,9 +6,8 @@
 use crate::cli::{Cli, Command, ConfigCommand, GetArgs, NormalizeArgs, PullArgs, SandboxArgs};
 use crate::config::{Config, Shop};
 use crate::error::usage;
-use crate::model::Order;
 use crate::net::{RetryPolicy, Transport, TransportOptions};
-use crate::platforms::{Adapter, By, ByMode, PlatformId};
+use crate::platforms::{Adapter, By, ByMode, Deferred, PlatformId};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::sink::{self, Output};
 use crate::sync::{self, Plan, Summary};
@@ -340,8 +339,9 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
     }
     let out = Output::open(None)?;
     let (format, csv_mode) = (args.format, args.csv_mode);
-    // Reading orders and writing them take about the same time: the writing runs on a second
-    // thread, fed in batches, so a large file is written while the rest of it is read.
+    // Reading orders and writing them take about the same time: the writing (and, where the
+    // platform's reader allows, the normalizing) runs on a second thread, fed in batches, so a
+    // large file is written while the rest of it is read.
     const BATCH: usize = 256;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
     std::thread::scope(|scope| {
@@ -350,8 +350,15 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
             for batch in rx {
                 match batch {
                     Batch::Orders(orders) => {
-                        for o in &orders {
-                            sink.write(o)?;
+                        for o in orders {
+                            match o() {
+                                Ok(o) => sink.write(&o)?,
+                                Err(e) => {
+                                    // As when the reader fails: what came before stays.
+                                    sink.flush()?;
+                                    return Err(e.into());
+                                }
+                            }
                         }
                     }
                     Batch::End => return sink.commit(),
@@ -365,11 +372,12 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
         let read =
             crate::platforms::normalize_saved_each(args.platform, &body, &args.shop, &mut |o| {
                 batch.push(o);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    // A send fails only once the writer has stopped; its error is reported below.
-                    let _ = tx.send(Batch::Orders(full));
+                if batch.len() < BATCH {
+                    return true;
                 }
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                // A send fails only once the writer has stopped; its error is reported below.
+                tx.send(Batch::Orders(full)).is_ok()
             });
         if read.is_ok() {
             let _ = tx.send(Batch::Orders(batch));
@@ -379,14 +387,15 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the output thread stopped unexpectedly")));
-        read?;
-        written
+        // The writer's error comes first: it is about an earlier order than the reader's.
+        written?;
+        Ok(read?)
     })
 }
 
 /// What `normalize`'s reader hands its writer.
-enum Batch {
-    Orders(Vec<Order>),
+enum Batch<'a> {
+    Orders(Vec<Deferred<'a>>),
     /// Everything was read: finish the output.
     End,
 }

@@ -317,9 +317,15 @@ pub fn parse_sku_pairs(s: &str) -> Vec<SkuProperty> {
 
 /// `Some(s)` unless `s` is empty or only spaces: platforms send `""` for "no value".
 pub fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim_end)
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_string)
+    // Once trailing spaces are gone, what is left is empty or ends in a non-space.
+    let s = s?.trim_end();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// [`non_empty`] for text already owned: trimmed in place, not copied.
+pub fn non_empty_owned(mut s: String) -> Option<String> {
+    s.truncate(s.trim_end().len());
+    (!s.is_empty()).then_some(s)
 }
 
 /// Warn once per (platform, value) about a status not in the mapping table; the order is
@@ -365,6 +371,26 @@ mod tests {
         let t = Timestamp::from_china_local("2021-10-02 16:13:56").unwrap();
         assert_eq!(t.to_rfc3339(), "2021-10-02T16:13:56+08:00");
         assert!(Timestamp::from_china_local("2021-13-02 16:13:56").is_none());
+    }
+
+    #[test]
+    fn empty_text_is_no_value_and_trailing_spaces_go() {
+        for (given, want) in [
+            ("", None),
+            ("   ", None),
+            (" \t\n", None),
+            ("a", Some("a")),
+            ("  a b  ", Some("  a b")),
+            ("张三\u{3000}", Some("张三")),
+        ] {
+            assert_eq!(non_empty(Some(given)).as_deref(), want, "{given:?}");
+            assert_eq!(
+                non_empty_owned(given.to_string()).as_deref(),
+                want,
+                "{given:?}"
+            );
+        }
+        assert_eq!(non_empty(None), None);
     }
 
     #[test]

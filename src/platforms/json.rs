@@ -10,6 +10,10 @@
 //! vector of entries, and numbers as [`serde_json::Number`], so everything printed from it
 //! reads exactly as it would from a `Value`. As with `Value` (and `JSON.parse`), when a key
 //! repeats, the last occurrence wins.
+//!
+//! A [`Shape`] tells the parser which parts of an answer are read at all: a Trade has some
+//! seventy keys of which the normalizer reads twenty-five, and skipping the rest while parsing
+//! keeps a 500-trade page's tree a fraction of its size.
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -29,10 +33,41 @@ pub enum Json<'a> {
     Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
+/// Which parts of a JSON value to keep.
+pub trait Shape: Sync {
+    /// The shape of the value under `key` in an object, or `None` to skip that value.
+    fn field(&self, key: &str) -> Option<&'static dyn Shape>;
+    /// The shape of each element of an array.
+    fn element(&self) -> &'static dyn Shape;
+}
+
+/// Keep everything.
+pub struct Everything;
+
+pub static EVERYTHING: Everything = Everything;
+
+impl Shape for Everything {
+    fn field(&self, _: &str) -> Option<&'static dyn Shape> {
+        Some(&EVERYTHING)
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
+
 impl<'a> Json<'a> {
     /// Parse a body; strings without escapes borrow from it.
     pub fn parse(body: &'a [u8]) -> serde_json::Result<Json<'a>> {
         serde_json::from_slice(body)
+    }
+
+    /// Parse a body keeping only what `shape` asks for. The whole body is still checked to
+    /// be JSON.
+    pub fn parse_shaped(body: &'a [u8], shape: &'static dyn Shape) -> serde_json::Result<Json<'a>> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let v = ShapedSeed(shape).deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
     }
 
     /// The value of `key` in an object (the last one when the key repeats); `None` for a
@@ -114,11 +149,22 @@ impl Serialize for Json<'_> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Json<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
+        d.deserialize_any(JsonVisitor(&EVERYTHING))
     }
 }
 
-struct JsonVisitor;
+/// A value of a given shape.
+struct ShapedSeed(&'static dyn Shape);
+
+impl<'de> DeserializeSeed<'de> for ShapedSeed {
+    type Value = Json<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        d.deserialize_any(JsonVisitor(self.0))
+    }
+}
+
+struct JsonVisitor(&'static dyn Shape);
 
 impl<'de> Visitor<'de> for JsonVisitor {
     type Value = Json<'de>;
@@ -166,8 +212,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let element = self.0.element();
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(ShapedSeed(element))? {
             items.push(item);
         }
         Ok(Json::Array(items))
@@ -176,7 +223,15 @@ impl<'de> Visitor<'de> for JsonVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            entries.push((key, map.next_value()?));
+            match self.0.field(&key) {
+                Some(shape) => {
+                    let value = map.next_value_seed(ShapedSeed(shape))?;
+                    entries.push((key, value));
+                }
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
         }
         Ok(Json::Object(entries))
     }
@@ -247,6 +302,36 @@ mod tests {
         assert_eq!(j.get("b").unwrap().get("x"), None);
         assert_eq!(Json::Null.kind(), "null");
         assert_eq!(j.kind(), "an object");
+    }
+
+    #[test]
+    fn a_shape_keeps_only_what_it_names() {
+        struct Root;
+        struct Item;
+        static ROOT: Root = Root;
+        static ITEM: Item = Item;
+        impl Shape for Root {
+            fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+                (key == "items").then_some(&ITEM as &dyn Shape)
+            }
+            fn element(&self) -> &'static dyn Shape {
+                &EVERYTHING
+            }
+        }
+        impl Shape for Item {
+            fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+                (key == "id").then_some(&EVERYTHING as &dyn Shape)
+            }
+            fn element(&self) -> &'static dyn Shape {
+                &ITEM
+            }
+        }
+        let body = br#"{"code":0,"items":[{"id":1,"junk":{"a":[1,2]}},{"id":"2","x":null}]}"#;
+        let j = Json::parse_shaped(body, &ROOT).unwrap();
+        assert_eq!(j.to_string(), r#"{"items":[{"id":1},{"id":"2"}]}"#);
+        // Skipped parts are still checked to be JSON, and nothing may follow the value.
+        assert!(Json::parse_shaped(br#"{"code":[1,}"#, &ROOT).is_err());
+        assert!(Json::parse_shaped(br#"{"items":[]} x"#, &ROOT).is_err());
     }
 
     #[test]

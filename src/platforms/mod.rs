@@ -291,22 +291,42 @@ pub fn normalize_saved(
     body: &[u8],
     shop: &str,
 ) -> Result<Vec<Order>, PlatformError> {
-    collect_orders(|emit| normalize_saved_each(platform, body, shop, emit))
+    let mut orders = Vec::new();
+    let mut failed = None;
+    normalize_saved_each(platform, body, shop, &mut |d| match d() {
+        Ok(o) => {
+            orders.push(o);
+            true
+        }
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })?;
+    failed.map_or(Ok(orders), Err)
 }
 
-/// As [`normalize_saved`], handing each order to `emit` as soon as it is normalized (for
-/// `ordersync normalize`, which writes while it reads). On an error, the orders before the
-/// one at fault have been emitted.
-pub fn normalize_saved_each(
+/// An order read from a body, normalized when called. PandaPon orders are handed over before
+/// they are normalized so that `normalize` can do that on its writing thread; the others come
+/// normalized already.
+pub type Deferred<'a> = Box<dyn FnOnce() -> Result<Order, PlatformError> + Send + 'a>;
+
+/// As [`normalize_saved`], handing each order to `emit` as soon as it is read (for `ordersync
+/// normalize`, which writes while it reads); `emit` returns `false` to stop reading. On an
+/// error, the orders before the one at fault have been emitted.
+pub fn normalize_saved_each<'a>(
     platform: PlatformId,
-    body: &[u8],
-    shop: &str,
-    emit: &mut dyn FnMut(Order),
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
+    let mut ready = |o: Order| {
+        emit(Box::new(move || Ok(o)));
+    };
     match platform {
-        PlatformId::TaobaoTw => taobao_tw::normalize_saved_each(body, shop, emit),
-        PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved_each(body, shop, emit),
-        PlatformId::Vvtool => vvtool::normalize_saved_each(body, shop, emit),
+        PlatformId::TaobaoTw => taobao_tw::normalize_saved_each(body, shop, &mut ready),
+        PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved_each(body, shop, &mut ready),
+        PlatformId::Vvtool => vvtool::normalize_saved_each(body, shop, &mut ready),
         PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
             pandapon::normalize_saved_each(platform, body, shop, emit)
         }
@@ -358,6 +378,24 @@ pub fn parse_json<'de, T: serde::Deserialize<'de>>(
             _ => garbled(e.inner()),
         }),
     }
+}
+
+/// Parse a JSON body into a [`json::Json`] tree holding only what `shape` names. Any valid
+/// JSON parses, so the only failure is a garbled body.
+pub fn parse_json_shaped<'a>(
+    body: &'a [u8],
+    shape: &'static dyn json::Shape,
+    platform: &'static str,
+    endpoint: &str,
+    page: Option<u32>,
+) -> Result<json::Json<'a>, PlatformError> {
+    json::Json::parse_shaped(body, shape).map_err(|e| PlatformError::Garbled {
+        platform,
+        endpoint: endpoint.to_string(),
+        page,
+        detail: e.to_string(),
+        saved_body: None,
+    })
 }
 
 fn display_path(p: &str) -> String {

@@ -10,12 +10,12 @@
 //! (at most 500) and `data.total`. Success is `code == 0`; anything else is an error carrying
 //! `message`. Trades are Taobao Trade objects, normalized by [`super::trade`].
 
-use super::json::Json;
+use super::json::{EVERYTHING, Json, Shape};
 use super::signing::{Params, wrapped_md5_sign};
-use super::trade::{TIME_FORMAT, inclusive_seconds, normalize_trade};
+use super::trade::{TIME_FORMAT, TRADE_LIST, inclusive_seconds, normalize_trade};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
-    parse_json,
+    parse_json_shaped,
 };
 use crate::config::Shop;
 use crate::error::{ErrorClass, PlatformError};
@@ -217,6 +217,39 @@ impl Adapter for TaobaoEnhanced {
     }
 }
 
+/// `{"code", "message", "data": {"total", "items": [Trade, ...]}}`, trades as the normalizer
+/// reads them.
+struct ListShape;
+struct DataShape;
+static LIST_SHAPE: ListShape = ListShape;
+static DATA_SHAPE: DataShape = DataShape;
+
+impl Shape for ListShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        Some(if key == "data" {
+            &DATA_SHAPE
+        } else {
+            &EVERYTHING
+        })
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
+
+impl Shape for DataShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        Some(if key == "items" {
+            &TRADE_LIST
+        } else {
+            &EVERYTHING
+        })
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
+
 /// Check the envelope of a list response and normalize its trades: (`data.total`, orders).
 fn parse_page(
     body: &[u8],
@@ -236,7 +269,7 @@ fn each_trade(
     emit: &mut dyn FnMut(Order),
 ) -> Result<Option<u64>, PlatformError> {
     // A `Json` tree, not typed structs: the vendor's own example repeats a key inside a trade.
-    let v: Json = parse_json(body, ID, LIST, page)?;
+    let v = parse_json_shaped(body, &LIST_SHAPE, ID, LIST, page)?;
     let malformed = |path: &str, detail: String| PlatformError::Malformed {
         platform: ID,
         endpoint: LIST.to_string(),

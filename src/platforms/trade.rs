@@ -21,7 +21,7 @@
 //! falls back to `tid_str`, or is an error.
 
 use super::Window;
-use super::json::Json;
+use super::json::{EVERYTHING, Json, Shape};
 use crate::model::{
     Amount, Order, OrderLine, Party, Receiver, Status, Timestamp, non_empty, parse_sku_pairs,
     platform_offset, warn_unknown_status,
@@ -72,6 +72,11 @@ macro_rules! wire_fields {
         }
 
         impl<'j, 'a> $name<'j, 'a> {
+            /// Whether the normalizer reads `key`.
+            fn has(key: &str) -> bool {
+                matches!(key, $(stringify!($field))|*)
+            }
+
             fn pick(entries: &'j [(std::borrow::Cow<'a, str>, Json<'a>)]) -> Self {
                 let mut w = Self::default();
                 for (key, value) in entries {
@@ -105,6 +110,73 @@ wire_fields!(
         sku_properties_name, status, refund_status, logistics_company, invoice_no, pic_path,
     }
 );
+
+/// What of a Trade is parsed at all: the fields above, and in `orders` the line fields.
+pub struct TradeShape;
+
+/// A list of trades.
+pub struct TradeListShape;
+
+struct OrdersShape;
+struct LinesShape;
+struct LineShape;
+
+pub static TRADE: TradeShape = TradeShape;
+pub static TRADE_LIST: TradeListShape = TradeListShape;
+static ORDERS: OrdersShape = OrdersShape;
+static LINES: LinesShape = LinesShape;
+static LINE: LineShape = LineShape;
+
+impl Shape for TradeShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        match key {
+            "orders" => Some(&ORDERS),
+            _ if WireTrade::has(key) => Some(&EVERYTHING),
+            _ => None,
+        }
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
+
+impl Shape for TradeListShape {
+    fn field(&self, _: &str) -> Option<&'static dyn Shape> {
+        Some(&EVERYTHING)
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &TRADE
+    }
+}
+
+/// `{"order": [...]}`, or a bare array of lines.
+impl Shape for OrdersShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        (key == "order").then_some(&LINES as &dyn Shape)
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &LINE
+    }
+}
+
+/// An array of lines, or one line not wrapped in an array.
+impl Shape for LinesShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        LINE.field(key)
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &LINE
+    }
+}
+
+impl Shape for LineShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        WireOrderLine::has(key).then_some(&EVERYTHING as &dyn Shape)
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
 
 /// The fields vv-tool must be asked for (`fields=`) so that every field above comes back.
 pub const TRADE_FIELDS: &[&str] = &[

@@ -18,11 +18,13 @@
 //! throttling and timeouts (retried) as well as bad parameters (not retried), told apart by
 //! `msg`.
 
-use super::json::Json;
-use super::trade::{TIME_FORMAT, TRADE_FIELDS, inclusive_seconds, normalize_trade};
+use super::json::{EVERYTHING, Json, Shape};
+use super::trade::{
+    TIME_FORMAT, TRADE, TRADE_FIELDS, TRADE_LIST, inclusive_seconds, normalize_trade,
+};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
-    parse_json,
+    parse_json, parse_json_shaped,
 };
 use crate::config::Shop;
 use crate::error::{ErrorClass, PlatformError, usage};
@@ -591,6 +593,43 @@ fn flag(v: &Json) -> Option<bool> {
     }
 }
 
+/// `{"code", "msg", "data": {"0": Trade, "1": Trade, ..., "has_next", ...}}` (or `data` as an
+/// array of trades, or with a `trades` array), trades as the normalizer reads them.
+struct ListShape;
+struct DataShape;
+static LIST_SHAPE: ListShape = ListShape;
+static DATA_SHAPE: DataShape = DataShape;
+
+impl Shape for ListShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        Some(if key == "data" {
+            &DATA_SHAPE
+        } else {
+            &EVERYTHING
+        })
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
+
+impl Shape for DataShape {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        Some(
+            if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+                &TRADE
+            } else if key == "trades" {
+                &TRADE_LIST
+            } else {
+                &EVERYTHING
+            },
+        )
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &TRADE
+    }
+}
+
 /// Check the envelope of a list answer and normalize its trades.
 fn parse_page(
     body: &[u8],
@@ -612,7 +651,7 @@ fn each_trade(
     page: Option<u32>,
     emit: &mut dyn FnMut(Order),
 ) -> Result<ListPage, PlatformError> {
-    let v: Json = parse_json(body, ID, endpoint, page)?;
+    let v = parse_json_shaped(body, &LIST_SHAPE, ID, endpoint, page)?;
     let malformed = |path: &str, detail: String| PlatformError::Malformed {
         platform: ID,
         endpoint: endpoint.to_string(),

@@ -19,6 +19,7 @@
 //! emitted.
 
 mod alibaba;
+mod stream;
 mod taobao;
 
 use super::{
@@ -28,7 +29,8 @@ use super::{
 use crate::config::Shop;
 use crate::error::{ErrorClass, PlatformError, usage};
 use crate::model::{
-    Amount, Order, Status, Timestamp, non_empty, platform_offset, warn_unknown_status,
+    Amount, Order, Status, Timestamp, non_empty, non_empty_owned, platform_offset,
+    warn_unknown_status,
 };
 use crate::net::Transport;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
@@ -491,26 +493,102 @@ pub fn normalize_saved(
     body: &[u8],
     shop: &str,
 ) -> Result<Vec<Order>, PlatformError> {
-    super::collect_orders(|emit| normalize_saved_each(platform, body, shop, emit))
+    super::normalize_saved(platform, body, shop)
 }
 
-/// As [`normalize_saved`], order by order into `emit`.
-pub fn normalize_saved_each(
+/// As [`normalize_saved`], order by order into `emit`, each order handed over before it is
+/// normalized (see [`stream`]); `emit` returns `false` to stop.
+pub fn normalize_saved_each<'a>(
     platform: PlatformId,
-    body: &[u8],
-    shop: &str,
-    emit: &mut dyn FnMut(Order),
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
     let endpoint = Endpoint::of(platform).ok_or_else(|| PlatformError::Request {
         platform: platform.spec().id,
         message: "not a PandaPon platform".into(),
     })?;
+    match endpoint {
+        Endpoint::Taobao => saved_each::<taobao::WireOrder>(endpoint, body, shop, emit),
+        Endpoint::Alibaba => saved_each::<alibaba::WireOrder>(endpoint, body, shop, emit),
+    }
+}
+
+/// A wire order of either page.
+trait WireOrder: DeserializeOwned + Send {
+    fn normalize(self, ctx: &Ctx, index: usize, page: Option<u32>) -> Result<Order, PlatformError>;
+}
+
+impl WireOrder for taobao::WireOrder {
+    fn normalize(self, ctx: &Ctx, index: usize, page: Option<u32>) -> Result<Order, PlatformError> {
+        taobao::WireOrder::normalize(self, ctx, index, page)
+    }
+}
+
+impl WireOrder for alibaba::WireOrder {
+    fn normalize(self, ctx: &Ctx, index: usize, page: Option<u32>) -> Result<Order, PlatformError> {
+        alibaba::WireOrder::normalize(self, ctx, index, page)
+    }
+}
+
+fn saved_each<'a, T: WireOrder + 'a>(
+    endpoint: Endpoint,
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
+) -> Result<(), PlatformError> {
+    let deferred = |index: usize, o: T| -> super::Deferred<'a> {
+        Box::new(move || {
+            let ctx = Ctx {
+                endpoint,
+                shop,
+                scheme: None,
+            };
+            o.normalize(&ctx, index, None)
+        })
+    };
     let ctx = Ctx {
         endpoint,
         shop,
         scheme: None,
     };
-    endpoint.each_order(body, None, &ctx, emit).map(|_| ())
+    let skip = match stream::each_order::<T>(body, &mut |i, o| emit(deferred(i, o))) {
+        stream::Outcome::Stopped => return Ok(()),
+        stream::Outcome::Done {
+            head,
+            total,
+            inner_code,
+            inner_msg,
+        } => {
+            let request_id = head.request_id.map(TextOrNumber::into_string);
+            if let Some(inner) = inner_code.map(TextOrNumber::into_string)
+                && inner.trim() != "200"
+            {
+                return Err(api_error(&ctx, inner, value_text(inner_msg), request_id));
+            }
+            if let Some(t) = total.filter(|t| !stream::total_is_a_count(t)) {
+                let t = t.into_string();
+                return Err(malformed(
+                    &ctx,
+                    None,
+                    "$.data.total",
+                    format!("{t:?} is not a count"),
+                ));
+            }
+            return Ok(());
+        }
+        stream::Outcome::Fallback => 0,
+        stream::Outcome::Failed { emitted } => emitted,
+    };
+    // The ordinary read: the exact error, or (should the streamed read have given up on a
+    // body this one accepts) the orders not handed over yet.
+    let (wire, _) = parse_page::<T>(body, None, &ctx)?;
+    for (i, o) in wire.into_iter().enumerate().skip(skip) {
+        if !emit(deferred(i, o)) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -925,7 +1003,7 @@ impl<'de> Deserialize<'de> for OrderedPairs {
 
 /// The text of a scalar, `None` when absent or blank.
 fn text(v: Option<TextOrNumber>) -> Option<String> {
-    non_empty(v.map(TextOrNumber::into_string).as_deref())
+    non_empty_owned(v?.into_string())
 }
 
 /// The text of a JSON scalar inside a JSON-in-string field.

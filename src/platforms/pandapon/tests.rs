@@ -506,3 +506,48 @@ fn nonces_are_random_alphanumerics() {
     assert_ne!(a, b);
     assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
 }
+
+/// `normalize` reads saved pages order by order (`stream`); whatever the body, it must come to
+/// the same orders, or the same error, as the ordinary page read.
+#[test]
+fn streamed_saved_pages_read_as_ordinary_pages() {
+    let order = |no: &str| json!({"orderNo": no, "status": 10, "purchaseAmount": 100});
+    let full = String::from_utf8(envelope(json!([order("A"), order("B"), order("C")]))).unwrap();
+    let bodies: Vec<String> =
+        vec![
+        full.clone(),
+        String::from_utf8(envelope(json!([order("A"), {"orderNo": {"x": 1}}, order("C")])))
+            .unwrap(),
+        String::from_utf8(envelope(json!([order("A"), {"status": 0}]))).unwrap(),
+        json!({"code": 500, "msg": "busy", "data": {"total": 1, "data": [order("A")]}}).to_string(),
+        json!({"code": 200, "data": {"total": "x", "data": [order("A")]}}).to_string(),
+        json!({"code": 200, "data": {"total": 1, "data": [order("A")], "code": 401, "msg": "no"}})
+            .to_string(),
+        json!({"code": 200, "data": null}).to_string(),
+        json!({"code": 200, "data": {"total": 0, "data": null}}).to_string(),
+        // Code after data, and text codes.
+        r#"{"data":{"total":1,"data":[{"orderNo":"A","status":10}]},"code":200}"#.into(),
+        r#"{"code":"200","data":{"total":"1","data":[{"orderNo":"A","status":10}]}}"#.into(),
+        // Broken off inside the second order, and trailing text.
+        full[..full.find("\"B\"").unwrap()].to_string(),
+        format!("{full} x"),
+    ];
+    for platform in [PlatformId::PandaponTaobao, PlatformId::Pandapon1688] {
+        let endpoint = Endpoint::of(platform).unwrap();
+        let ctx = Ctx {
+            endpoint,
+            shop: "s",
+            scheme: None,
+        };
+        for body in &bodies {
+            let streamed = normalize_saved(platform, body.as_bytes(), "s")
+                .map(|o| serde_json::to_value(o).unwrap())
+                .map_err(|e| e.to_string());
+            let ordinary = endpoint
+                .parse_orders(body.as_bytes(), None, &ctx)
+                .map(|(o, _)| serde_json::to_value(o).unwrap())
+                .map_err(|e| e.to_string());
+            assert_eq!(streamed, ordinary, "{platform:?} {body}");
+        }
+    }
+}
