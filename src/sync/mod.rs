@@ -8,9 +8,11 @@
 //! scanned by modification time is scanned again until a pass finds no order the previous
 //! passes missed. Dedupe remembers the orders of the current and the previous window only
 //! (an order seen twice is seen within a window's passes or across one inclusive border), so
-//! memory does not grow with the number of orders pulled. Once a window's total is known, its remaining pages are fetched
-//! concurrently (bounded by `--concurrency`; the rate limiter in `net` still paces every
-//! request) and emitted in page order, so output stays deterministic. Orders are deduplicated
+//! memory does not grow with the number of orders pulled. Once a window's total is known, its
+//! remaining pages are fetched concurrently (bounded by `--concurrency`; the rate limiter in
+//! `net` still paces every request) and emitted in page order, so output stays deterministic;
+//! a `has_next` list keeps the next page's request in flight while a page is read. Created-time
+//! windows grow while they hold few pages and shrink when they hold many (`window::Sizer`). Orders are deduplicated
 //! by `order_id` within the run, keeping a newer `updated_at`. After each completed window the
 //! sink is flushed and `checkpoint` is called with the window's end, which is what state files
 //! record.
@@ -26,7 +28,7 @@ use crate::platforms::{Adapter, By, ByMode, ListOrder, ListPage, PageQuery, Wind
 use crate::sink::Sink;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, FuturesOrdered, StreamExt};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,6 +96,10 @@ struct Emitter<'a> {
     seen_before: HashMap<String, Option<Timestamp>>,
     /// Orders new to `seen` (or newer versions) in the current pass over a window.
     new_in_pass: u64,
+    /// Orders per second of the last complete window, to guess how many pages the next holds.
+    density: Option<f64>,
+    /// Pages of the last pass over the current window.
+    pass_pages: Option<u32>,
     summary: Summary,
     progress: progress::Progress,
 }
@@ -143,7 +149,13 @@ pub async fn pull<A: Adapter>(
         len = len.min(max);
     }
     adapter.prepare(t).await?;
-    let windows = window::split(range.0, range.1, len);
+    // Created-time windows adapt to how many orders they hold (unless --window fixed them):
+    // a sparse window wastes a request on a short page and gives nothing to fetch at once.
+    let mut sizer = window::Sizer::new(
+        len,
+        max_window,
+        (scan_by == By::Created && plan.window.is_none()).then_some(page_size(adapter, plan)),
+    );
     let fetcher = Fetcher {
         adapter,
         t,
@@ -157,16 +169,42 @@ pub async fn pull<A: Adapter>(
         seen: HashMap::new(),
         seen_before: HashMap::new(),
         new_in_pass: 0,
+        density: None,
+        pass_pages: None,
         summary: Summary {
             platform: spec.id.to_string(),
             since: plan.since.to_rfc3339(),
             until: plan.until.to_rfc3339(),
             ..Summary::default()
         },
-        progress: progress::Progress::new(spec.id, windows.len() as u64),
+        progress: progress::Progress::new(spec.id, (range.1 - range.0).num_seconds().max(0) as u64),
     };
-    for w in windows {
-        let done = window(&fetcher, &mut emitter, w, scan_by).await?;
+    let mut next = (range.0 < range.1).then(|| Window {
+        start: range.0,
+        end: sizer.end_of(range.0, range.1),
+    });
+    let mut prefetched = None;
+    while let Some(w) = next {
+        next = (w.end < range.1).then(|| Window {
+            start: w.end,
+            end: sizer.end_of(w.end, range.1),
+        });
+        // The next window's first page is asked for while this window is scanned: its
+        // answer says how many pages follow, so without it the pull would wait a round trip
+        // at every window border. (Not under --limit, where it may never be needed.)
+        let prefetch = async {
+            match next {
+                Some(n) if plan.limit.is_none() => Some(fetcher.first_page(n, scan_by).await),
+                _ => None,
+            }
+        };
+        let (done, first_of_next) = futures_util::future::join(
+            window(&fetcher, &mut emitter, w, scan_by, prefetched.take()),
+            prefetch,
+        )
+        .await;
+        prefetched = first_of_next;
+        let done = done?;
         emitter.sink.flush()?;
         if !done {
             emitter.summary.stopped_at_limit = true;
@@ -174,10 +212,14 @@ pub async fn pull<A: Adapter>(
         }
         checkpoint(w.end)?;
         emitter.summary.complete_until = Some(w.end.to_rfc3339());
+        sizer.window_held(emitter.seen.len() as u64);
+        let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;
+        emitter.density = Some(emitter.seen.len() as f64 / secs);
         emitter.seen_before = std::mem::take(&mut emitter.seen);
-        emitter
-            .progress
-            .window_done(t.stats.requests.load(Ordering::Relaxed));
+        emitter.progress.window_done(
+            (w.end - range.0).num_seconds().max(0) as u64,
+            t.stats.requests.load(Ordering::Relaxed),
+        );
     }
     emitter.progress.finish();
     let mut s = emitter.summary;
@@ -194,17 +236,19 @@ async fn window<A: Adapter>(
     e: &mut Emitter<'_>,
     w: Window,
     by: By,
+    mut first: Option<Result<ListPage, PlatformError>>,
 ) -> Result<bool> {
     let platform = f.t.platform();
     let mut pending = vec![(w, 0u32)];
     while let Some((w, depth)) = pending.pop() {
         e.summary.windows += 1;
+        e.pass_pages = None;
         let mut stable = false;
         for attempt in 0..SCANS_BEFORE_SPLIT {
             if attempt > 0 {
                 e.summary.rescans += 1;
             }
-            match scan(f, e, w, by).await {
+            match scan(f, e, w, by, first.take()).await {
                 Ok(Scan::Stable) => {
                     stable = true;
                     break;
@@ -253,17 +297,20 @@ async fn window<A: Adapter>(
     Ok(true)
 }
 
-/// One pass over a window.
+/// One pass over a window; `first` is its page 1 when that was fetched ahead.
 async fn scan<A: Adapter>(
     f: &Fetcher<'_, A>,
     e: &mut Emitter<'_>,
     w: Window,
     by: By,
+    first: Option<Result<ListPage, PlatformError>>,
 ) -> Result<Scan> {
-    let max = f.adapter.spec().max_page_size;
-    let size = f.plan.page_size.map_or(max, |s| s.min(max));
+    let size = page_size(f.adapter, f.plan);
     e.new_in_pass = 0;
-    let first = f.fetch(w, by, 1, size).await?;
+    let first = match first {
+        Some(page) => page?,
+        None => f.fetch(w, by, 1, size).await?,
+    };
     let total0 = first.total;
     let full_first = first.orders.len() as u32 >= size;
     let has_next = first.has_next;
@@ -306,7 +353,11 @@ async fn scan<A: Adapter>(
             last_total
         }
         (Some(_), None) => total0,
-        // Only has_next (or nothing): one page after the other.
+        // Only has_next (or nothing): one page after the other. While the window is
+        // expected to go on (as many full pages as the previous pass, or the previous window
+        // at its density, held), the page after the one awaited is already asked for, so a
+        // request is in flight while the other is read; near the expected end the pages go
+        // one by one again, so as not to ask for pages past the last.
         _ => {
             let mut n = 2;
             let mut last_total = total0;
@@ -315,8 +366,22 @@ async fn scan<A: Adapter>(
                 (Some(p), None) => p > 1,
                 (None, None) => full_first,
             };
+            let expected = if f.plan.concurrency > 1 {
+                expected_full_pages(e, w, size)
+            } else {
+                0
+            };
+            let mut in_flight = FuturesOrdered::new();
+            let mut asked = 1u32;
             while more {
-                let page = f.fetch(w, by, n, size).await?;
+                while in_flight.is_empty() || (in_flight.len() < 2 && asked < expected) {
+                    asked += 1;
+                    in_flight.push_back(f.fetch(w, by, asked, size));
+                }
+                let Some(page) = in_flight.next().await else {
+                    break;
+                };
+                let page = page?;
                 pages_in_pass += 1;
                 let got = page.orders.len() as u32;
                 last_total = page.total.or(last_total);
@@ -334,6 +399,7 @@ async fn scan<A: Adapter>(
             last_total
         }
     };
+    e.pass_pages = Some(pages_in_pass);
     if total0.is_none() && by == By::Modified && pages_in_pass > 1 {
         return Ok(Scan::Unverified);
     }
@@ -349,7 +415,30 @@ async fn scan<A: Adapter>(
     Ok(Scan::Stable)
 }
 
+/// How many full pages window `w` should hold: as many as the last pass over it, or else the
+/// previous window's density over `w`'s length (0 when nothing is known yet).
+fn expected_full_pages(e: &Emitter<'_>, w: Window, size: u32) -> u32 {
+    if let Some(p) = e.pass_pages {
+        return p.saturating_sub(1);
+    }
+    let secs = (w.end - w.start).num_milliseconds().max(0) as f64 / 1000.0;
+    e.density
+        .map_or(0, |d| (d * secs / f64::from(size.max(1))).floor() as u32)
+}
+
+/// The page size asked for: `--page-size`, at most the platform's maximum.
+fn page_size<A: Adapter>(adapter: &A, plan: &Plan) -> u32 {
+    let max = adapter.spec().max_page_size;
+    plan.page_size.map_or(max, |s| s.min(max))
+}
+
 impl<A: Adapter> Fetcher<'_, A> {
+    /// Page 1 of a window.
+    async fn first_page(&self, w: Window, by: By) -> Result<ListPage, PlatformError> {
+        self.fetch(w, by, 1, page_size(self.adapter, self.plan))
+            .await
+    }
+
     async fn fetch(
         &self,
         w: Window,
