@@ -57,12 +57,58 @@ pub struct Transport {
     base_url: String,
     platform: &'static str,
     limiter: DefaultDirectRateLimiter,
+    guard: SecondGuard,
     retry: RetryPolicy,
     /// Values scrubbed from anything we save or print.
     secrets: Vec<SecretString>,
     /// Where malformed bodies are saved for the user to inspect.
     dump_dir: Option<PathBuf>,
     pub stats: Arc<Stats>,
+}
+
+/// The platforms count requests per second (a sliding second, in the sandbox). The limiter
+/// spaces requests a little more than 1/rate apart, but a task woken late can send a request
+/// close behind the next one; this keeps the send times of the last `rate` requests and holds a
+/// request back until the one `rate` requests before it is more than a second (plus 15 ms for
+/// the trip to the platform) old.
+struct SecondGuard {
+    rate: usize,
+    sent: std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
+}
+
+const GUARD_SPAN: Duration = Duration::from_millis(1_015);
+
+impl SecondGuard {
+    fn new(rate: u32) -> SecondGuard {
+        let rate = rate.max(1) as usize;
+        SecondGuard {
+            rate,
+            sent: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(rate)),
+        }
+    }
+
+    /// Wait until one more request keeps `rate` or fewer in any `GUARD_SPAN`, and record it.
+    async fn wait_turn(&self) {
+        loop {
+            let wait = {
+                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                let now = tokio::time::Instant::now();
+                match sent.front() {
+                    Some(&oldest) if sent.len() >= self.rate && now < oldest + GUARD_SPAN => {
+                        oldest + GUARD_SPAN - now
+                    }
+                    _ => {
+                        if sent.len() >= self.rate {
+                            sent.pop_front();
+                        }
+                        sent.push_back(now);
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 /// Options for [`Transport::new`].
@@ -88,12 +134,10 @@ impl Transport {
             .timeout(opts.timeout)
             .no_proxy()
             .build()?;
-        // A burst of one and a period 3% longer than 1/rate: the platforms count requests in
-        // one-second windows on their side, where network and scheduling jitter can bunch
-        // requests sent a full period apart. With the margin, ten requests at 10/s span
-        // 1.03 s, so an eleventh lands in the same second only if jitter delays one request
-        // 30 ms more than the tenth after it; a throttle answer is retried anyway.
-        let period = Duration::from_secs_f64(1.03 / f64::from(opts.rate_limit.max(1)));
+        // A burst of one and a period 2% longer than 1/rate, so that `rate` consecutive
+        // requests span a little more than a second; `SecondGuard` then holds back any request
+        // that scheduling delays bunched up against the one `rate` requests before it.
+        let period = Duration::from_secs_f64(1.02 / f64::from(opts.rate_limit.max(1)));
         let quota = Quota::with_period(period)
             .expect("period is positive")
             .allow_burst(NonZeroU32::MIN);
@@ -103,6 +147,7 @@ impl Transport {
             base_url: opts.base_url.trim_end_matches('/').to_string(),
             platform: opts.platform,
             limiter,
+            guard: SecondGuard::new(opts.rate_limit),
             retry: opts.retry,
             secrets: opts.secrets,
             dump_dir: opts.dump_dir,
@@ -133,6 +178,7 @@ impl Transport {
         let max_wait = self.retry.max_wait;
         let attempt = || async {
             self.limiter.until_ready().await;
+            self.guard.wait_turn().await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let req = build(Utc::now())?;
             let body = self.send(endpoint, &req).await?;
@@ -209,7 +255,8 @@ impl Transport {
                 retry_after,
             });
         }
-        Ok(body.to_vec())
+        // Without a copy when the body arrived as one piece.
+        Ok(Vec::from(body))
     }
 
     /// Remove every secret from a text.
@@ -308,5 +355,37 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         what.to_string()
     } else {
         format!("{what}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    /// However the requests bunch up, no `rate + 1` of them leave within `GUARD_SPAN`.
+    #[tokio::test(start_paused = true)]
+    async fn the_guard_keeps_rate_requests_per_second() {
+        let guard = SecondGuard::new(5);
+        let t0 = Instant::now();
+        let mut sent = Vec::new();
+        for i in 0..16u64 {
+            // Some requests come late, some all at once.
+            if i % 4 == 3 {
+                tokio::time::sleep(Duration::from_millis(130)).await;
+            }
+            guard.wait_turn().await;
+            sent.push(Instant::now() - t0);
+        }
+        for (i, pair) in sent.windows(6).enumerate() {
+            assert!(
+                pair[5] - pair[0] >= GUARD_SPAN,
+                "requests {i}..{}: {sent:?}",
+                i + 5
+            );
+        }
+        // The first five go at once; it never waits longer than it must.
+        assert!(sent[4] < Duration::from_millis(200), "{sent:?}");
+        assert_eq!(sent[5], sent[0] + GUARD_SPAN);
     }
 }

@@ -91,9 +91,10 @@ struct Emitter<'a> {
     limit: Option<u64>,
     /// `--by created` served through modified-time windows: keep created in this range.
     created_filter: Option<Window>,
-    seen: HashMap<String, Option<Timestamp>>,
+    seen: HashMap<OrderKey, Option<Timestamp>>,
     /// `seen` of the previous window.
-    seen_before: HashMap<String, Option<Timestamp>>,
+    seen_before: HashMap<OrderKey, Option<Timestamp>>,
+    keys: KeyHasher,
     /// Orders new to `seen` (or newer versions) in the current pass over a window.
     new_in_pass: u64,
     /// Orders per second of the last complete window, to guess how many pages the next holds.
@@ -168,6 +169,7 @@ pub async fn pull<A: Adapter>(
         created_filter,
         seen: HashMap::new(),
         seen_before: HashMap::new(),
+        keys: KeyHasher::default(),
         new_in_pass: 0,
         density: None,
         pass_pages: None,
@@ -517,18 +519,35 @@ impl Emitter<'_> {
 
     /// First sighting, or a newer version of an order already emitted.
     fn is_new(&mut self, o: &Order) -> bool {
-        let before = self.seen_before.get(&o.order_id).copied();
-        match self.seen.get_mut(&o.order_id) {
+        let key = self.keys.key(&o.order_id);
+        let before = self.seen_before.get(&key).copied();
+        match self.seen.get_mut(&key) {
             Some(prev) if o.updated_at > *prev => {
                 *prev = o.updated_at;
                 true
             }
             Some(_) => false,
             None => {
-                self.seen.insert(o.order_id.clone(), o.updated_at);
+                self.seen.insert(key, o.updated_at);
                 before.is_none_or(|prev| o.updated_at > prev)
             }
         }
+    }
+}
+
+/// An order id as dedupe remembers it: 128 bits of keyed hash, not the id's text, so that
+/// the memory of a window's orders does not depend on how long ids are. Two ids share a key
+/// with a probability of about n²/2¹²⁹ (for a million orders, 10⁻²⁷), and the keys are
+/// random per run.
+type OrderKey = u128;
+
+#[derive(Default)]
+struct KeyHasher(std::hash::RandomState, std::hash::RandomState);
+
+impl KeyHasher {
+    fn key(&self, order_id: &str) -> OrderKey {
+        use std::hash::BuildHasher;
+        (u128::from(self.0.hash_one(order_id)) << 64) | u128::from(self.1.hash_one(order_id))
     }
 }
 

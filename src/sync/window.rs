@@ -8,14 +8,13 @@
 use crate::platforms::Window;
 use chrono::{DateTime, Duration, Utc};
 
-/// Windows of created-time scans grow while they hold fewer pages than this...
+/// Windows of created-time scans grow while they hold fewer pages than this (enough to keep
+/// the concurrent page fetch busy)...
 const GROW_BELOW_PAGES: u64 = 8;
-/// ...and shrink once they hold more than this.
+/// ...and shrink back once they hold more than this.
 const SHRINK_ABOVE_PAGES: u64 = 40;
 /// The longest window when the platform sets no limit.
 const LONGEST: Duration = Duration::days(31);
-/// The shortest window shrinking leads to (halving on trouble still goes below).
-const SHORTEST: Duration = Duration::hours(1);
 
 /// The length of the next window: fixed, or adapted to how many orders the previous window
 /// held. Adapting is for created-time scans only: creation times do not move, so a longer
@@ -24,6 +23,8 @@ const SHORTEST: Duration = Duration::hours(1);
 /// windows keep the platform's recommended length.
 pub struct Sizer {
     len: Duration,
+    /// Shrinking stops at the starting length (halving on trouble still goes below).
+    shortest: Duration,
     longest: Duration,
     /// `Some(page size)` when windows adapt.
     adapt: Option<u32>,
@@ -44,6 +45,7 @@ impl Sizer {
             .max(len);
         Sizer {
             len,
+            shortest: len,
             longest,
             adapt,
         }
@@ -55,7 +57,7 @@ impl Sizer {
     }
 
     /// The window just scanned held `orders` orders: double the next one when it held few
-    /// pages, halve it when it held many.
+    /// pages, halve it (down to the first length) when it held many.
     pub fn window_held(&mut self, orders: u64) {
         let Some(page_size) = self.adapt else {
             return;
@@ -63,8 +65,8 @@ impl Sizer {
         let pages = orders.div_ceil(u64::from(page_size.max(1)));
         if pages < GROW_BELOW_PAGES {
             self.len = (self.len * 2).min(self.longest);
-        } else if pages > SHRINK_ABOVE_PAGES && self.len > SHORTEST {
-            self.len = (self.len / 2).max(SHORTEST);
+        } else if pages > SHRINK_ABOVE_PAGES {
+            self.len = (self.len / 2).max(self.shortest);
         }
     }
 }
@@ -116,7 +118,11 @@ mod tests {
         for _ in 0..20 {
             s.window_held(1_000_000);
         }
-        assert_eq!(len(&s), Duration::hours(1), "shrinking stops at an hour");
+        assert_eq!(
+            len(&s),
+            Duration::days(1),
+            "shrinking stops at the first length"
+        );
         // The range end cuts the last window.
         assert_eq!(s.end_of(t(0), t(60)), t(60));
 
