@@ -55,6 +55,25 @@ impl Shape for Everything {
     }
 }
 
+/// An object in which the value under `key` has a shape of its own; all else is kept.
+pub struct Under {
+    pub key: &'static str,
+    pub shape: &'static dyn Shape,
+}
+
+impl Shape for Under {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        Some(if key == self.key {
+            self.shape
+        } else {
+            &EVERYTHING
+        })
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
+
 impl<'a> Json<'a> {
     /// Parse a body; strings without escapes borrow from it.
     pub fn parse(body: &'a [u8]) -> serde_json::Result<Json<'a>> {
@@ -237,6 +256,156 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
+/// How [`stream_array`] ended.
+pub enum Streamed<'a> {
+    /// Read to the end: the whole tree, the streamed array left empty.
+    Done(Json<'a>),
+    /// Nothing was handed over: `ready` said no, or the body is not shaped as expected (or
+    /// broke off) before the array.
+    Fallback,
+    /// The body broke off after `emitted` elements.
+    Failed { emitted: usize },
+    /// `each` asked to stop.
+    Stopped,
+}
+
+/// Parse `body`, handing each element of the array at `path` (a chain of object keys from
+/// the root) to `each` as soon as it is parsed, in the given `element` shape, instead of
+/// keeping it. Before descending into `path[d]`, `ready(d, partial)` is asked with the object
+/// read so far at that depth; a `false` gives up. Everything outside the array is kept.
+pub fn stream_array<'a>(
+    body: &'a [u8],
+    path: &'static [&'static str],
+    element: &'static dyn Shape,
+    ready: &dyn Fn(usize, &Json<'a>) -> bool,
+    each: &mut dyn FnMut(usize, Json<'a>) -> bool,
+) -> Streamed<'a> {
+    let mut ctx = StreamCtx {
+        path,
+        element,
+        ready,
+        each,
+        emitted: 0,
+        stopped: false,
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let read = PathSeed {
+        depth: 0,
+        ctx: &mut ctx,
+    }
+    .deserialize(&mut de)
+    .and_then(|tree| de.end().map(|()| tree));
+    match read {
+        _ if ctx.stopped => Streamed::Stopped,
+        Ok(tree) => Streamed::Done(tree),
+        Err(_) if ctx.emitted == 0 => Streamed::Fallback,
+        Err(_) => Streamed::Failed {
+            emitted: ctx.emitted,
+        },
+    }
+}
+
+struct StreamCtx<'c, 'a> {
+    path: &'static [&'static str],
+    element: &'static dyn Shape,
+    ready: &'c dyn Fn(usize, &Json<'a>) -> bool,
+    each: &'c mut dyn FnMut(usize, Json<'a>) -> bool,
+    emitted: usize,
+    stopped: bool,
+}
+
+/// The value at `path[..depth]`: an object on the way, the streamed array at the end.
+struct PathSeed<'s, 'c, 'a> {
+    depth: usize,
+    ctx: &'s mut StreamCtx<'c, 'a>,
+}
+
+const GIVE_UP: &str = "not the expected shape";
+
+impl<'a> DeserializeSeed<'a> for PathSeed<'_, '_, 'a> {
+    type Value = Json<'a>;
+
+    fn deserialize<D: Deserializer<'a>>(self, d: D) -> Result<Json<'a>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'a> Visitor<'a> for PathSeed<'_, '_, 'a> {
+    type Value = Json<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.depth < self.ctx.path.len() {
+            "an object"
+        } else {
+            "an array"
+        })
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Json<'a>, A::Error> {
+        let ctx = self.ctx;
+        let Some(&next) = ctx.path.get(self.depth) else {
+            return Err(de::Error::custom(GIVE_UP));
+        };
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let value = if key == next {
+                let partial = Json::Object(std::mem::take(&mut entries));
+                let ready = (ctx.ready)(self.depth, &partial);
+                if let Json::Object(e) = partial {
+                    entries = e;
+                }
+                if !ready {
+                    return Err(de::Error::custom(GIVE_UP));
+                }
+                map.next_value_seed(PathSeed {
+                    depth: self.depth + 1,
+                    ctx: &mut *ctx,
+                })?
+            } else {
+                map.next_value_seed(ShapedSeed(&EVERYTHING))?
+            };
+            entries.push((key, value));
+        }
+        Ok(Json::Object(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Json<'a>, A::Error> {
+        let ctx = self.ctx;
+        if self.depth < ctx.path.len() {
+            return Err(de::Error::custom(GIVE_UP));
+        }
+        while let Some(item) = seq.next_element_seed(ShapedSeed(ctx.element))? {
+            let index = ctx.emitted;
+            ctx.emitted += 1;
+            if !(ctx.each)(index, item) {
+                ctx.stopped = true;
+                return Err(de::Error::custom("stopped"));
+            }
+        }
+        Ok(Json::Array(Vec::new()))
+    }
+
+    // Anything else where an object or the array should be: the ordinary read decides.
+    fn visit_unit<E: de::Error>(self) -> Result<Json<'a>, E> {
+        Err(E::custom(GIVE_UP))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json<'a>, E> {
+        Err(E::custom(GIVE_UP))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Json<'a>, E> {
+        Err(E::custom(GIVE_UP))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Json<'a>, E> {
+        Err(E::custom(GIVE_UP))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json<'a>, E> {
+        Err(E::custom(GIVE_UP))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Json<'a>, E> {
+        Err(E::custom(GIVE_UP))
+    }
+}
+
 /// An object key, borrowed from the body when it has no escapes.
 struct KeySeed;
 
@@ -332,6 +501,78 @@ mod tests {
         // Skipped parts are still checked to be JSON, and nothing may follow the value.
         assert!(Json::parse_shaped(br#"{"code":[1,}"#, &ROOT).is_err());
         assert!(Json::parse_shaped(br#"{"items":[]} x"#, &ROOT).is_err());
+    }
+
+    #[test]
+    fn arrays_stream_element_by_element() {
+        let body = br#"{"code":0,"data":{"total":3,"items":[{"a":1},{"a":2},{"a":3}],"x":[1]}}"#;
+        let ready = |depth: usize, partial: &Json| match depth {
+            0 => partial.get("code") == Some(&Json::Number(0.into())),
+            _ => true,
+        };
+        let mut seen = Vec::new();
+        let out = stream_array(
+            body,
+            &["data", "items"],
+            &EVERYTHING,
+            &ready,
+            &mut |i, j| {
+                seen.push((i, j.to_string()));
+                true
+            },
+        );
+        let Streamed::Done(tree) = out else {
+            panic!("not done")
+        };
+        assert_eq!(
+            seen,
+            [
+                (0, r#"{"a":1}"#.into()),
+                (1, r#"{"a":2}"#.into()),
+                (2, r#"{"a":3}"#.into())
+            ]
+        );
+        assert_eq!(
+            tree.to_string(),
+            r#"{"code":0,"data":{"total":3,"items":[],"x":[1]}}"#
+        );
+
+        // Not ready (an error answer, or code after data): nothing is handed over.
+        let mut n = 0;
+        for body in [
+            &br#"{"code":1,"data":{"items":[{"a":1}]}}"#[..],
+            br#"{"data":{"items":[{"a":1}]},"code":0}"#,
+            br#"{"code":0,"data":[]}"#,
+            br#"{"code":0,"data":{"items":{"a":1}}}"#,
+        ] {
+            let out = stream_array(
+                body,
+                &["data", "items"],
+                &EVERYTHING,
+                &ready,
+                &mut |_, _| {
+                    n += 1;
+                    true
+                },
+            );
+            assert!(matches!(out, Streamed::Fallback));
+        }
+        assert_eq!(n, 0);
+
+        // Broken off after one element, and stopped by the callback.
+        let cut = &body[..body.iter().position(|&b| b == b'2').unwrap()];
+        let out = stream_array(cut, &["data", "items"], &EVERYTHING, &ready, &mut |_, _| {
+            true
+        });
+        assert!(matches!(out, Streamed::Failed { emitted: 1 }));
+        let out = stream_array(
+            body,
+            &["data", "items"],
+            &EVERYTHING,
+            &ready,
+            &mut |_, _| false,
+        );
+        assert!(matches!(out, Streamed::Stopped));
     }
 
     #[test]

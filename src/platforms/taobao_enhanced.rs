@@ -10,9 +10,9 @@
 //! (at most 500) and `data.total`. Success is `code == 0`; anything else is an error carrying
 //! `message`. Trades are Taobao Trade objects, normalized by [`super::trade`].
 
-use super::json::{EVERYTHING, Json, Shape};
+use super::json::{self, Json, Streamed, Under};
 use super::signing::{Params, wrapped_md5_sign};
-use super::trade::{TIME_FORMAT, TRADE_LIST, inclusive_seconds, normalize_trade};
+use super::trade::{TIME_FORMAT, TRADE, TRADE_LIST, inclusive_seconds, normalize_trade};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
     parse_json_shaped,
@@ -219,36 +219,13 @@ impl Adapter for TaobaoEnhanced {
 
 /// `{"code", "message", "data": {"total", "items": [Trade, ...]}}`, trades as the normalizer
 /// reads them.
-struct ListShape;
-struct DataShape;
-static LIST_SHAPE: ListShape = ListShape;
-static DATA_SHAPE: DataShape = DataShape;
-
-impl Shape for ListShape {
-    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
-        Some(if key == "data" {
-            &DATA_SHAPE
-        } else {
-            &EVERYTHING
-        })
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &EVERYTHING
-    }
-}
-
-impl Shape for DataShape {
-    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
-        Some(if key == "items" {
-            &TRADE_LIST
-        } else {
-            &EVERYTHING
-        })
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &EVERYTHING
-    }
-}
+static LIST_SHAPE: Under = Under {
+    key: "data",
+    shape: &Under {
+        key: "items",
+        shape: &TRADE_LIST,
+    },
+};
 
 /// Check the envelope of a list response and normalize its trades: (`data.total`, orders).
 fn parse_page(
@@ -270,25 +247,64 @@ fn each_trade(
 ) -> Result<Option<u64>, PlatformError> {
     // A `Json` tree, not typed structs: the vendor's own example repeats a key inside a trade.
     let v = parse_json_shaped(body, &LIST_SHAPE, ID, LIST, page)?;
-    let malformed = |path: &str, detail: String| PlatformError::Malformed {
+    let (total, items) = envelope(&v, page)?;
+    for (i, t) in items.iter().enumerate() {
+        emit(normalize_item(t, i, shop, page)?);
+    }
+    Ok(total)
+}
+
+fn normalize_item(
+    trade: &Json,
+    index: usize,
+    shop: &str,
+    page: Option<u32>,
+) -> Result<Order, PlatformError> {
+    normalize_trade(trade, ID, shop, &format!("$.data.items[{index}]"))
+        .map_err(|(path, detail)| malformed(page, &path, detail))
+}
+
+fn malformed(page: Option<u32>, path: &str, detail: String) -> PlatformError {
+    PlatformError::Malformed {
         platform: ID,
         endpoint: LIST.to_string(),
         page,
         path: path.to_string(),
         detail,
         saved_body: None,
-    };
-    let code = match v.get("code") {
-        Some(Json::Number(n)) => n.to_string(),
-        Some(Json::String(s)) => s.trim().to_string(),
-        Some(other) => {
-            return Err(malformed(
-                "$.code",
-                format!("expected an integer, found {other}"),
-            ));
-        }
-        None => return Err(malformed("$.code", "missing".into())),
-    };
+    }
+}
+
+/// The code of an answer, as text.
+fn code_of(v: &Json) -> Result<String, PlatformError> {
+    match v.get("code") {
+        Some(Json::Number(n)) => Ok(n.to_string()),
+        Some(Json::String(s)) => Ok(s.trim().to_string()),
+        Some(other) => Err(malformed(
+            None,
+            "$.code",
+            format!("expected an integer, found {other}"),
+        )),
+        None => Err(malformed(None, "$.code", "missing".into())),
+    }
+}
+
+/// A `data.total` as a count.
+fn total_of(data: &Json) -> Result<Option<u64>, String> {
+    match data.get("total") {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+        Some(Json::String(s)) if s.trim().parse::<u64>().is_ok() => Ok(s.trim().parse().ok()),
+        Some(other) => Err(format!("expected a count, found {other}")),
+    }
+}
+
+/// Check a list answer's envelope: (`data.total`, the trades).
+fn envelope<'v, 'a>(
+    v: &'v Json<'a>,
+    page: Option<u32>,
+) -> Result<(Option<u64>, &'v [Json<'a>]), PlatformError> {
+    let code = code_of(v).map_err(|e| with_page(e, page))?;
     if code != "0" {
         let message = match v.get("message").or_else(|| v.get("msg")) {
             Some(Json::String(s)) => s.to_string(),
@@ -309,42 +325,84 @@ fn each_trade(
         });
     }
     let data = match v.get("data") {
-        None | Some(Json::Null) => return Ok(None),
+        None | Some(Json::Null) => return Ok((None, &[])),
         Some(d @ Json::Object(_)) => d,
         Some(other) => {
             return Err(malformed(
+                page,
                 "$.data",
                 format!("expected an object, found {other}"),
             ));
         }
     };
-    let total = match data.get("total") {
-        None | Some(Json::Null) => None,
-        Some(Json::Number(n)) if n.as_u64().is_some() => n.as_u64(),
-        Some(Json::String(s)) if s.trim().parse::<u64>().is_ok() => s.trim().parse().ok(),
-        Some(other) => {
-            return Err(malformed(
-                "$.data.total",
-                format!("expected a count, found {other}"),
-            ));
-        }
-    };
+    let total = total_of(data).map_err(|detail| malformed(page, "$.data.total", detail))?;
     let items = match data.get("items") {
         None | Some(Json::Null) => &[][..],
         Some(Json::Array(a)) => a.as_slice(),
         Some(other) => {
             return Err(malformed(
+                page,
                 "$.data.items",
                 format!("expected an array, found {other}"),
             ));
         }
     };
-    for (i, t) in items.iter().enumerate() {
-        let order = normalize_trade(t, ID, shop, &format!("$.data.items[{i}]"))
-            .map_err(|(path, detail)| malformed(&path, detail))?;
-        emit(order);
+    Ok((total, items))
+}
+
+fn with_page(e: PlatformError, page: Option<u32>) -> PlatformError {
+    match e {
+        PlatformError::Malformed {
+            platform,
+            endpoint,
+            path,
+            detail,
+            saved_body,
+            ..
+        } => PlatformError::Malformed {
+            platform,
+            endpoint,
+            page,
+            path,
+            detail,
+            saved_body,
+        },
+        other => other,
     }
-    Ok(total)
+}
+
+/// A saved list answer, trade by trade as it is parsed: each trade is handed over before it
+/// is normalized (`normalize` does that on its writing thread). Trades are handed over only
+/// once `code` (0) and `data.total` have been read and are in order, so an error answer never
+/// yields orders; anything unexpected falls back to the ordinary read, which names it.
+fn normalize_saved_streamed<'a>(
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
+) -> Result<(), PlatformError> {
+    let ready = |depth: usize, partial: &Json<'a>| match depth {
+        0 => code_of(partial).is_ok_and(|c| c == "0"),
+        _ => total_of(partial).is_ok(),
+    };
+    let mut each = |index: usize, trade: Json<'a>| {
+        emit(Box::new(move || normalize_item(&trade, index, shop, None)))
+    };
+    let skip = match json::stream_array(body, &["data", "items"], &TRADE, &ready, &mut each) {
+        Streamed::Done(tree) => return envelope(&tree, None).map(|_| ()),
+        Streamed::Stopped => return Ok(()),
+        Streamed::Fallback => 0,
+        Streamed::Failed { emitted } => emitted,
+    };
+    // The ordinary read: the exact error, or the trades not handed over yet.
+    let v = parse_json_shaped(body, &LIST_SHAPE, ID, LIST, None)?;
+    let (_, items) = envelope(&v, None)?;
+    for (i, t) in items.iter().enumerate().skip(skip) {
+        let order = normalize_item(t, i, shop, None);
+        if !emit(Box::new(move || order)) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The platform's codes are not documented: decide from the message.
@@ -389,16 +447,17 @@ fn classify(message: &str) -> (ErrorClass, Option<String>) {
 
 /// Normalize a saved list response (for `ordersync normalize` and the fixture tests).
 pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
-    parse_page(body, shop, None).map(|(_, orders)| orders)
+    super::normalize_saved(super::PlatformId::TaobaoEnhanced, body, shop)
 }
 
-/// As [`normalize_saved`], order by order into `emit`.
-pub fn normalize_saved_each(
-    body: &[u8],
-    shop: &str,
-    emit: &mut dyn FnMut(Order),
+/// As [`normalize_saved`], order by order into `emit`, each handed over before it is
+/// normalized; `emit` returns `false` to stop.
+pub fn normalize_saved_each<'a>(
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    each_trade(body, shop, None, emit).map(|_| ())
+    normalize_saved_streamed(body, shop, emit)
 }
 
 #[cfg(test)]
@@ -453,6 +512,47 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(got, want);
+    }
+
+    /// `normalize` streams a saved answer; whatever the body, it must come to the same
+    /// orders, or the same error, as the page read the pull uses.
+    #[test]
+    fn streamed_saved_answers_read_as_pages() {
+        let seed: Value = serde_json::from_slice(FIXTURE).unwrap();
+        let trade = |tid: &str| {
+            let mut t = seed["data"]["items"][0].clone();
+            t["tid"] = Value::String(tid.into());
+            t
+        };
+        let full = serde_json::json!({"code": 0, "message": "ok",
+            "data": {"total": 3, "items": [trade("1"), trade("2"), trade("3")]}})
+        .to_string();
+        let mut no_total = trade("2");
+        no_total.as_object_mut().unwrap().remove("payment");
+        let bodies: Vec<String> = vec![
+            full.clone(),
+            String::from_utf8(FIXTURE.to_vec()).unwrap(),
+            serde_json::json!({"code": 0, "data": {"items": [trade("1"), no_total, trade("3")]}})
+                .to_string(),
+            serde_json::json!({"code": 40001, "message": "签名错误", "data": {"items": [trade("1")]}})
+                .to_string(),
+            serde_json::json!({"code": 0, "data": {"total": "x", "items": [trade("1")]}}).to_string(),
+            // Code after data (json! would sort the keys).
+            format!(r#"{{"data":{{"items":[{}]}},"code":0}}"#, trade("1")),
+            serde_json::json!({"code": "0", "data": null}).to_string(),
+            serde_json::json!({"code": 0, "data": {"items": [trade("1"), 7]}}).to_string(),
+            full[..full.find("\"tid\":\"2\"").unwrap()].to_string(),
+            format!("{full} x"),
+        ];
+        for body in &bodies {
+            let streamed = normalize_saved(body.as_bytes(), "s")
+                .map(|o| serde_json::to_value(o).unwrap())
+                .map_err(|e| e.to_string());
+            let paged = parse_page(body.as_bytes(), "s", None)
+                .map(|(_, o)| serde_json::to_value(o).unwrap())
+                .map_err(|e| e.to_string());
+            assert_eq!(streamed, paged, "{body}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! throttling and timeouts (retried) as well as bad parameters (not retried), told apart by
 //! `msg`.
 
-use super::json::{EVERYTHING, Json, Shape};
+use super::json::{EVERYTHING, Json, Shape, Under};
 use super::trade::{
     TIME_FORMAT, TRADE, TRADE_FIELDS, TRADE_LIST, inclusive_seconds, normalize_trade,
 };
@@ -595,23 +595,12 @@ fn flag(v: &Json) -> Option<bool> {
 
 /// `{"code", "msg", "data": {"0": Trade, "1": Trade, ..., "has_next", ...}}` (or `data` as an
 /// array of trades, or with a `trades` array), trades as the normalizer reads them.
-struct ListShape;
-struct DataShape;
-static LIST_SHAPE: ListShape = ListShape;
-static DATA_SHAPE: DataShape = DataShape;
+static LIST_SHAPE: Under = Under {
+    key: "data",
+    shape: &DataShape,
+};
 
-impl Shape for ListShape {
-    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
-        Some(if key == "data" {
-            &DATA_SHAPE
-        } else {
-            &EVERYTHING
-        })
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &EVERYTHING
-    }
-}
+struct DataShape;
 
 impl Shape for DataShape {
     fn field(&self, key: &str) -> Option<&'static dyn Shape> {

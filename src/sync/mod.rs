@@ -193,10 +193,13 @@ pub async fn pull<A: Adapter>(
         });
         // The next window's first page is asked for while this window is scanned: its
         // answer says how many pages follow, so without it the pull would wait a round trip
-        // at every window border. (Not under --limit, where it may never be needed.)
+        // at every window border. (Not under --limit, where it may never be needed, nor with
+        // --concurrency 1, which asks for one request at a time.)
         let prefetch = async {
             match next {
-                Some(n) if plan.limit.is_none() => Some(fetcher.first_page(n, scan_by).await),
+                Some(n) if plan.limit.is_none() && plan.concurrency > 1 => {
+                    Some(fetcher.first_page(n, scan_by).await)
+                }
                 _ => None,
             }
         };

@@ -316,14 +316,17 @@ fn normalize_streams_and_stops_at_a_malformed_trade() {
         assert_eq!(o["order_id"], format!("{}", 1_000_000 + i));
     }
 
-    let r = run_binary(&[
-        "normalize",
-        "--platform",
-        "taobao-enhanced",
-        "--format",
-        "json",
-        path,
-    ]);
+    let as_json = || {
+        run_binary(&[
+            "normalize",
+            "--platform",
+            "taobao-enhanced",
+            "--format",
+            "json",
+            path,
+        ])
+    };
+    let r = as_json();
     assert_ne!(r.code, 0);
     assert!(
         serde_json::from_str::<Value>(&r.stdout).is_err(),
@@ -335,15 +338,7 @@ fn normalize_streams_and_stops_at_a_malformed_trade() {
     let mut body = body;
     body["data"]["items"][n - 1]["payment"] = Value::String("1.00".into());
     std::fs::write(&file, body.to_string()).unwrap();
-    let r = run_binary(&[
-        "normalize",
-        "--platform",
-        "taobao-enhanced",
-        "--format",
-        "json",
-        path,
-    ])
-    .ok();
+    let r = as_json().ok();
     let all: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(all.len(), n);
     assert_eq!(all[n - 1]["order_id"], format!("{}", 1_000_000 + n - 1));
