@@ -273,16 +273,43 @@ pub enum Streamed<'a> {
 /// the root) to `each` as soon as it is parsed, in the given `element` shape, instead of
 /// keeping it. Before descending into `path[d]`, `ready(d, partial)` is asked with the object
 /// read so far at that depth; a `false` gives up. Everything outside the array is kept.
+/// `each` gets the element's index, and its key when it comes from [`stream_numbered`].
 pub fn stream_array<'a>(
     body: &'a [u8],
     path: &'static [&'static str],
     element: &'static dyn Shape,
     ready: &dyn Fn(usize, &Json<'a>) -> bool,
-    each: &mut dyn FnMut(usize, Json<'a>) -> bool,
+    each: &mut dyn FnMut(usize, &str, Json<'a>) -> bool,
+) -> Streamed<'a> {
+    stream(body, path, element, false, ready, each)
+}
+
+/// As [`stream_array`] for an object at `path` whose keys `"0"`, `"1"`, ... hold the
+/// elements (vv-tool's `data`): those are handed over while they come as 0, 1, 2, ... (any
+/// other numbered key gives up); other keys are kept.
+pub fn stream_numbered<'a>(
+    body: &'a [u8],
+    path: &'static [&'static str],
+    element: &'static dyn Shape,
+    ready: &dyn Fn(usize, &Json<'a>) -> bool,
+    each: &mut dyn FnMut(usize, &str, Json<'a>) -> bool,
+) -> Streamed<'a> {
+    stream(body, path, element, true, ready, each)
+}
+
+fn stream<'a>(
+    body: &'a [u8],
+    path: &'static [&'static str],
+    element: &'static dyn Shape,
+    numbered: bool,
+    ready: &dyn Fn(usize, &Json<'a>) -> bool,
+    each: &mut dyn FnMut(usize, &str, Json<'a>) -> bool,
 ) -> Streamed<'a> {
     let mut ctx = StreamCtx {
         path,
         element,
+        numbered,
+        last_number: None,
         ready,
         each,
         emitted: 0,
@@ -308,10 +335,26 @@ pub fn stream_array<'a>(
 struct StreamCtx<'c, 'a> {
     path: &'static [&'static str],
     element: &'static dyn Shape,
+    /// Stream the numbered values of an object rather than an array's elements.
+    numbered: bool,
+    last_number: Option<u64>,
     ready: &'c dyn Fn(usize, &Json<'a>) -> bool,
-    each: &'c mut dyn FnMut(usize, Json<'a>) -> bool,
+    each: &'c mut dyn FnMut(usize, &str, Json<'a>) -> bool,
     emitted: usize,
     stopped: bool,
+}
+
+impl<'a> StreamCtx<'_, 'a> {
+    fn hand_over<E: de::Error>(&mut self, key: &str, item: Json<'a>) -> Result<(), E> {
+        let index = self.emitted;
+        self.emitted += 1;
+        if (self.each)(index, key, item) {
+            Ok(())
+        } else {
+            self.stopped = true;
+            Err(E::custom("stopped"))
+        }
+    }
 }
 
 /// The value at `path[..depth]`: an object on the way, the streamed array at the end.
@@ -344,7 +387,35 @@ impl<'a> Visitor<'a> for PathSeed<'_, '_, 'a> {
     fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Json<'a>, A::Error> {
         let ctx = self.ctx;
         let Some(&next) = ctx.path.get(self.depth) else {
-            return Err(de::Error::custom(GIVE_UP));
+            if !ctx.numbered {
+                return Err(de::Error::custom(GIVE_UP));
+            }
+            // The numbered object: its elements go out, the rest is kept.
+            let mut entries = Vec::new();
+            while let Some(key) = map.next_key_seed(KeySeed)? {
+                let number = (!key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| key.parse::<u64>().ok())
+                    .flatten();
+                // Only "0", "1", "2", ... in that order: then what was handed over are the
+                // first elements in numeric order, whatever follows.
+                let canonical = key.len() == 1 || !key.starts_with('0');
+                match number {
+                    Some(n) if canonical && n == ctx.last_number.map_or(0, |last| last + 1) => {
+                        ctx.last_number = Some(n);
+                        let item = map.next_value_seed(ShapedSeed(ctx.element))?;
+                        ctx.hand_over(&key, item)?;
+                    }
+                    Some(_) => return Err(de::Error::custom(GIVE_UP)),
+                    None if key.bytes().all(|b| b.is_ascii_digit()) => {
+                        return Err(de::Error::custom(GIVE_UP));
+                    }
+                    None => {
+                        let value = map.next_value_seed(ShapedSeed(&EVERYTHING))?;
+                        entries.push((key, value));
+                    }
+                }
+            }
+            return Ok(Json::Object(entries));
         };
         let mut entries = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
@@ -371,16 +442,11 @@ impl<'a> Visitor<'a> for PathSeed<'_, '_, 'a> {
 
     fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Json<'a>, A::Error> {
         let ctx = self.ctx;
-        if self.depth < ctx.path.len() {
+        if self.depth < ctx.path.len() || ctx.numbered {
             return Err(de::Error::custom(GIVE_UP));
         }
         while let Some(item) = seq.next_element_seed(ShapedSeed(ctx.element))? {
-            let index = ctx.emitted;
-            ctx.emitted += 1;
-            if !(ctx.each)(index, item) {
-                ctx.stopped = true;
-                return Err(de::Error::custom("stopped"));
-            }
+            ctx.hand_over("", item)?;
         }
         Ok(Json::Array(Vec::new()))
     }
@@ -516,7 +582,7 @@ mod tests {
             &["data", "items"],
             &EVERYTHING,
             &ready,
-            &mut |i, j| {
+            &mut |i, _, j| {
                 seen.push((i, j.to_string()));
                 true
             },
@@ -550,7 +616,7 @@ mod tests {
                 &["data", "items"],
                 &EVERYTHING,
                 &ready,
-                &mut |_, _| {
+                &mut |_, _, _| {
                     n += 1;
                     true
                 },
@@ -561,16 +627,20 @@ mod tests {
 
         // Broken off after one element, and stopped by the callback.
         let cut = &body[..body.iter().position(|&b| b == b'2').unwrap()];
-        let out = stream_array(cut, &["data", "items"], &EVERYTHING, &ready, &mut |_, _| {
-            true
-        });
+        let out = stream_array(
+            cut,
+            &["data", "items"],
+            &EVERYTHING,
+            &ready,
+            &mut |_, _, _| true,
+        );
         assert!(matches!(out, Streamed::Failed { emitted: 1 }));
         let out = stream_array(
             body,
             &["data", "items"],
             &EVERYTHING,
             &ready,
-            &mut |_, _| false,
+            &mut |_, _, _| false,
         );
         assert!(matches!(out, Streamed::Stopped));
     }

@@ -326,7 +326,7 @@ pub fn normalize_saved_each<'a>(
     match platform {
         PlatformId::TaobaoTw => taobao_tw::normalize_saved_each(body, shop, &mut ready),
         PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved_each(body, shop, emit),
-        PlatformId::Vvtool => vvtool::normalize_saved_each(body, shop, &mut ready),
+        PlatformId::Vvtool => vvtool::normalize_saved_each(body, shop, emit),
         PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
             pandapon::normalize_saved_each(platform, body, shop, emit)
         }

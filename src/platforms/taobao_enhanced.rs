@@ -384,7 +384,7 @@ fn normalize_saved_streamed<'a>(
         0 => code_of(partial).is_ok_and(|c| c == "0"),
         _ => total_of(partial).is_ok(),
     };
-    let mut each = |index: usize, trade: Json<'a>| {
+    let mut each = |index: usize, _: &str, trade: Json<'a>| {
         emit(Box::new(move || normalize_item(&trade, index, shop, None)))
     };
     let skip = match json::stream_array(body, &["data", "items"], &TRADE, &ready, &mut each) {

@@ -18,7 +18,7 @@
 //! throttling and timeouts (retried) as well as bad parameters (not retried), told apart by
 //! `msg`.
 
-use super::json::{EVERYTHING, Json, Shape, Under};
+use super::json::{self, EVERYTHING, Json, Shape, Streamed, Under};
 use super::trade::{
     TIME_FORMAT, TRADE, TRADE_FIELDS, TRADE_LIST, inclusive_seconds, normalize_trade,
 };
@@ -641,6 +641,39 @@ fn each_trade(
     emit: &mut dyn FnMut(Order),
 ) -> Result<ListPage, PlatformError> {
     let v = parse_json_shaped(body, &LIST_SHAPE, ID, endpoint, page)?;
+    let (out, trades) = trades_of(&v, endpoint, page)?;
+    for (path, t) in trades {
+        emit(normalize_item(t, &path, endpoint, shop, page)?);
+    }
+    Ok(out)
+}
+
+fn normalize_item(
+    trade: &Json,
+    path: &str,
+    endpoint: &str,
+    shop: &str,
+    page: Option<u32>,
+) -> Result<Order, PlatformError> {
+    normalize_trade(trade, ID, shop, path).map_err(|(path, detail)| PlatformError::Malformed {
+        platform: ID,
+        endpoint: endpoint.to_string(),
+        page,
+        path,
+        detail,
+        saved_body: None,
+    })
+}
+
+/// Trades with their JSON paths.
+type Trades<'v, 'a> = Vec<(String, &'v Json<'a>)>;
+
+/// Check a list answer's envelope: its paging fields, and its trades with their JSON paths.
+fn trades_of<'v, 'a>(
+    v: &'v Json<'a>,
+    endpoint: &str,
+    page: Option<u32>,
+) -> Result<(ListPage, Trades<'v, 'a>), PlatformError> {
     let malformed = |path: &str, detail: String| PlatformError::Malformed {
         platform: ID,
         endpoint: endpoint.to_string(),
@@ -649,7 +682,7 @@ fn each_trade(
         detail,
         saved_body: None,
     };
-    let (code, msg) = envelope(&v);
+    let (code, msg) = envelope(v);
     match code {
         Some(c) if c == "0" => {}
         Some(c) => return Err(api_error(endpoint, c, msg, v.get("data"))),
@@ -668,6 +701,7 @@ fn each_trade(
         }
         Some(d @ Json::Object(_)) => {
             let mut numbered: Vec<(u64, &str, &Json)> = Vec::new();
+            let mut listed: Vec<(String, &Json)> = Vec::new();
             for (k, val) in d.entries() {
                 if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
                     match k.parse::<u64>() {
@@ -709,9 +743,10 @@ fn each_trade(
                         }
                     }
                     "withholding_money" => {}
-                    // The response table also documents a `trades` list.
+                    // The response table also documents a `trades` list (read after the
+                    // numbered trades).
                     "trades" => match val {
-                        Json::Array(a) => trades.extend(
+                        Json::Array(a) => listed.extend(
                             a.iter()
                                 .enumerate()
                                 .map(|(i, t)| (format!("$.data.trades[{i}]"), t)),
@@ -733,6 +768,7 @@ fn each_trade(
                     .into_iter()
                     .map(|(_, k, t)| (format!("$.data.{k}"), t)),
             );
+            trades.extend(listed);
         }
         Some(other) => {
             return Err(malformed(
@@ -741,28 +777,61 @@ fn each_trade(
             ));
         }
     }
-    for (path, t) in trades {
-        emit(
-            normalize_trade(t, ID, shop, &path)
-                .map_err(|(path, detail)| malformed(&path, detail))?,
-        );
-    }
-    Ok(out)
+    Ok((out, trades))
 }
 
 /// Normalize a saved `erps/sold` or `erps/increment` answer (for `ordersync normalize` and
 /// the fixture tests).
 pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
-    parse_page(body, "saved response", shop, None).map(|p| p.orders)
+    super::normalize_saved(super::PlatformId::Vvtool, body, shop)
 }
 
-/// As [`normalize_saved`], order by order into `emit`.
-pub fn normalize_saved_each(
-    body: &[u8],
-    shop: &str,
-    emit: &mut dyn FnMut(Order),
+/// As [`normalize_saved`], trade by trade as the body is parsed, each handed over before it
+/// is normalized (`normalize` does that on its writing thread); `emit` returns `false` to
+/// stop. The numbered trades of `data` are handed over once `code` (0) has been read, while
+/// their keys come in increasing order; anything else falls back to the ordinary read.
+pub fn normalize_saved_each<'a>(
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    each_trade(body, "saved response", shop, None, emit).map(|_| ())
+    const SAVED: &str = "saved response";
+    let ready =
+        |depth: usize, partial: &Json<'a>| depth > 0 || envelope(partial).0.as_deref() == Some("0");
+    let mut handed = std::collections::HashSet::new();
+    let mut each = |_: usize, key: &str, trade: Json<'a>| {
+        let path = format!("$.data.{key}");
+        handed.insert(key.to_string());
+        emit(Box::new(move || {
+            normalize_item(&trade, &path, SAVED, shop, None)
+        }))
+    };
+    let streamed = json::stream_numbered(body, &["data"], &TRADE, &ready, &mut each);
+    let tree;
+    let v = match streamed {
+        Streamed::Stopped => return Ok(()),
+        Streamed::Done(t) => {
+            tree = t;
+            &tree
+        }
+        Streamed::Fallback | Streamed::Failed { .. } => {
+            tree = parse_json_shaped(body, &LIST_SHAPE, ID, SAVED, None)?;
+            &tree
+        }
+    };
+    // What was not handed over yet: the `trades` list, or everything after a fallback.
+    let (_, trades) = trades_of(v, SAVED, None)?;
+    for (path, t) in trades {
+        let key = path.strip_prefix("$.data.").unwrap_or_default();
+        if handed.contains(key) {
+            continue;
+        }
+        let order = normalize_item(t, &path, SAVED, shop, None);
+        if !emit(Box::new(move || order)) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -870,6 +939,48 @@ mod tests {
             "2021-06-15T21:10:00+08:00"
         );
         assert_eq!(o.lines.len(), 2);
+    }
+
+    /// `normalize` streams a saved answer; whatever the body, it must come to the same
+    /// orders, or the same error, as the page read the pull uses.
+    #[test]
+    fn streamed_saved_answers_read_as_pages() {
+        let tr = |tid: u64| serde_json::json!({"tid": tid, "payment": "1.00"});
+        let wrap = |data: &str| format!(r#"{{"code":0,"msg":"ok","data":{data}}}"#);
+        let bodies: Vec<String> = vec![
+            wrap(&format!(
+                r#"{{"0":{},"1":{},"2":{},"has_next":false}}"#,
+                tr(0),
+                tr(1),
+                tr(2)
+            )),
+            // Keys out of order, after one was handed over; a trades list besides.
+            wrap(&format!(
+                r#"{{"1":{},"0":{},"10":{},"2":{}}}"#,
+                tr(1),
+                tr(0),
+                tr(10),
+                tr(2)
+            )),
+            wrap(&format!(r#"{{"0":{},"trades":[{}]}}"#, tr(0), tr(5))),
+            wrap(&format!(r#"[{},{}]"#, tr(0), tr(1))),
+            wrap(&format!(r#"{{"0":{},"1":{{"payment":"1.00"}}}}"#, tr(0))),
+            wrap(&format!(r#"{{"0":{},"has_next":"maybe"}}"#, tr(0))),
+            wrap("null"),
+            format!(r#"{{"data":{{"0":{}}},"code":0}}"#, tr(0)),
+            format!(r#"{{"code":302,"msg":"未授权","data":{{"0":{}}}}}"#, tr(0)),
+            wrap(&format!(r#"{{"0":{},"1":{}"#, tr(0), tr(1))),
+            String::from_utf8(FIXTURE.to_vec()).unwrap(),
+        ];
+        for body in &bodies {
+            let streamed = normalize_saved(body.as_bytes(), "s")
+                .map(|o| serde_json::to_value(o).unwrap())
+                .map_err(|e| e.to_string());
+            let paged = parse_page(body.as_bytes(), "saved response", "s", None)
+                .map(|p| serde_json::to_value(p.orders).unwrap())
+                .map_err(|e| e.to_string());
+            assert_eq!(streamed, paged, "{body}");
+        }
     }
 
     #[test]
