@@ -107,6 +107,24 @@ pub enum PlatformError {
 }
 
 impl PlatformError {
+    /// An answer that parsed but does not say what it should, at JSON `path`.
+    pub fn malformed(
+        platform: &'static str,
+        endpoint: &str,
+        page: Option<u32>,
+        path: impl Into<String>,
+        detail: String,
+    ) -> PlatformError {
+        PlatformError::Malformed {
+            platform,
+            endpoint: endpoint.to_string(),
+            page,
+            path: path.into(),
+            detail,
+            saved_body: None,
+        }
+    }
+
     /// The class used for retries and exit codes.
     pub fn class(&self) -> ErrorClass {
         match self {

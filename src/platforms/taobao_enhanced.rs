@@ -265,27 +265,16 @@ fn normalize_item(
 }
 
 fn malformed(page: Option<u32>, path: &str, detail: String) -> PlatformError {
-    PlatformError::Malformed {
-        platform: ID,
-        endpoint: LIST.to_string(),
-        page,
-        path: path.to_string(),
-        detail,
-        saved_body: None,
-    }
+    PlatformError::malformed(ID, LIST, page, path, detail)
 }
 
-/// The code of an answer, as text.
-fn code_of(v: &Json) -> Result<String, PlatformError> {
+/// The code of an answer, as text (or what is wrong with `$.code`).
+fn code_of(v: &Json) -> Result<String, String> {
     match v.get("code") {
         Some(Json::Number(n)) => Ok(n.to_string()),
         Some(Json::String(s)) => Ok(s.trim().to_string()),
-        Some(other) => Err(malformed(
-            None,
-            "$.code",
-            format!("expected an integer, found {other}"),
-        )),
-        None => Err(malformed(None, "$.code", "missing".into())),
+        Some(other) => Err(format!("expected an integer, found {other}")),
+        None => Err("missing".into()),
     }
 }
 
@@ -304,7 +293,7 @@ fn envelope<'v, 'a>(
     v: &'v Json<'a>,
     page: Option<u32>,
 ) -> Result<(Option<u64>, &'v [Json<'a>]), PlatformError> {
-    let code = code_of(v).map_err(|e| with_page(e, page))?;
+    let code = code_of(v).map_err(|detail| malformed(page, "$.code", detail))?;
     if code != "0" {
         let message = match v.get("message").or_else(|| v.get("msg")) {
             Some(Json::String(s)) => s.to_string(),
@@ -348,27 +337,6 @@ fn envelope<'v, 'a>(
         }
     };
     Ok((total, items))
-}
-
-fn with_page(e: PlatformError, page: Option<u32>) -> PlatformError {
-    match e {
-        PlatformError::Malformed {
-            platform,
-            endpoint,
-            path,
-            detail,
-            saved_body,
-            ..
-        } => PlatformError::Malformed {
-            platform,
-            endpoint,
-            page,
-            path,
-            detail,
-            saved_body,
-        },
-        other => other,
-    }
 }
 
 /// A saved list answer, trade by trade as it is parsed: each trade is handed over before it

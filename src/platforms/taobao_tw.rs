@@ -251,14 +251,7 @@ impl Adapter for TaobaoTw {
 }
 
 fn malformed(endpoint: &str, page: Option<u32>, (path, detail): (String, String)) -> PlatformError {
-    PlatformError::Malformed {
-        platform: ID,
-        endpoint: endpoint.to_string(),
-        page,
-        path,
-        detail,
-        saved_body: None,
-    }
+    PlatformError::malformed(ID, endpoint, page, path, detail)
 }
 
 fn placeholder_line(id: String) -> OrderLine {

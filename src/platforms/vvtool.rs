@@ -655,14 +655,8 @@ fn normalize_item(
     shop: &str,
     page: Option<u32>,
 ) -> Result<Order, PlatformError> {
-    normalize_trade(trade, ID, shop, path).map_err(|(path, detail)| PlatformError::Malformed {
-        platform: ID,
-        endpoint: endpoint.to_string(),
-        page,
-        path,
-        detail,
-        saved_body: None,
-    })
+    normalize_trade(trade, ID, shop, path)
+        .map_err(|(path, detail)| PlatformError::malformed(ID, endpoint, page, path, detail))
 }
 
 /// Trades with their JSON paths.
@@ -674,14 +668,8 @@ fn trades_of<'v, 'a>(
     endpoint: &str,
     page: Option<u32>,
 ) -> Result<(ListPage, Trades<'v, 'a>), PlatformError> {
-    let malformed = |path: &str, detail: String| PlatformError::Malformed {
-        platform: ID,
-        endpoint: endpoint.to_string(),
-        page,
-        path: path.to_string(),
-        detail,
-        saved_body: None,
-    };
+    let malformed =
+        |path: &str, detail: String| PlatformError::malformed(ID, endpoint, page, path, detail);
     let (code, msg) = envelope(v);
     match code {
         Some(c) if c == "0" => {}

@@ -716,14 +716,7 @@ fn parse_page<T: DeserializeOwned>(
 }
 
 fn malformed(ctx: &Ctx, page: Option<u32>, path: &str, detail: String) -> PlatformError {
-    PlatformError::Malformed {
-        platform: ctx.endpoint.id(),
-        endpoint: ctx.endpoint.path().to_string(),
-        page,
-        path: path.to_string(),
-        detail,
-        saved_body: None,
-    }
+    PlatformError::malformed(ctx.endpoint.id(), ctx.endpoint.path(), page, path, detail)
 }
 
 fn api_error(
