@@ -198,8 +198,8 @@ pub struct PullArgs {
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
 
-    /// Pages of one window fetched at once; above 1, the next window's first page (and on
-    /// has_next lists the next page) is also asked for ahead. 1: one request at a time. The
+    /// Pages of one window fetched at once; above 1, the next window's first page (on
+    /// creation-time scans) and the next has_next page are also asked for ahead. 1: one request at a time. The
     /// rate limit paces every request either way.
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,

@@ -193,11 +193,17 @@ pub async fn pull<A: Adapter>(
         });
         // The next window's first page is asked for while this window is scanned: its
         // answer says how many pages follow, so without it the pull would wait a round trip
-        // at every window border. (Not under --limit, where it may never be needed, nor with
-        // --concurrency 1, which asks for one request at a time.)
+        // at every window border. Only on creation-time scans: there a window's orders stay
+        // put, while on modification-time scans an early page 1 would stretch the time
+        // between the two totals that tell whether the window changed under the scan, and an
+        // order moving out while another moves in leaves the totals equal. (Nor under
+        // --limit, where it may never be needed, nor with --concurrency 1, which asks for one
+        // request at a time.)
         let prefetch = async {
             match next {
-                Some(n) if plan.limit.is_none() && plan.concurrency > 1 => {
+                Some(n)
+                    if scan_by == By::Created && plan.limit.is_none() && plan.concurrency > 1 =>
+                {
                     Some(fetcher.first_page(n, scan_by).await)
                 }
                 _ => None,

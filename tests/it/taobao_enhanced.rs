@@ -182,7 +182,7 @@ fn drift_and_faults_lose_nothing() {
         .collect();
     assert!(unmoved.len() > 50);
     let lost: Vec<&String> = unmoved.difference(&set).collect();
-    assert!(lost.is_empty(), "lost {lost:?}");
+    assert!(lost.is_empty(), "lost {lost:?}; stderr:\n{}", r.stderr);
 }
 
 #[test]
