@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod memory;
 pub mod model;
 pub mod net;
 pub mod platforms;

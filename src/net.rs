@@ -68,11 +68,13 @@ pub struct Transport {
 
 /// The platforms count requests per second (a sliding second, in the sandbox). The limiter
 /// spaces requests a little more than 1/rate apart, but a task woken late can send a request
-/// close behind the next one; this keeps the send times of the last `rate` requests and holds a
-/// request back until the one `rate` requests before it is more than a second (plus 15 ms for
-/// the trip to the platform) old.
+/// close behind the next one; this keeps the send times of the requests of the last
+/// `GUARD_SPAN` (a second plus 15 ms for the trip to the platform) and holds a request back
+/// while `rate` of them are that recent.
 struct SecondGuard {
     rate: usize,
+    /// Send times within the last `GUARD_SPAN`, oldest first: at most `rate`, and no more than
+    /// one second's requests however high the rate (memory does not follow `--rate-limit`).
     sent: std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
 }
 
@@ -80,10 +82,9 @@ const GUARD_SPAN: Duration = Duration::from_millis(1_015);
 
 impl SecondGuard {
     fn new(rate: u32) -> SecondGuard {
-        let rate = rate.max(1) as usize;
         SecondGuard {
-            rate,
-            sent: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(rate)),
+            rate: rate.max(1) as usize,
+            sent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -93,14 +94,12 @@ impl SecondGuard {
             let wait = {
                 let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
                 let now = tokio::time::Instant::now();
+                while sent.front().is_some_and(|&t| t + GUARD_SPAN <= now) {
+                    sent.pop_front();
+                }
                 match sent.front() {
-                    Some(&oldest) if sent.len() >= self.rate && now < oldest + GUARD_SPAN => {
-                        oldest + GUARD_SPAN - now
-                    }
+                    Some(&oldest) if sent.len() >= self.rate => oldest + GUARD_SPAN - now,
                     _ => {
-                        if sent.len() >= self.rate {
-                            sent.pop_front();
-                        }
                         sent.push_back(now);
                         return;
                     }

@@ -11,9 +11,11 @@
 //! memory does not grow with the number of orders pulled. Once a window's total is known, its
 //! remaining pages are fetched concurrently (bounded by `--concurrency`; the rate limiter in
 //! `net` still paces every request) and emitted in page order, so output stays deterministic;
-//! a `has_next` list keeps the next page's request in flight while a page is read. Created-time
-//! windows grow while they hold few pages and shrink when they hold many (`window::Sizer`). Orders are deduplicated
-//! by `order_id` within the run, keeping a newer `updated_at`. After each completed window the
+//! a `has_next` list keeps the next page's request in flight while a page is read. Windows
+//! adapt to the orders they hold (`window::Sizer`): created-time windows grow while sparse, all
+//! shrink when dense, and a window whose page 1 reports too many orders is cut before it is
+//! scanned, which bounds what dedupe remembers. Orders are deduplicated by `order_id` (keeping
+//! a newer `updated_at`) against the current and the previous window. After each completed window the
 //! sink is flushed and `checkpoint` is called with the window's end, which is what state files
 //! record.
 
@@ -30,7 +32,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, FuturesOrdered, StreamExt};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -91,9 +93,9 @@ struct Emitter<'a> {
     limit: Option<u64>,
     /// `--by created` served through modified-time windows: keep created in this range.
     created_filter: Option<Window>,
-    seen: HashMap<OrderKey, Option<Timestamp>>,
+    seen: HashMap<OrderKey, Version>,
     /// `seen` of the previous window.
-    seen_before: HashMap<OrderKey, Option<Timestamp>>,
+    seen_before: HashMap<OrderKey, Version>,
     keys: KeyHasher,
     /// Orders new to `seen` (or newer versions) in the current pass over a window.
     new_in_pass: u64,
@@ -150,12 +152,14 @@ pub async fn pull<A: Adapter>(
         len = len.min(max);
     }
     adapter.prepare(t).await?;
-    // Created-time windows adapt to how many orders they hold (unless --window fixed them):
-    // a sparse window wastes a request on a short page and gives nothing to fetch at once.
+    // Windows adapt to how many orders they hold: created-time ones (without --window) grow
+    // while sparse, and every window shrinks when dense (`window::Sizer`).
+    let page = page_size(adapter, plan);
     let mut sizer = window::Sizer::new(
         len,
         max_window,
-        (scan_by == By::Created && plan.window.is_none()).then_some(page_size(adapter, plan)),
+        page,
+        scan_by == By::Created && plan.window.is_none(),
     );
     let fetcher = Fetcher {
         adapter,
@@ -181,16 +185,31 @@ pub async fn pull<A: Adapter>(
         },
         progress: progress::Progress::new(spec.id, (range.1 - range.0).num_seconds().max(0) as u64),
     };
-    let mut next = (range.0 < range.1).then(|| Window {
-        start: range.0,
-        end: sizer.end_of(range.0, range.1),
-    });
-    let mut prefetched = None;
-    while let Some(w) = next {
-        next = (w.end < range.1).then(|| Window {
-            start: w.end,
-            end: sizer.end_of(w.end, range.1),
-        });
+    // Windows to scan, in order: the current one and the next are always planned (the next
+    // one's page 1 may be fetched early), and a window split before its scan puts its parts
+    // in front.
+    let mut upcoming: VecDeque<Window> = VecDeque::new();
+    let mut planned_until = range.0;
+    let mut prefetched: Option<(Window, Result<ListPage, PlatformError>)> = None;
+    loop {
+        while upcoming.len() < 2 && planned_until < range.1 {
+            let w = Window {
+                start: planned_until,
+                end: sizer.end_of(planned_until, range.1),
+            };
+            planned_until = w.end;
+            upcoming.push_back(w);
+        }
+        let Some(w) = upcoming.pop_front() else {
+            break;
+        };
+        let first = match prefetched.take() {
+            Some((pw, page)) if pw == w => Some(page),
+            other => {
+                prefetched = other;
+                None
+            }
+        };
         // The next window's first page is asked for while this window is scanned: its
         // answer says how many pages follow, so without it the pull would wait a round trip
         // at every window border. Only on creation-time scans: there a window's orders stay
@@ -198,35 +217,65 @@ pub async fn pull<A: Adapter>(
         // between the two totals that tell whether the window changed under the scan, and an
         // order moving out while another moves in leaves the totals equal. (Nor under
         // --limit, where it may never be needed, nor with --concurrency 1, which asks for one
-        // request at a time.)
+        // request at a time, nor while a page fetched early for a later window waits.)
+        let prefetch_for = upcoming.front().copied().filter(|_| {
+            prefetched.is_none()
+                && scan_by == By::Created
+                && plan.limit.is_none()
+                && plan.concurrency > 1
+        });
         let prefetch = async {
-            match next {
-                Some(n)
-                    if scan_by == By::Created && plan.limit.is_none() && plan.concurrency > 1 =>
-                {
-                    Some(fetcher.first_page(n, scan_by).await)
-                }
-                _ => None,
+            match prefetch_for {
+                Some(n) => Some((n, fetcher.first_page(n, scan_by).await)),
+                None => None,
             }
         };
         let (done, first_of_next) = futures_util::future::join(
-            window(&fetcher, &mut emitter, w, scan_by, prefetched.take()),
+            window(
+                &fetcher,
+                &mut emitter,
+                w,
+                scan_by,
+                first,
+                sizer.bounds().split_above,
+            ),
             prefetch,
         )
         .await;
-        prefetched = first_of_next;
-        let done = done?;
-        emitter.sink.flush()?;
-        if !done {
-            emitter.summary.stopped_at_limit = true;
-            break;
+        if first_of_next.is_some() {
+            prefetched = first_of_next;
         }
+        match done? {
+            Scanned::Complete => {}
+            Scanned::Limit => {
+                emitter.sink.flush()?;
+                emitter.summary.stopped_at_limit = true;
+                break;
+            }
+            Scanned::TooBig(total) => {
+                // Nothing of `w` was emitted yet: scan it as shorter windows instead.
+                sizer.window_held(w.end - w.start, total);
+                let parts = sizer.bounds().parts_for(total);
+                tracing::debug!(
+                    "{}: window {w} holds {total} orders; cutting it in {parts}",
+                    spec.id
+                );
+                let parts = window::split(w, parts).unwrap_or_default();
+                emitter.summary.split_windows += 1;
+                for part in parts.into_iter().rev() {
+                    upcoming.push_front(part);
+                }
+                continue;
+            }
+        }
+        emitter.sink.flush()?;
         checkpoint(w.end)?;
         emitter.summary.complete_until = Some(w.end.to_rfc3339());
-        sizer.window_held(emitter.seen.len() as u64);
+        sizer.window_held(w.end - w.start, emitter.seen.len() as u64);
         let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;
         emitter.density = Some(emitter.seen.len() as f64 / secs);
         emitter.seen_before = std::mem::take(&mut emitter.seen);
+        crate::memory::release_free_pages();
         emitter.progress.window_done(
             (w.end - range.0).num_seconds().max(0) as u64,
             t.stats.requests.load(Ordering::Relaxed),
@@ -241,14 +290,25 @@ pub async fn pull<A: Adapter>(
     Ok(s)
 }
 
-/// Scan one window completely (halving it when needed); `false` when the limit stopped it.
+/// How a window's scan ended.
+enum Scanned {
+    Complete,
+    /// `--limit` was reached.
+    Limit,
+    /// Page 1 reported this many orders, more than a window may hold; nothing was emitted.
+    TooBig(u64),
+}
+
+/// Scan one window completely (halving it when needed), or report it as too big to scan
+/// when its page 1 reports more than `split_above` orders.
 async fn window<A: Adapter>(
     f: &Fetcher<'_, A>,
     e: &mut Emitter<'_>,
     w: Window,
     by: By,
     mut first: Option<Result<ListPage, PlatformError>>,
-) -> Result<bool> {
+    split_above: u64,
+) -> Result<Scanned> {
     let platform = f.t.platform();
     let mut pending = vec![(w, 0u32)];
     while let Some((w, depth)) = pending.pop() {
@@ -259,7 +319,10 @@ async fn window<A: Adapter>(
             if attempt > 0 {
                 e.summary.rescans += 1;
             }
-            match scan(f, e, w, by, first.take()).await {
+            // Only before anything of the window was emitted may it be cut differently.
+            let split_above = (attempt == 0 && depth == 0).then_some(split_above);
+            match scan(f, e, w, by, first.take(), split_above).await {
+                Ok(Scan::TooBig(total)) => return Ok(Scanned::TooBig(total)),
                 Ok(Scan::Stable) => {
                     stable = true;
                     break;
@@ -271,7 +334,7 @@ async fn window<A: Adapter>(
                     break;
                 }
                 Ok(Scan::Unverified) => continue,
-                Ok(Scan::Limit) => return Ok(false),
+                Ok(Scan::Limit) => return Ok(Scanned::Limit),
                 Err(err) if is_transient(&err) && depth < 3 => {
                     if let Some((a, b)) = window::halve(w) {
                         tracing::warn!(
@@ -305,16 +368,19 @@ async fn window<A: Adapter>(
             }
         }
     }
-    Ok(true)
+    Ok(Scanned::Complete)
 }
 
-/// One pass over a window; `first` is its page 1 when that was fetched ahead.
+/// One pass over a window; `first` is its page 1 when that was fetched ahead. With
+/// `split_above`, a window whose page 1 reports more orders than that (and that is at least
+/// two seconds long) is left unscanned as `Scan::TooBig`.
 async fn scan<A: Adapter>(
     f: &Fetcher<'_, A>,
     e: &mut Emitter<'_>,
     w: Window,
     by: By,
     first: Option<Result<ListPage, PlatformError>>,
+    split_above: Option<u64>,
 ) -> Result<Scan> {
     let size = page_size(f.adapter, f.plan);
     e.new_in_pass = 0;
@@ -323,6 +389,12 @@ async fn scan<A: Adapter>(
         None => f.fetch(w, by, 1, size).await?,
     };
     let total0 = first.total;
+    if let (Some(total), Some(most)) = (total0, split_above)
+        && total > most
+        && w.end - w.start >= chrono::Duration::seconds(2)
+    {
+        return Ok(Scan::TooBig(total));
+    }
     let full_first = first.orders.len() as u32 >= size;
     let has_next = first.has_next;
     if e.emit(first)? {
@@ -529,16 +601,17 @@ impl Emitter<'_> {
     /// First sighting, or a newer version of an order already emitted.
     fn is_new(&mut self, o: &Order) -> bool {
         let key = self.keys.key(&o.order_id);
+        let version = version_of(o.updated_at);
         let before = self.seen_before.get(&key).copied();
         match self.seen.get_mut(&key) {
-            Some(prev) if o.updated_at > *prev => {
-                *prev = o.updated_at;
+            Some(prev) if version > *prev => {
+                *prev = version;
                 true
             }
             Some(_) => false,
             None => {
-                self.seen.insert(key, o.updated_at);
-                before.is_none_or(|prev| o.updated_at > prev)
+                self.seen.insert(key, version);
+                before.is_none_or(|prev| version > prev)
             }
         }
     }
@@ -547,8 +620,17 @@ impl Emitter<'_> {
 /// An order id as dedupe remembers it: 128 bits of keyed hash, not the id's text, so that
 /// the memory of a window's orders does not depend on how long ids are. Two ids share a key
 /// with a probability of about n²/2¹²⁹ (for a million orders, 10⁻²⁷), and the keys are
-/// random per run.
-type OrderKey = u128;
+/// random per run. Two `u64`s rather than a `u128`, whose 16-byte alignment would pad each
+/// entry of the dedupe table from 24 to 32 bytes.
+type OrderKey = (u64, u64);
+
+/// The version of an order dedupe compares: its modification time in microseconds since the
+/// epoch, `i64::MIN` when the platform gives none (older than any time, as `None` is).
+type Version = i64;
+
+fn version_of(updated_at: Option<Timestamp>) -> Version {
+    updated_at.map_or(i64::MIN, |t| t.at().timestamp_micros())
+}
 
 #[derive(Default)]
 struct KeyHasher(std::hash::RandomState, std::hash::RandomState);
@@ -556,7 +638,7 @@ struct KeyHasher(std::hash::RandomState, std::hash::RandomState);
 impl KeyHasher {
     fn key(&self, order_id: &str) -> OrderKey {
         use std::hash::BuildHasher;
-        (u128::from(self.0.hash_one(order_id)) << 64) | u128::from(self.1.hash_one(order_id))
+        (self.0.hash_one(order_id), self.1.hash_one(order_id))
     }
 }
 
@@ -566,6 +648,8 @@ fn is_transient(e: &anyhow::Error) -> bool {
 }
 
 enum Scan {
+    /// Page 1 reported more orders than the window may hold; nothing was emitted.
+    TooBig(u64),
     Stable,
     Changed,
     /// Paged without a total while orders may move: needs another pass to confirm.
