@@ -14,7 +14,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod logging;
-pub mod memory;
 pub mod model;
 pub mod net;
 pub mod platforms;

@@ -78,6 +78,9 @@ struct SecondGuard {
     sent: std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
 }
 
+/// The most bytes reserved for a body on the word of its Content-Length (more still arrives).
+const MOST_PREALLOCATED: u64 = 64 << 20;
+
 const GUARD_SPAN: Duration = Duration::from_millis(1_015);
 
 impl SecondGuard {
@@ -230,7 +233,7 @@ impl Transport {
             endpoint: endpoint.to_string(),
             detail: describe_reqwest(&e),
         };
-        let resp = rb.send().await.map_err(transport_err)?;
+        let mut resp = rb.send().await.map_err(transport_err)?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -238,7 +241,13 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = resp.bytes().await.map_err(transport_err)?;
+        // Read piece by piece into one buffer sized from Content-Length: collecting the pieces
+        // first and then joining them held a big page (a few MB of trades) twice.
+        let expected = resp.content_length().unwrap_or(0).min(MOST_PREALLOCATED);
+        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+        while let Some(piece) = resp.chunk().await.map_err(transport_err)? {
+            body.extend_from_slice(&piece);
+        }
         tracing::trace!(
             "{} {} answered {} ({} bytes)",
             self.platform,
@@ -254,8 +263,7 @@ impl Transport {
                 retry_after,
             });
         }
-        // Without a copy when the body arrived as one piece.
-        Ok(Vec::from(body))
+        Ok(body)
     }
 
     /// Remove every secret from a text.

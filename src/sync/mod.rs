@@ -275,7 +275,6 @@ pub async fn pull<A: Adapter>(
         let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;
         emitter.density = Some(emitter.seen.len() as f64 / secs);
         emitter.seen_before = std::mem::take(&mut emitter.seen);
-        crate::memory::release_free_pages();
         emitter.progress.window_done(
             (w.end - range.0).num_seconds().max(0) as u64,
             t.stats.requests.load(Ordering::Relaxed),
