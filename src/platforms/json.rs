@@ -15,6 +15,27 @@
 //! seventy keys of which the normalizer reads twenty-five, and skipping the rest while parsing
 //! keeps a 500-trade page's tree a fraction of its size.
 
+/// Evaluate `$read` with `$de` bound to a `serde_json::Deserializer` over `$body`: over text
+/// when the body is valid UTF-8 (checked once for the whole body, which is much cheaper than
+/// the byte reader's check of every string), over the bytes otherwise, where the read then
+/// fails at the string that is not UTF-8, as before.
+macro_rules! over_body {
+    ($body:expr, |$de:ident| $read:expr) => {{
+        let body: &[u8] = $body;
+        match std::str::from_utf8(body) {
+            Ok(text) => {
+                let mut $de = serde_json::Deserializer::from_str(text);
+                $read
+            }
+            Err(_) => {
+                let mut $de = serde_json::Deserializer::from_slice(body);
+                $read
+            }
+        }
+    }};
+}
+pub(crate) use over_body;
+
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Number;
@@ -77,16 +98,19 @@ impl Shape for Under {
 impl<'a> Json<'a> {
     /// Parse a body; strings without escapes borrow from it.
     pub fn parse(body: &'a [u8]) -> serde_json::Result<Json<'a>> {
-        serde_json::from_slice(body)
+        over_body!(body, |de| {
+            let v = Json::deserialize(&mut de)?;
+            de.end().map(|()| v)
+        })
     }
 
     /// Parse a body keeping only what `shape` asks for. The whole body is still checked to
     /// be JSON.
     pub fn parse_shaped(body: &'a [u8], shape: &'static dyn Shape) -> serde_json::Result<Json<'a>> {
-        let mut de = serde_json::Deserializer::from_slice(body);
-        let v = ShapedSeed(shape).deserialize(&mut de)?;
-        de.end()?;
-        Ok(v)
+        over_body!(body, |de| {
+            let v = ShapedSeed(shape).deserialize(&mut de)?;
+            de.end().map(|()| v)
+        })
     }
 
     /// The value of `key` in an object (the last one when the key repeats); `None` for a
@@ -128,6 +152,25 @@ impl<'a> Json<'a> {
             Json::String(_) => "a string",
             Json::Array(_) => "an array",
             Json::Object(_) => "an object",
+        }
+    }
+}
+
+/// A `Value`'s tree, borrowing its strings.
+impl<'v> From<&'v serde_json::Value> for Json<'v> {
+    fn from(v: &'v serde_json::Value) -> Json<'v> {
+        use serde_json::Value;
+        match v {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Number(n) => Json::Number(n.clone()),
+            Value::String(s) => Json::String(Cow::Borrowed(s)),
+            Value::Array(items) => Json::Array(items.iter().map(Json::from).collect()),
+            Value::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Json::from(v)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -315,13 +358,14 @@ fn stream<'a>(
         emitted: 0,
         stopped: false,
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let read = PathSeed {
-        depth: 0,
-        ctx: &mut ctx,
-    }
-    .deserialize(&mut de)
-    .and_then(|tree| de.end().map(|()| tree));
+    let read = over_body!(body, |de| {
+        PathSeed {
+            depth: 0,
+            ctx: &mut ctx,
+        }
+        .deserialize(&mut de)
+        .and_then(|tree| de.end().map(|()| tree))
+    });
     match read {
         _ if ctx.stopped => Streamed::Stopped,
         Ok(tree) => Streamed::Done(tree),

@@ -352,7 +352,10 @@ pub fn parse_json<'de, T: serde::Deserialize<'de>>(
     endpoint: &str,
     page: Option<u32>,
 ) -> Result<T, PlatformError> {
-    if let Ok(v) = serde_json::from_slice(body) {
+    let fast: serde_json::Result<T> = json::over_body!(body, |de| {
+        T::deserialize(&mut de).and_then(|v| de.end().map(|()| v))
+    });
+    if let Ok(v) = fast {
         return Ok(v);
     }
     let mut de = serde_json::Deserializer::from_slice(body);

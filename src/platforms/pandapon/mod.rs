@@ -33,6 +33,7 @@ use crate::model::{
     warn_unknown_status,
 };
 use crate::net::Transport;
+use crate::platforms::json::{Json, Shape};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use rand::distr::{Alphanumeric, SampleString};
 use secrecy::{ExposeSecret, SecretString};
@@ -654,7 +655,10 @@ fn parse_page<T: DeserializeOwned>(
     let endpoint = ctx.endpoint.path();
     // One pass reads head and data together. Only when that fails is the head read alone, so
     // an error answer whose `data` has an unexpected shape is still the platform's error.
-    let (head, data) = match serde_json::from_slice::<Whole<T>>(body) {
+    let whole: serde_json::Result<Whole<T>> = crate::platforms::json::over_body!(body, |de| {
+        Whole::<T>::deserialize(&mut de).and_then(|v| de.end().map(|()| v))
+    });
+    let (head, data) = match whole {
         Ok(w) => (
             Head {
                 request_id: w.request_id,
@@ -966,6 +970,47 @@ impl At<'_> {
             }
         }
     }
+
+    /// Like [`At::json_text`], into a tree that borrows from the text and keeps what `shape`
+    /// asks for (a JSON object given as such rather than as text is taken as it is).
+    fn json_tree<'v>(
+        &self,
+        v: Option<&'v Value>,
+        field: &str,
+        shape: &'static dyn Shape,
+    ) -> Option<Json<'v>> {
+        let parsed = match v? {
+            Value::Null => return None,
+            Value::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
+            Value::String(s) => Json::parse_shaped(s.as_bytes(), shape),
+            other => return Some(Json::from(other)),
+        };
+        match parsed {
+            Ok(Json::Null) => None,
+            Ok(tree) => Some(tree),
+            Err(e) => {
+                self.warn(field, &format!("is not the expected JSON text ({e})"));
+                None
+            }
+        }
+    }
+
+    /// [`At::json_text`] for a value inside such a tree.
+    fn json_text_in_tree<T: DeserializeOwned>(&self, v: &Json<'_>, field: &str) -> Option<T> {
+        let parsed = match v {
+            Json::Null => return None,
+            Json::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
+            Json::String(s) => serde_json::from_str::<Option<T>>(s),
+            other => serde_json::from_str::<Option<T>>(&other.to_string()),
+        };
+        match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                self.warn(field, &format!("is not the expected JSON text ({e})"));
+                None
+            }
+        }
+    }
 }
 
 /// A JSON object's members in document order (whatever `serde_json::Map` keeps).
@@ -1000,6 +1045,15 @@ fn text(v: Option<TextOrNumber>) -> Option<String> {
 }
 
 /// The text of a JSON scalar inside a JSON-in-string field.
+/// [`value_str`] for a value of a borrowed tree.
+fn tree_str(v: Option<&Json<'_>>) -> Option<String> {
+    match v? {
+        Json::Null => None,
+        Json::String(s) => non_empty(Some(s)),
+        other => Some(other.to_string()),
+    }
+}
+
 fn value_str(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::Null => None,

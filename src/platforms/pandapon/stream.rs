@@ -53,10 +53,11 @@ pub(super) fn each_order<T: DeserializeOwned>(
         stopped: false,
         each,
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let read = Page::<T>(&mut state, PhantomData)
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
+    let read = crate::platforms::json::over_body!(body, |de| {
+        Page::<T>(&mut state, PhantomData)
+            .deserialize(&mut de)
+            .and_then(|()| de.end())
+    });
     match read {
         _ if state.stopped => Outcome::Stopped,
         Ok(()) => Outcome::Done {

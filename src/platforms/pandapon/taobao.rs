@@ -6,10 +6,11 @@
 //! (`BULIDING`, sic) are kept verbatim as the line's `platform_status`; PandaPon documents no
 //! table for them, so the line's normalized `status` is null. Amounts are integers in fen.
 
-use super::{At, Ctx, OrderedPairs, map_status, order_id, quantity, text, value_str};
+use super::{At, Ctx, OrderedPairs, map_status, order_id, quantity, text, tree_str, value_str};
 use crate::error::PlatformError;
 use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status};
 use crate::platforms::TextOrNumber;
+use crate::platforms::json::{EVERYTHING, Json, Shape};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -168,16 +169,32 @@ fn non_blank(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
 
+/// The keys of `subOrderResult` the normalizer reads; the rest of it is skipped while parsing.
+struct SubOrderResult;
+
+impl Shape for SubOrderResult {
+    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
+        matches!(
+            key,
+            "option_fields" | "status" | "sub_purchase_order_id" | "item_id" | "sku_id" | "title"
+        )
+        .then_some(&EVERYTHING as &'static dyn Shape)
+    }
+    fn element(&self) -> &'static dyn Shape {
+        &EVERYTHING
+    }
+}
+
 fn line(at: &At, i: usize, s: WireSubOrder) -> OrderLine {
     let field = format!("subOrderVOS[{i}].subOrderResult");
-    let result: Option<Value> = at.json_text(s.sub_order_result.as_ref(), &field);
+    let result = at.json_tree(s.sub_order_result.as_ref(), &field, &SubOrderResult);
     let options = result.as_ref().and_then(|r| r.get("option_fields"));
     let props: Option<OrderedPairs> = options.and_then(|o| {
         let (key, v) = match o.get("zh") {
-            Some(v) if !v.is_null() => ("zh", v),
+            Some(v) if *v != Json::Null => ("zh", v),
             _ => ("en", o.get("en")?),
         };
-        at.json_text(Some(v), &format!("{field}.option_fields.{key}"))
+        at.json_text_in_tree(v, &format!("{field}.option_fields.{key}"))
     });
     let sku_properties = props
         .map(|p| {
@@ -189,7 +206,7 @@ fn line(at: &At, i: usize, s: WireSubOrder) -> OrderLine {
                 .collect()
         })
         .unwrap_or_default();
-    let from_result = |key: &str| value_str(result.as_ref().and_then(|r| r.get(key)));
+    let from_result = |key: &str| tree_str(result.as_ref().and_then(|r| r.get(key)));
     let platform_status = text(s.status).or_else(|| from_result("status"));
     OrderLine {
         line_id: text(s.sub_order_id)
@@ -212,6 +229,6 @@ fn line(at: &At, i: usize, s: WireSubOrder) -> OrderLine {
         refund_status: text(s.refund_status),
         carrier: None,
         tracking_number: None,
-        image_url: value_str(options.and_then(|o| o.get("SKU_IMG_URL"))),
+        image_url: tree_str(options.and_then(|o| o.get("SKU_IMG_URL"))),
     }
 }
