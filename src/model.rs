@@ -318,14 +318,26 @@ pub fn parse_sku_pairs(s: &str) -> Vec<SkuProperty> {
 /// `Some(s)` unless `s` is empty or only spaces: platforms send `""` for "no value".
 pub fn non_empty(s: Option<&str>) -> Option<String> {
     // Once trailing spaces are gone, what is left is empty or ends in a non-space.
-    let s = s?.trim_end();
+    let s = s?;
+    let s = &s[..trimmed_len(s)];
     (!s.is_empty()).then(|| s.to_string())
 }
 
 /// [`non_empty`] for text already owned: trimmed in place, not copied.
 pub fn non_empty_owned(mut s: String) -> Option<String> {
-    s.truncate(s.trim_end().len());
+    s.truncate(trimmed_len(&s));
     (!s.is_empty()).then_some(s)
+}
+
+/// The length of `s` without trailing white space, as `str::trim_end` has it; text that ends
+/// in a visible ASCII character (most of it) is answered without the Unicode check, which
+/// showed in `normalize` profiles.
+fn trimmed_len(s: &str) -> usize {
+    match s.as_bytes().last() {
+        // The ASCII characters that are Unicode White_Space: TAB to CR, and SPACE.
+        Some(&b) if b.is_ascii() && b != b' ' && !(b'\t'..=b'\r').contains(&b) => s.len(),
+        _ => s.trim_end().len(),
+    }
 }
 
 /// Warn once per (platform, value) about a status not in the mapping table; the order is
@@ -346,6 +358,30 @@ pub fn warn_unknown_status(platform: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimmed_len_agrees_with_trim_end() {
+        let mut cases: Vec<String> = (0u8..128).map(|b| format!("ab{}", b as char)).collect();
+        cases.extend(
+            [
+                "",
+                " ",
+                "x\u{3000}",
+                "x\u{a0}",
+                "x\u{85}",
+                "商品",
+                "商品 \t",
+                "\u{1f}",
+                "\u{b}",
+            ]
+            .map(String::from),
+        );
+        for s in &cases {
+            assert_eq!(trimmed_len(s), s.trim_end().len(), "{s:?}");
+        }
+        assert_eq!(non_empty(Some(" a\u{3000}")), Some(" a".to_string()));
+        assert_eq!(non_empty_owned("\u{b}".into()), None);
+    }
 
     #[test]
     fn amounts_print_two_fraction_digits_exactly() {

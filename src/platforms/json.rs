@@ -113,6 +113,16 @@ impl<'a> Json<'a> {
         })
     }
 
+    /// [`Json::parse_shaped`] for text already known to be UTF-8.
+    pub fn parse_shaped_text(
+        text: &'a str,
+        shape: &'static dyn Shape,
+    ) -> serde_json::Result<Json<'a>> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let v = ShapedSeed(shape).deserialize(&mut de)?;
+        de.end().map(|()| v)
+    }
+
     /// The value of `key` in an object (the last one when the key repeats); `None` for a
     /// missing key or a value that is not an object.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {

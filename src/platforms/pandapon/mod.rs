@@ -982,7 +982,7 @@ impl At<'_> {
         let parsed = match v? {
             Value::Null => return None,
             Value::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
-            Value::String(s) => Json::parse_shaped(s.as_bytes(), shape),
+            Value::String(s) => Json::parse_shaped_text(s, shape),
             other => return Some(Json::from(other)),
         };
         match parsed {
@@ -1044,7 +1044,6 @@ fn text(v: Option<TextOrNumber>) -> Option<String> {
     non_empty_owned(v?.into_string())
 }
 
-/// The text of a JSON scalar inside a JSON-in-string field.
 /// [`value_str`] for a value of a borrowed tree.
 fn tree_str(v: Option<&Json<'_>>) -> Option<String> {
     match v? {
@@ -1054,6 +1053,7 @@ fn tree_str(v: Option<&Json<'_>>) -> Option<String> {
     }
 }
 
+/// The text of a JSON scalar inside a JSON-in-string field.
 fn value_str(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::Null => None,
