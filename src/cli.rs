@@ -177,7 +177,8 @@ pub struct PullArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// Scan window length [default: per platform; see `ordersync platforms`].
+    /// Scan window length [default: per platform; see `ordersync platforms`]. The longest a
+    /// window gets: windows holding many orders (more than 40 pages) are cut shorter.
     #[arg(long, value_parser = duration_arg, value_name = "DURATION")]
     pub window: Option<Duration>,
 
