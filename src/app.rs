@@ -327,6 +327,39 @@ async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Result<()> {
     sink.commit()
 }
 
+/// Read a whole file. A big one is read by two threads, a half each, into one buffer: copying
+/// 100 MB from the page cache and touching each new page of the buffer took a tenth of a
+/// `normalize` run, on one core while the other waited.
+fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const SPLIT_FROM: u64 = 16 << 20;
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let mut body = Vec::new();
+    #[cfg(unix)]
+    if meta.is_file()
+        && meta.len() >= SPLIT_FROM
+        && let Ok(size) = usize::try_from(meta.len())
+    {
+        use std::os::unix::fs::FileExt;
+        body = vec![0u8; size];
+        let (first, second) = body.split_at_mut(size / 2);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| file.read_exact_at(second, (size / 2) as u64));
+            let mine = file.read_exact_at(first, 0);
+            mine.and(
+                other
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a reading thread failed"))),
+            )
+        })?;
+        // Then whatever was appended since the size was taken.
+        file.seek(SeekFrom::Start(meta.len()))?;
+    }
+    file.read_to_end(&mut body)?;
+    Ok(body)
+}
+
 fn normalize(args: NormalizeArgs) -> Result<()> {
     let mut body = Vec::new();
     if args.file.as_os_str() == "-" {
@@ -334,7 +367,7 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
             .read_to_end(&mut body)
             .context("cannot read stdin")?;
     } else {
-        body = std::fs::read(&args.file)
+        body = read_file(&args.file)
             .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
     }
     let out = Output::open(None)?;

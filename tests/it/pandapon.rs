@@ -503,3 +503,48 @@ fn normalize_reproduces_the_checked_in_fixture_output() {
         assert_eq!(r.ndjson(), want, "{platform}");
     }
 }
+
+/// A saved file of more than 16 MB is read by two threads, a half each: what comes out is what
+/// the same bytes give through stdin, read in one piece.
+#[test]
+fn normalize_reads_a_big_file_as_it_reads_stdin() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut page: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/fixtures/pandapon-taobao/page.json")).unwrap(),
+    )
+    .unwrap();
+    let seed = page["data"]["data"].as_array().unwrap().clone();
+    let mut orders = Vec::new();
+    let mut bytes = 0;
+    while bytes < 17 << 20 {
+        for o in &seed {
+            let mut o = o.clone();
+            o["orderNo"] = Value::String(format!("big-{}", orders.len()));
+            bytes += o.to_string().len();
+            orders.push(o);
+        }
+    }
+    let n = orders.len();
+    page["data"]["data"] = Value::Array(orders);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.json");
+    std::fs::write(&path, page.to_string()).unwrap();
+
+    let args = ["normalize", "--platform", "pandapon-taobao"];
+    let from_file = run_binary(&[&args[..], &[path.to_str().unwrap()]].concat()).ok();
+    let from_stdin = std::process::Command::new(crate::support::bin())
+        .args(args)
+        .arg("-")
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(from_stdin.status.success());
+    assert!(
+        from_file.stdout.as_bytes() == from_stdin.stdout,
+        "file and stdin differ"
+    );
+    let out = from_file.ndjson();
+    assert_eq!(out.len(), n);
+    assert_eq!(out[n / 2]["order_id"], format!("big-{}", n / 2));
+    assert_eq!(out[n - 1]["order_id"], format!("big-{}", n - 1));
+}
