@@ -375,7 +375,7 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
     // Reading orders and writing them take about the same time: the writing (and, where the
     // platform's reader allows, the normalizing) runs on a second thread, fed in batches, so a
     // large file is written while the rest of it is read.
-    const BATCH: usize = 256;
+    const BATCH: usize = 1024;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> Result<()> {

@@ -166,25 +166,6 @@ impl<'a> Json<'a> {
     }
 }
 
-/// A `Value`'s tree, borrowing its strings.
-impl<'v> From<&'v serde_json::Value> for Json<'v> {
-    fn from(v: &'v serde_json::Value) -> Json<'v> {
-        use serde_json::Value;
-        match v {
-            Value::Null => Json::Null,
-            Value::Bool(b) => Json::Bool(*b),
-            Value::Number(n) => Json::Number(n.clone()),
-            Value::String(s) => Json::String(Cow::Borrowed(s)),
-            Value::Array(items) => Json::Array(items.iter().map(Json::from).collect()),
-            Value::Object(map) => Json::Object(
-                map.iter()
-                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Json::from(v)))
-                    .collect(),
-            ),
-        }
-    }
-}
-
 /// Compact JSON text, as `serde_json::Value` prints it.
 impl fmt::Display for Json<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

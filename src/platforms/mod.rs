@@ -448,6 +448,62 @@ impl<'de> serde::Deserialize<'de> for TextOrNumber {
     }
 }
 
+/// [`TextOrNumber`] borrowing its text from the body where it can (text without escapes),
+/// for wire structs read on one thread and normalized on another: nothing is allocated while
+/// reading, and what normalizing allocates is freed by the same thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextOrNumberRef<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for TextOrNumberRef<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TextOrNumberRef<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("text or a number")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<TextOrNumberRef<'de>, E> {
+                Ok(TextOrNumberRef::Text(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<TextOrNumberRef<'de>, E> {
+                Ok(TextOrNumberRef::Text(std::borrow::Cow::Owned(
+                    s.to_string(),
+                )))
+            }
+            fn visit_string<E>(self, s: String) -> Result<TextOrNumberRef<'de>, E> {
+                Ok(TextOrNumberRef::Text(std::borrow::Cow::Owned(s)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<TextOrNumberRef<'de>, E> {
+                Ok(TextOrNumberRef::Int(n))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<TextOrNumberRef<'de>, E> {
+                Ok(i64::try_from(n).map_or(TextOrNumberRef::UInt(n), TextOrNumberRef::Int))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<TextOrNumberRef<'de>, E> {
+                Ok(TextOrNumberRef::Float(n))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl TextOrNumberRef<'_> {
+    /// The owned value, for the helpers that take one.
+    pub fn owned(self) -> TextOrNumber {
+        match self {
+            TextOrNumberRef::Text(s) => TextOrNumber::Text(s.into_owned()),
+            TextOrNumberRef::Int(i) => TextOrNumber::Int(i),
+            TextOrNumberRef::UInt(u) => TextOrNumber::UInt(u),
+            TextOrNumberRef::Float(f) => TextOrNumber::Float(f),
+        }
+    }
+}
+
 impl TextOrNumber {
     /// As text; integers are printed exactly, floats via their shortest round-trip form.
     pub fn into_string(self) -> String {

@@ -516,23 +516,23 @@ pub fn normalize_saved_each<'a>(
 }
 
 /// A wire order of either page.
-trait WireOrder: DeserializeOwned + Send {
+trait WireOrder<'a>: Deserialize<'a> + Send {
     fn normalize(self, ctx: &Ctx, index: usize, page: Option<u32>) -> Result<Order, PlatformError>;
 }
 
-impl WireOrder for taobao::WireOrder {
+impl<'a> WireOrder<'a> for taobao::WireOrder<'a> {
     fn normalize(self, ctx: &Ctx, index: usize, page: Option<u32>) -> Result<Order, PlatformError> {
         taobao::WireOrder::normalize(self, ctx, index, page)
     }
 }
 
-impl WireOrder for alibaba::WireOrder {
+impl WireOrder<'_> for alibaba::WireOrder {
     fn normalize(self, ctx: &Ctx, index: usize, page: Option<u32>) -> Result<Order, PlatformError> {
         alibaba::WireOrder::normalize(self, ctx, index, page)
     }
 }
 
-fn saved_each<'a, T: WireOrder + 'a>(
+fn saved_each<'a, T: WireOrder<'a> + 'a>(
     endpoint: Endpoint,
     body: &'a [u8],
     shop: &'a str,
@@ -646,8 +646,8 @@ fn value_text(v: Option<Value>) -> String {
 }
 
 /// Check the envelope and return the page's wire orders and `data.total`.
-fn parse_page<T: DeserializeOwned>(
-    body: &[u8],
+fn parse_page<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
     page: Option<u32>,
     ctx: &Ctx,
 ) -> Result<(Vec<T>, Option<u64>), PlatformError> {
@@ -972,18 +972,18 @@ impl At<'_> {
     }
 
     /// Like [`At::json_text`], into a tree that borrows from the text and keeps what `shape`
-    /// asks for (a JSON object given as such rather than as text is taken as it is).
-    fn json_tree<'v>(
+    /// asks for (a JSON value given as such rather than as text is taken as it is).
+    fn json_tree_in<'v>(
         &self,
-        v: Option<&'v Value>,
+        v: Option<&'v Json<'_>>,
         field: &str,
         shape: &'static dyn Shape,
     ) -> Option<Json<'v>> {
         let parsed = match v? {
-            Value::Null => return None,
-            Value::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
-            Value::String(s) => Json::parse_shaped_text(s, shape),
-            other => return Some(Json::from(other)),
+            Json::Null => return None,
+            Json::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
+            Json::String(s) => Json::parse_shaped_text(s, shape),
+            other => return Some(other.clone()),
         };
         match parsed {
             Ok(Json::Null) => None,

@@ -10,9 +10,7 @@
 
 use super::Head;
 use crate::platforms::TextOrNumber;
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::fmt;
 use std::marker::PhantomData;
@@ -36,8 +34,8 @@ pub(super) enum Outcome {
 }
 
 /// Read `body`, handing each order (with its index) to `each`; `each` returns `false` to stop.
-pub(super) fn each_order<T: DeserializeOwned>(
-    body: &[u8],
+pub(super) fn each_order<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
     each: &mut dyn FnMut(usize, T) -> bool,
 ) -> Outcome {
     let mut state = State {
@@ -114,14 +112,14 @@ const GIVE_UP: &str = "not streamable";
 /// The top-level object.
 struct Page<'s, 'f, T>(&'s mut State<'f, T>, PhantomData<T>);
 
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Page<'_, '_, T> {
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Page<'_, '_, T> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for Page<'_, '_, T> {
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Page<'_, '_, T> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a PandaPon answer")
@@ -149,14 +147,14 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for Page<'_, '_, T> {
 /// `data`: `{"total", "data": [...], "code", "msg"}`, or null.
 struct Data<'s, 'f, T>(&'s mut State<'f, T>, PhantomData<T>);
 
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Data<'_, '_, T> {
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Data<'_, '_, T> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for Data<'_, '_, T> {
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Data<'_, '_, T> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("the page's data")
@@ -188,14 +186,14 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for Data<'_, '_, T> {
 /// `data.data`: the orders, handed over one by one.
 struct Orders<'s, 'f, T>(&'s mut State<'f, T>, PhantomData<T>);
 
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Orders<'_, '_, T> {
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Orders<'_, '_, T> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for Orders<'_, '_, T> {
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Orders<'_, '_, T> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of orders")

@@ -9,63 +9,102 @@
 use super::{At, Ctx, OrderedPairs, map_status, order_id, quantity, text, tree_str, value_str};
 use crate::error::PlatformError;
 use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status};
-use crate::platforms::TextOrNumber;
 use crate::platforms::json::{EVERYTHING, Json, Shape};
+use crate::platforms::{TextOrNumber, TextOrNumberRef as Raw};
 use serde::Deserialize;
-use serde_json::Value;
+use std::borrow::Cow;
 
+/// Read on one thread and normalized on another (`ordersync normalize`): its text borrows from
+/// the body, so reading allocates next to nothing and the normalizing thread frees only what
+/// it allocated itself (glibc's allocator serialized the two threads on one lock when the
+/// writer freed the reader's strings).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct WireOrder {
-    id: Option<TextOrNumber>,
-    order_no: Option<TextOrNumber>,
-    user_name: Option<TextOrNumber>,
-    user_id: Option<TextOrNumber>,
-    create_time: Option<TextOrNumber>,
-    pay_time: Option<TextOrNumber>,
-    purchase_amount: Option<TextOrNumber>,
-    status: Option<TextOrNumber>,
-    #[serde(rename = "warehouseAddressInfoVO")]
-    warehouse: Option<WireAddress>,
-    #[serde(rename = "receiverVO")]
-    receiver: Option<WireAddress>,
-    remark: Option<TextOrNumber>,
-    #[serde(rename = "subOrderVOS")]
-    sub_orders: Option<Vec<WireSubOrder>>,
+pub(super) struct WireOrder<'a> {
+    #[serde(borrow)]
+    id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    order_no: Option<Raw<'a>>,
+    #[serde(borrow)]
+    user_name: Option<Raw<'a>>,
+    #[serde(borrow)]
+    user_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    create_time: Option<Raw<'a>>,
+    #[serde(borrow)]
+    pay_time: Option<Raw<'a>>,
+    #[serde(borrow)]
+    purchase_amount: Option<Raw<'a>>,
+    #[serde(borrow)]
+    status: Option<Raw<'a>>,
+    #[serde(borrow, rename = "warehouseAddressInfoVO")]
+    warehouse: Option<WireAddress<'a>>,
+    #[serde(borrow, rename = "receiverVO")]
+    receiver: Option<WireAddress<'a>>,
+    #[serde(borrow)]
+    remark: Option<Raw<'a>>,
+    #[serde(borrow, rename = "subOrderVOS")]
+    sub_orders: Option<Vec<WireSubOrder<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct WireAddress {
-    name: Option<TextOrNumber>,
-    phone: Option<TextOrNumber>,
-    mobile_phone: Option<TextOrNumber>,
-    country: Option<TextOrNumber>,
-    state: Option<TextOrNumber>,
-    city: Option<TextOrNumber>,
-    district: Option<TextOrNumber>,
-    address: Option<TextOrNumber>,
-    zip: Option<TextOrNumber>,
+struct WireAddress<'a> {
+    #[serde(borrow)]
+    name: Option<Raw<'a>>,
+    #[serde(borrow)]
+    phone: Option<Raw<'a>>,
+    #[serde(borrow)]
+    mobile_phone: Option<Raw<'a>>,
+    #[serde(borrow)]
+    country: Option<Raw<'a>>,
+    #[serde(borrow)]
+    state: Option<Raw<'a>>,
+    #[serde(borrow)]
+    city: Option<Raw<'a>>,
+    #[serde(borrow)]
+    district: Option<Raw<'a>>,
+    #[serde(borrow)]
+    address: Option<Raw<'a>>,
+    #[serde(borrow)]
+    zip: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireSubOrder {
-    sub_order_id: Option<TextOrNumber>,
-    quantity: Option<TextOrNumber>,
-    title: Option<String>,
-    purchase_currency: Option<String>,
-    purchase_amount: Option<TextOrNumber>,
-    item_map_id: Option<TextOrNumber>,
-    domestic_post_fee: Option<TextOrNumber>,
-    sku_id: Option<TextOrNumber>,
-    status: Option<TextOrNumber>,
-    taobao_purchase_id: Option<TextOrNumber>,
-    sub_order_result: Option<Value>,
-    refund_status: Option<TextOrNumber>,
+struct WireSubOrder<'a> {
+    #[serde(borrow)]
+    sub_order_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    quantity: Option<Raw<'a>>,
+    #[serde(borrow)]
+    title: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    purchase_currency: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    purchase_amount: Option<Raw<'a>>,
+    #[serde(borrow)]
+    item_map_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    domestic_post_fee: Option<Raw<'a>>,
+    #[serde(borrow)]
+    sku_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    status: Option<Raw<'a>>,
+    #[serde(borrow)]
+    taobao_purchase_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    sub_order_result: Option<Json<'a>>,
+    #[serde(borrow)]
+    refund_status: Option<Raw<'a>>,
 }
 
-impl WireOrder {
+/// The owned value of a field, for the helpers shared with the 1688 page.
+fn own(v: Option<Raw<'_>>) -> Option<TextOrNumber> {
+    v.map(Raw::owned)
+}
+
+impl WireOrder<'_> {
     pub(super) fn normalize(
         self,
         ctx: &Ctx,
@@ -73,7 +112,7 @@ impl WireOrder {
         page: Option<u32>,
     ) -> Result<Order, PlatformError> {
         let platform = ctx.endpoint.id();
-        let Some(id) = order_id(platform, self.order_no, self.id, index) else {
+        let Some(id) = order_id(platform, own(self.order_no), own(self.id), index) else {
             return Err(super::malformed(
                 ctx,
                 page,
@@ -85,7 +124,7 @@ impl WireOrder {
             platform,
             order: &id,
         };
-        let platform_status = text(self.status).unwrap_or_default();
+        let platform_status = text(own(self.status)).unwrap_or_default();
         let status = map_status(platform, &platform_status);
         let subs = self.sub_orders.unwrap_or_default();
 
@@ -95,7 +134,7 @@ impl WireOrder {
         let mut lines = Vec::with_capacity(subs.len());
         for (i, s) in subs.into_iter().enumerate() {
             if let Some(fee) = at.fen(
-                s.domestic_post_fee.clone(),
+                own(s.domestic_post_fee.clone()),
                 &format!("subOrderVOS[{i}].domesticPostFee"),
             ) {
                 shipping = Some(
@@ -105,7 +144,7 @@ impl WireOrder {
                         .unwrap_or(fee),
                 );
             }
-            if let Some(p) = text(s.taobao_purchase_id.clone())
+            if let Some(p) = text(own(s.taobao_purchase_id.clone()))
                 && !purchase_ids.contains(&p)
             {
                 purchase_ids.push(p);
@@ -119,7 +158,7 @@ impl WireOrder {
         // The receiver view has no name or phone; the warehouse address the goods go to has.
         let r = self.receiver.unwrap_or_default();
         let w = self.warehouse.unwrap_or_default();
-        let pick = |a: Option<TextOrNumber>, b: Option<TextOrNumber>| text(a).or_else(|| text(b));
+        let pick = |a: Option<Raw>, b: Option<Raw>| text(own(a)).or_else(|| text(own(b)));
         let receiver = Receiver {
             name: pick(r.name, w.name),
             phone: pick(r.phone, w.phone).or_else(|| pick(r.mobile_phone, w.mobile_phone)),
@@ -142,22 +181,22 @@ impl WireOrder {
             },
             status,
             platform_status,
-            created_at: at.time(self.create_time, "createTime"),
+            created_at: at.time(own(self.create_time), "createTime"),
             updated_at: None,
-            paid_at: at.time(self.pay_time, "payTime"),
+            paid_at: at.time(own(self.pay_time), "payTime"),
             currency: currency.unwrap_or_else(|| "CNY".into()),
             total: at
-                .fen(self.purchase_amount, "purchaseAmount")
+                .fen(own(self.purchase_amount), "purchaseAmount")
                 .unwrap_or(Amount::ZERO),
             shipping_fee: shipping,
             discount: None,
             buyer: Party {
-                id: text(self.user_id),
-                name: text(self.user_name),
+                id: text(own(self.user_id)),
+                name: text(own(self.user_name)),
             },
             seller: Party::default(),
             receiver,
-            buyer_message: text(self.remark),
+            buyer_message: text(own(self.remark)),
             seller_memo: None,
             lines,
             order_id: id,
@@ -165,8 +204,8 @@ impl WireOrder {
     }
 }
 
-fn non_blank(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.trim().is_empty())
+fn non_blank(s: Option<Cow<'_, str>>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty()).map(Cow::into_owned)
 }
 
 /// The keys of `subOrderResult` the normalizer reads; the rest of it is skipped while parsing.
@@ -185,9 +224,9 @@ impl Shape for SubOrderResult {
     }
 }
 
-fn line(at: &At, i: usize, s: WireSubOrder) -> OrderLine {
+fn line(at: &At, i: usize, s: WireSubOrder<'_>) -> OrderLine {
     let field = format!("subOrderVOS[{i}].subOrderResult");
-    let result = at.json_tree(s.sub_order_result.as_ref(), &field, &SubOrderResult);
+    let result = at.json_tree_in(s.sub_order_result.as_ref(), &field, &SubOrderResult);
     let options = result.as_ref().and_then(|r| r.get("option_fields"));
     let props: Option<OrderedPairs> = options.and_then(|o| {
         let (key, v) = match o.get("zh") {
@@ -207,26 +246,26 @@ fn line(at: &At, i: usize, s: WireSubOrder) -> OrderLine {
         })
         .unwrap_or_default();
     let from_result = |key: &str| tree_str(result.as_ref().and_then(|r| r.get(key)));
-    let platform_status = text(s.status).or_else(|| from_result("status"));
+    let platform_status = text(own(s.status)).or_else(|| from_result("status"));
     OrderLine {
-        line_id: text(s.sub_order_id)
+        line_id: text(own(s.sub_order_id))
             .or_else(|| from_result("sub_purchase_order_id"))
             .unwrap_or_default(),
-        product_id: text(s.item_map_id).or_else(|| from_result("item_id")),
-        sku_id: text(s.sku_id).or_else(|| from_result("sku_id")),
+        product_id: text(own(s.item_map_id)).or_else(|| from_result("item_id")),
+        sku_id: text(own(s.sku_id)).or_else(|| from_result("sku_id")),
         title: non_blank(s.title)
             .or_else(|| from_result("title"))
             .unwrap_or_default(),
         sku_properties,
-        quantity: quantity(s.quantity),
+        quantity: quantity(own(s.quantity)),
         unit_price: None,
         total: at.fen(
-            s.purchase_amount,
+            own(s.purchase_amount),
             &format!("subOrderVOS[{i}].purchaseAmount"),
         ),
         status: None::<Status>,
         platform_status,
-        refund_status: text(s.refund_status),
+        refund_status: text(own(s.refund_status)),
         carrier: None,
         tracking_number: None,
         image_url: tree_str(options.and_then(|o| o.get("SKU_IMG_URL"))),
