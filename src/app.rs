@@ -374,9 +374,10 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
     let (format, csv_mode) = (args.format, args.csv_mode);
     // Reading orders and writing them take about the same time: the writing (and, where the
     // platform's reader allows, the normalizing) runs on a second thread, fed in batches, so a
-    // large file is written while the rest of it is read.
+    // large file is written while the rest of it is read. Batches of 1,024 wake the writer
+    // seldom; two of them queued keep it busy without holding much of the file's orders.
     const BATCH: usize = 1024;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> Result<()> {
             let mut sink = sink::make(format, csv_mode, false, out);
