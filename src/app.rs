@@ -43,7 +43,11 @@ macro_rules! with_adapter {
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    // The worker count is set here rather than left to tokio, which reads TOKIO_WORKER_THREADS
+    // from the environment and panics when it is set to anything but a number.
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -165,3 +165,20 @@ fn literal_secrets_in_a_world_readable_config_get_a_warning() {
     let r = run_binary(&["config", "check", "--config", cfg.to_str().unwrap()]);
     assert!(!r.stderr.contains("chmod 600"), "{}", r.stderr);
 }
+
+/// tokio reads TOKIO_WORKER_THREADS when left to choose its worker count, and panics on a
+/// value that is not a number; ordersync chooses it itself.
+#[test]
+fn a_stray_tokio_worker_threads_variable_is_ignored() {
+    let out = std::process::Command::new(crate::support::bin())
+        .arg("platforms")
+        .env("TOKIO_WORKER_THREADS", "")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("taobao-tw"));
+}
