@@ -274,7 +274,10 @@ pub async fn pull<A: Adapter>(
         sizer.window_held(w.end - w.start, emitter.seen.len() as u64);
         let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;
         emitter.density = Some(emitter.seen.len() as f64 / secs);
-        emitter.seen_before = std::mem::take(&mut emitter.seen);
+        // The two tables swap roles and keep their capacity: no table is built up anew (and
+        // rehashed a dozen times on the way) for every window.
+        std::mem::swap(&mut emitter.seen, &mut emitter.seen_before);
+        emitter.seen.clear();
         emitter.progress.window_done(
             (w.end - range.0).num_seconds().max(0) as u64,
             t.stats.requests.load(Ordering::Relaxed),
