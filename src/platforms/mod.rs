@@ -418,39 +418,17 @@ pub enum TextOrNumber {
     Float(f64),
 }
 
-/// Read directly (not `#[serde(untagged)]`, which buffers every value first).
+/// Read as a [`TextOrNumberRef`], then owned: text that could be borrowed is copied once.
 impl<'de> serde::Deserialize<'de> for TextOrNumber {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = TextOrNumber;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("text or a number")
-            }
-            fn visit_str<E>(self, s: &str) -> Result<TextOrNumber, E> {
-                Ok(TextOrNumber::Text(s.to_string()))
-            }
-            fn visit_string<E>(self, s: String) -> Result<TextOrNumber, E> {
-                Ok(TextOrNumber::Text(s))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<TextOrNumber, E> {
-                Ok(TextOrNumber::Int(n))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<TextOrNumber, E> {
-                // As untagged did: a value that fits an i64 is an Int.
-                Ok(i64::try_from(n).map_or(TextOrNumber::UInt(n), TextOrNumber::Int))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<TextOrNumber, E> {
-                Ok(TextOrNumber::Float(n))
-            }
-        }
-        d.deserialize_any(V)
+        TextOrNumberRef::deserialize(d).map(TextOrNumberRef::owned)
     }
 }
 
-/// [`TextOrNumber`] borrowing its text from the body where it can (text without escapes),
-/// for wire structs read on one thread and normalized on another: nothing is allocated while
-/// reading, and what normalizing allocates is freed by the same thread.
+/// [`TextOrNumber`] borrowing its text from the body where it can (text without escapes), for
+/// wire structs read on one thread and normalized on another: nothing is allocated while
+/// reading, and what normalizing allocates is freed by the same thread. Read directly (not
+/// `#[serde(untagged)]`, which buffers every value first).
 #[derive(Debug, Clone, PartialEq)]
 pub enum TextOrNumberRef<'a> {
     Text(std::borrow::Cow<'a, str>),

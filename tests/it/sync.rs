@@ -326,30 +326,10 @@ fn state_reset_rewinds_the_mark() {
 #[test]
 fn sparse_created_windows_grow_and_has_next_paging_wastes_little() {
     let env = Env::with_orders(1_500);
-    let dir = env.dir.path();
     let pull = |shop: &str, since: &str, extra: &[&str]| {
-        let summary = dir.join(format!("{shop}{}.json", extra.len()));
-        let mut args = vec![
-            "pull",
-            "--shop",
-            shop,
-            "--since",
-            since,
-            "--by",
-            "created",
-            "-q",
-            "--summary-json",
-            summary.to_str().unwrap(),
-        ];
+        let mut args = vec!["pull", "--shop", shop, "--since", since, "--by", "created"];
         args.extend_from_slice(extra);
-        let r = env.run(&args).ok();
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-        let ids: Vec<String> = r
-            .ndjson()
-            .iter()
-            .map(|o| o["order_id"].as_str().unwrap().to_string())
-            .collect();
-        (s, ids)
+        pull_with_summary(&env, &format!("{shop}{}.json", extra.len()), &args)
     };
 
     // taobao-enhanced: 1,500 orders over 31 days, pages of 500: a day holds one short page.
@@ -398,36 +378,23 @@ fn sparse_created_windows_grow_and_has_next_paging_wastes_little() {
 #[test]
 fn dense_windows_are_cut_before_they_are_scanned() {
     let env = Env::with_orders(4_000);
-    let dir = env.dir.path();
     let pull = |shop: &str, by: &str, window: &str| {
-        let summary = dir.join(format!("{shop}-{by}-{window}.json"));
-        let r = env
-            .run(&[
-                "pull",
-                "--shop",
-                shop,
-                "--since",
-                "31d",
-                "--by",
-                by,
-                "--window",
-                window,
-                "--page-size",
-                "20",
-                "--rate-limit",
-                "500",
-                "-q",
-                "--summary-json",
-                summary.to_str().unwrap(),
-            ])
-            .ok();
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-        let ids: Vec<String> = r
-            .ndjson()
-            .iter()
-            .map(|o| o["order_id"].as_str().unwrap().to_string())
-            .collect();
-        (s, ids)
+        let args = [
+            "pull",
+            "--shop",
+            shop,
+            "--since",
+            "31d",
+            "--by",
+            by,
+            "--window",
+            window,
+            "--page-size",
+            "20",
+            "--rate-limit",
+            "500",
+        ];
+        pull_with_summary(&env, &format!("{shop}-{by}-{window}.json"), &args)
     };
     for (shop, by) in [
         ("sandbox-pandapon-1688", "created"),
@@ -453,4 +420,20 @@ fn dense_windows_are_cut_before_they_are_scanned() {
             "{shop}: 20-day windows of ~2,600 orders must be cut: {wide}"
         );
     }
+}
+
+/// Run a pull quietly with `--summary-json` into the environment's folder: its summary and the
+/// order ids it wrote, in order.
+fn pull_with_summary(env: &Env, summary_name: &str, args: &[&str]) -> (Value, Vec<String>) {
+    let summary = env.dir.path().join(summary_name);
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["-q", "--summary-json", summary.to_str().unwrap()]);
+    let r = env.run(&args).ok();
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let ids = r
+        .ndjson()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_string())
+        .collect();
+    (s, ids)
 }

@@ -958,17 +958,11 @@ impl At<'_> {
     fn json_text<T: DeserializeOwned>(&self, v: Option<&Value>, field: &str) -> Option<T> {
         let parsed = match v? {
             Value::Null => return None,
-            Value::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
+            Value::String(s) if blank_text(s) => return None,
             Value::String(s) => serde_json::from_str::<Option<T>>(s),
             other => serde_json::from_value::<Option<T>>(other.clone()),
         };
-        match parsed {
-            Ok(v) => v,
-            Err(e) => {
-                self.warn(field, &format!("is not the expected JSON text ({e})"));
-                None
-            }
-        }
+        self.or_warn(parsed, field)
     }
 
     /// Like [`At::json_text`], into a tree that borrows from the text and keeps what `shape`
@@ -981,35 +975,33 @@ impl At<'_> {
     ) -> Option<Json<'v>> {
         let parsed = match v? {
             Json::Null => return None,
-            Json::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
+            Json::String(s) if blank_text(s) => return None,
             Json::String(s) => Json::parse_shaped_text(s, shape),
             other => return Some(other.clone()),
         };
-        match parsed {
-            Ok(Json::Null) => None,
-            Ok(tree) => Some(tree),
-            Err(e) => {
-                self.warn(field, &format!("is not the expected JSON text ({e})"));
-                None
-            }
-        }
+        self.or_warn(
+            parsed.map(|tree| (tree != Json::Null).then_some(tree)),
+            field,
+        )
     }
 
     /// [`At::json_text`] for a value inside such a tree.
     fn json_text_in_tree<T: DeserializeOwned>(&self, v: &Json<'_>, field: &str) -> Option<T> {
         let parsed = match v {
             Json::Null => return None,
-            Json::String(s) if s.trim().is_empty() || s.trim() == "null" => return None,
+            Json::String(s) if blank_text(s) => return None,
             Json::String(s) => serde_json::from_str::<Option<T>>(s),
             other => serde_json::from_str::<Option<T>>(&other.to_string()),
         };
-        match parsed {
-            Ok(v) => v,
-            Err(e) => {
-                self.warn(field, &format!("is not the expected JSON text ({e})"));
-                None
-            }
-        }
+        self.or_warn(parsed, field)
+    }
+
+    /// The parsed value of a JSON-in-text field, or `None` with a warning when it did not parse.
+    fn or_warn<T>(&self, parsed: serde_json::Result<Option<T>>, field: &str) -> Option<T> {
+        parsed.unwrap_or_else(|e| {
+            self.warn(field, &format!("is not the expected JSON text ({e})"));
+            None
+        })
     }
 }
 
@@ -1042,6 +1034,12 @@ impl<'de> Deserialize<'de> for OrderedPairs {
 /// The text of a scalar, `None` when absent or blank.
 fn text(v: Option<TextOrNumber>) -> Option<String> {
     non_empty_owned(v?.into_string())
+}
+
+/// A JSON-in-text field that holds nothing: empty, blank or `null`.
+fn blank_text(s: &str) -> bool {
+    let s = s.trim();
+    s.is_empty() || s == "null"
 }
 
 /// [`value_str`] for a value of a borrowed tree.
