@@ -64,6 +64,23 @@ pub struct Transport {
     /// Where malformed bodies are saved for the user to inspect.
     dump_dir: Option<PathBuf>,
     pub stats: Arc<Stats>,
+    /// Body bytes being read or parsed at once, in KiB: see [`BODY_BUDGET_KIB`].
+    bodies: tokio::sync::Semaphore,
+}
+
+/// How much of the answers' bodies is read and parsed at once. Requests still go out
+/// concurrently, but a body waits in the socket until the bodies ahead of it have been
+/// parsed: memory then no longer depends on how the answers of a window happen to overlap
+/// (500-trade pages are more than a MB each). Parsing runs on one task anyway, so nothing
+/// is slower; a body larger than the budget is read alone.
+const BODY_BUDGET_KIB: u32 = 2048;
+
+/// The part of the body budget a body of `content_length` bytes takes: its size in KiB, at
+/// least 1, at most all of it (also when the size is not announced).
+fn budget_share(content_length: Option<u64>) -> u32 {
+    content_length.map_or(BODY_BUDGET_KIB, |n| {
+        u32::try_from(n.div_ceil(1024)).map_or(BODY_BUDGET_KIB, |k| k.clamp(1, BODY_BUDGET_KIB))
+    })
 }
 
 /// The platforms count requests per second (a sliding second, in the sandbox). The limiter
@@ -154,6 +171,7 @@ impl Transport {
             secrets: opts.secrets,
             dump_dir: opts.dump_dir,
             stats: Arc::new(Stats::default()),
+            bodies: tokio::sync::Semaphore::new(BODY_BUDGET_KIB as usize),
         })
     }
 
@@ -183,7 +201,7 @@ impl Transport {
             self.guard.wait_turn().await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let req = build(Utc::now())?;
-            let body = self.send(endpoint, &req).await?;
+            let (body, _reading) = self.send(endpoint, &req).await?;
             parse(&body).map_err(|e| self.save_malformed(e, page, &body))
         };
         attempt
@@ -210,7 +228,13 @@ impl Transport {
             .await
     }
 
-    async fn send(&self, endpoint: &str, req: &ApiRequest) -> Result<Vec<u8>, PlatformError> {
+    /// Send one request and read its body, returning the body with its share of the body
+    /// budget (released when the caller has parsed it).
+    async fn send(
+        &self,
+        endpoint: &str,
+        req: &ApiRequest,
+    ) -> Result<(Vec<u8>, tokio::sync::SemaphorePermit<'_>), PlatformError> {
         let url = format!("{}{}", self.base_url, req.path);
         let mut rb = match req.method {
             Method::Get => self.client.get(&url),
@@ -243,6 +267,11 @@ impl Transport {
             .map(Duration::from_secs);
         // Read piece by piece into one buffer sized from Content-Length: collecting the pieces
         // first and then joining them held a big page (a few MB of trades) twice.
+        let reading = self
+            .bodies
+            .acquire_many(budget_share(resp.content_length()))
+            .await
+            .expect("the body semaphore is never closed");
         let expected = resp.content_length().unwrap_or(0).min(MOST_PREALLOCATED);
         let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(piece) = resp.chunk().await.map_err(transport_err)? {
@@ -263,7 +292,7 @@ impl Transport {
                 retry_after,
             });
         }
-        Ok(body)
+        Ok((body, reading))
     }
 
     /// Remove every secret from a text.
@@ -369,6 +398,18 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
     use tokio::time::Instant;
+
+    #[test]
+    fn a_body_takes_its_size_of_the_budget_and_never_more_than_all() {
+        assert_eq!(budget_share(Some(0)), 1);
+        assert_eq!(budget_share(Some(1)), 1);
+        assert_eq!(budget_share(Some(1024)), 1);
+        assert_eq!(budget_share(Some(1025)), 2);
+        assert_eq!(budget_share(Some(1_400_000)), 1368);
+        assert_eq!(budget_share(Some(64 << 20)), BODY_BUDGET_KIB);
+        assert_eq!(budget_share(Some(u64::MAX)), BODY_BUDGET_KIB);
+        assert_eq!(budget_share(None), BODY_BUDGET_KIB);
+    }
 
     /// However the requests bunch up, no `rate + 1` of them leave within `GUARD_SPAN`.
     #[tokio::test(start_paused = true)]

@@ -233,25 +233,46 @@ fn parse_page(
     shop: &str,
     page: Option<u32>,
 ) -> Result<(Option<u64>, Vec<Order>), PlatformError> {
+    // Trade by trade as the body is read: the tree of one trade at a time, not of the page
+    // (a 500-trade page's tree is larger than its body). Only when `code` (0) and
+    // `data.total`, if any, come before the trades; anything else, a trade that does not
+    // normalize included, is read again the ordinary way, which gives the exact error.
+    let ready = |depth: usize, partial: &Json| match depth {
+        0 => code_of(partial).is_ok_and(|c| c == "0"),
+        _ => total_of(partial).is_ok(),
+    };
     let mut orders = Vec::new();
-    let total = each_trade(body, shop, page, &mut |o| orders.push(o))?;
-    Ok((total, orders))
+    let mut each =
+        |index: usize, _: &str, trade: Json| match normalize_item(&trade, index, shop, page) {
+            Ok(order) => {
+                orders.push(order);
+                true
+            }
+            Err(_) => false,
+        };
+    if let Streamed::Done(tree) =
+        json::stream_array(body, &["data", "items"], &TRADE, &ready, &mut each)
+        && let Ok((total, _)) = envelope(&tree, page)
+    {
+        return Ok((total, orders));
+    }
+    parse_page_whole(body, shop, page)
 }
 
-/// As [`parse_page`], handing each order to `emit`; returns `data.total`.
-fn each_trade(
+/// As [`parse_page`], from the tree of the whole page.
+fn parse_page_whole(
     body: &[u8],
     shop: &str,
     page: Option<u32>,
-    emit: &mut dyn FnMut(Order),
-) -> Result<Option<u64>, PlatformError> {
-    // A `Json` tree, not typed structs: the vendor's own example repeats a key inside a trade.
+) -> Result<(Option<u64>, Vec<Order>), PlatformError> {
     let v = parse_json_shaped(body, &LIST_SHAPE, ID, LIST, page)?;
     let (total, items) = envelope(&v, page)?;
-    for (i, t) in items.iter().enumerate() {
-        emit(normalize_item(t, i, shop, page)?);
-    }
-    Ok(total)
+    let orders = items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| normalize_item(t, i, shop, page))
+        .collect::<Result<_, _>>()?;
+    Ok((total, orders))
 }
 
 fn normalize_item(
@@ -485,7 +506,7 @@ mod tests {
     /// `normalize` streams a saved answer; whatever the body, it must come to the same
     /// orders, or the same error, as the page read the pull uses.
     #[test]
-    fn streamed_saved_answers_read_as_pages() {
+    fn streamed_answers_read_as_whole_pages() {
         let seed: Value = serde_json::from_slice(FIXTURE).unwrap();
         let trade = |tid: &str| {
             let mut t = seed["data"]["items"][0].clone();
@@ -516,9 +537,18 @@ mod tests {
             let streamed = normalize_saved(body.as_bytes(), "s")
                 .map(|o| serde_json::to_value(o).unwrap())
                 .map_err(|e| e.to_string());
-            let paged = parse_page(body.as_bytes(), "s", None)
-                .map(|(_, o)| serde_json::to_value(o).unwrap())
-                .map_err(|e| e.to_string());
+            type Parse = fn(&[u8], &str, Option<u32>) -> Result<Parsed, PlatformError>;
+            type Parsed = (Option<u64>, Vec<Order>);
+            let page = |parse: Parse| {
+                parse(body.as_bytes(), "s", Some(2))
+                    .map(|(total, o)| (total, serde_json::to_value(o).unwrap()))
+                    .map_err(|e| e.to_string())
+            };
+            let (paged, whole) = (page(parse_page), page(parse_page_whole));
+            assert_eq!(paged, whole, "{body}");
+            let paged = paged
+                .map(|(_, orders)| orders)
+                .map_err(|e| e.replace(" page 2", ""));
             assert_eq!(streamed, paged, "{body}");
         }
     }
