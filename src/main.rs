@@ -5,6 +5,15 @@ use clap::Parser;
 use ordersync::error::{exit_code, is_broken_pipe};
 use std::process::ExitCode;
 
+/// jemalloc rather than the system allocator: a pull frees a page of orders (a MB and more
+/// on some platforms) for every page it reads, on several threads; glibc keeps much of that
+/// freed memory, so a long pull's peak memory crept up with the number of pages. jemalloc,
+/// built to hand freed pages back at once (`.cargo/config.toml`), stays flat, and
+/// `normalize` runs faster on it.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     // reqwest is built without a default crypto provider (no aws-lc, no OpenSSL): install ring.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -64,23 +64,8 @@ pub struct Transport {
     /// Where malformed bodies are saved for the user to inspect.
     dump_dir: Option<PathBuf>,
     pub stats: Arc<Stats>,
-    /// Body bytes being read or parsed at once, in KiB: see [`BODY_BUDGET_KIB`].
+    /// Whose turn it is to read and parse a body: see [`Transport::send`].
     bodies: tokio::sync::Semaphore,
-}
-
-/// How much of the answers' bodies is read and parsed at once. Requests still go out
-/// concurrently, but a body waits in the socket until the bodies ahead of it have been
-/// parsed: memory then no longer depends on how the answers of a window happen to overlap
-/// (500-trade pages are more than a MB each). Parsing runs on one task anyway, so nothing
-/// is slower; a body larger than the budget is read alone.
-const BODY_BUDGET_KIB: u32 = 2048;
-
-/// The part of the body budget a body of `content_length` bytes takes: its size in KiB, at
-/// least 1, at most all of it (also when the size is not announced).
-fn budget_share(content_length: Option<u64>) -> u32 {
-    content_length.map_or(BODY_BUDGET_KIB, |n| {
-        u32::try_from(n.div_ceil(1024)).map_or(BODY_BUDGET_KIB, |k| k.clamp(1, BODY_BUDGET_KIB))
-    })
 }
 
 /// The platforms count requests per second (a sliding second, in the sandbox). The limiter
@@ -171,7 +156,7 @@ impl Transport {
             secrets: opts.secrets,
             dump_dir: opts.dump_dir,
             stats: Arc::new(Stats::default()),
-            bodies: tokio::sync::Semaphore::new(BODY_BUDGET_KIB as usize),
+            bodies: tokio::sync::Semaphore::new(1),
         })
     }
 
@@ -201,7 +186,7 @@ impl Transport {
             self.guard.wait_turn().await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let req = build(Utc::now())?;
-            let (body, _reading) = self.send(endpoint, &req).await?;
+            let (body, _turn) = self.send(endpoint, &req).await?;
             parse(&body).map_err(|e| self.save_malformed(e, page, &body))
         };
         attempt
@@ -228,8 +213,15 @@ impl Transport {
             .await
     }
 
-    /// Send one request and read its body, returning the body with its share of the body
-    /// budget (released when the caller has parsed it).
+    /// Send one request and read its body, returning the body with the turn to read it
+    /// (given back when the caller has parsed it).
+    ///
+    /// Requests go out concurrently, but their bodies are read and parsed one at a time, in
+    /// the order the requests went out: an answer waits in its socket until the answers sent
+    /// before it have been parsed. Parsing runs on one task anyway, and pages are written in
+    /// the order they were asked for, so this costs no time; what it saves is memory: pages
+    /// that arrive early no longer sit parsed (a MB and more for 500 trades) behind one that
+    /// is late, and at most one body is held at a time.
     async fn send(
         &self,
         endpoint: &str,
@@ -257,7 +249,10 @@ impl Transport {
             endpoint: endpoint.to_string(),
             detail: describe_reqwest(&e),
         };
-        let mut resp = rb.send().await.map_err(transport_err)?;
+        // The place in the queue for the turn is taken now, as the request leaves.
+        let (resp, turn) = tokio::join!(rb.send(), self.bodies.acquire());
+        let turn = turn.expect("the body semaphore is never closed");
+        let mut resp = resp.map_err(transport_err)?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -267,11 +262,6 @@ impl Transport {
             .map(Duration::from_secs);
         // Read piece by piece into one buffer sized from Content-Length: collecting the pieces
         // first and then joining them held a big page (a few MB of trades) twice.
-        let reading = self
-            .bodies
-            .acquire_many(budget_share(resp.content_length()))
-            .await
-            .expect("the body semaphore is never closed");
         let expected = resp.content_length().unwrap_or(0).min(MOST_PREALLOCATED);
         let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         while let Some(piece) = resp.chunk().await.map_err(transport_err)? {
@@ -292,7 +282,7 @@ impl Transport {
                 retry_after,
             });
         }
-        Ok((body, reading))
+        Ok((body, turn))
     }
 
     /// Remove every secret from a text.
@@ -398,18 +388,6 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
     use tokio::time::Instant;
-
-    #[test]
-    fn a_body_takes_its_size_of_the_budget_and_never_more_than_all() {
-        assert_eq!(budget_share(Some(0)), 1);
-        assert_eq!(budget_share(Some(1)), 1);
-        assert_eq!(budget_share(Some(1024)), 1);
-        assert_eq!(budget_share(Some(1025)), 2);
-        assert_eq!(budget_share(Some(1_400_000)), 1368);
-        assert_eq!(budget_share(Some(64 << 20)), BODY_BUDGET_KIB);
-        assert_eq!(budget_share(Some(u64::MAX)), BODY_BUDGET_KIB);
-        assert_eq!(budget_share(None), BODY_BUDGET_KIB);
-    }
 
     /// However the requests bunch up, no `rate + 1` of them leave within `GUARD_SPAN`.
     #[tokio::test(start_paused = true)]
