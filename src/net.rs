@@ -66,6 +66,8 @@ pub struct Transport {
     pub stats: Arc<Stats>,
     /// Whose turn it is to read and parse a body: see [`Transport::send`].
     bodies: tokio::sync::Semaphore,
+    /// For the answer's head, and again for its body once it is its turn to be read.
+    timeout: Duration,
 }
 
 /// The platforms count requests per second (a sliding second, in the sandbox). The limiter
@@ -135,7 +137,6 @@ impl Transport {
         let client = reqwest::Client::builder()
             .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(opts.timeout)
             .no_proxy()
             .build()?;
         // A burst of one and a period 2% longer than 1/rate, so that `rate` consecutive
@@ -157,6 +158,7 @@ impl Transport {
             dump_dir: opts.dump_dir,
             stats: Arc::new(Stats::default()),
             bodies: tokio::sync::Semaphore::new(1),
+            timeout: opts.timeout,
         })
     }
 
@@ -221,7 +223,9 @@ impl Transport {
     /// before it have been parsed. Parsing runs on one task anyway, and pages are written in
     /// the order they were asked for, so this costs no time; what it saves is memory: pages
     /// that arrive early no longer sit parsed (a MB and more for 500 trades) behind one that
-    /// is late, and at most one body is held at a time.
+    /// is late, and at most one body is held at a time. `--timeout` applies to the answer's
+    /// head and, separately, to reading its body once its turn has come: an answer waiting
+    /// behind one that hangs does not time out for it.
     async fn send(
         &self,
         endpoint: &str,
@@ -249,10 +253,21 @@ impl Transport {
             endpoint: endpoint.to_string(),
             detail: describe_reqwest(&e),
         };
+        let timed_out = |_| PlatformError::Transport {
+            platform: self.platform,
+            endpoint: endpoint.to_string(),
+            detail: format!(
+                "the request timed out (no answer within {}s)",
+                self.timeout.as_secs_f64()
+            ),
+        };
         // The place in the queue for the turn is taken now, as the request leaves.
-        let (resp, turn) = tokio::join!(rb.send(), self.bodies.acquire());
+        let (resp, turn) = tokio::join!(
+            tokio::time::timeout(self.timeout, rb.send()),
+            self.bodies.acquire()
+        );
         let turn = turn.expect("the body semaphore is never closed");
-        let mut resp = resp.map_err(transport_err)?;
+        let mut resp = resp.map_err(timed_out)?.map_err(transport_err)?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -263,10 +278,16 @@ impl Transport {
         // Read piece by piece into one buffer sized from Content-Length: collecting the pieces
         // first and then joining them held a big page (a few MB of trades) twice.
         let expected = resp.content_length().unwrap_or(0).min(MOST_PREALLOCATED);
-        let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-        while let Some(piece) = resp.chunk().await.map_err(transport_err)? {
-            body.extend_from_slice(&piece);
-        }
+        let reading = async {
+            let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+            while let Some(piece) = resp.chunk().await.map_err(transport_err)? {
+                body.extend_from_slice(&piece);
+            }
+            Ok(body)
+        };
+        let body = tokio::time::timeout(self.timeout, reading)
+            .await
+            .map_err(timed_out)??;
         tracing::trace!(
             "{} {} answered {} ({} bytes)",
             self.platform,
@@ -388,6 +409,108 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
     use tokio::time::Instant;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering `GET /slow` with its head and its body each `pause` late, anything
+    /// else at once, and never answering `GET /never`.
+    async fn pausing_server(pause: Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let n = sock.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        head.extend_from_slice(&buf[..n]);
+                    }
+                    let line = String::from_utf8_lossy(&head)
+                        .lines()
+                        .next()
+                        .unwrap()
+                        .to_string();
+                    if line.contains("/never") {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        return;
+                    }
+                    let slow = line.contains("/slow");
+                    if slow {
+                        tokio::time::sleep(pause).await;
+                    }
+                    let reply =
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n";
+                    sock.write_all(reply).await.unwrap();
+                    sock.flush().await.unwrap();
+                    if slow {
+                        tokio::time::sleep(pause).await;
+                    }
+                    let _ = sock.write_all(b"hello").await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn transport(base_url: String, timeout: Duration) -> Transport {
+        Transport::new(TransportOptions {
+            platform: "test",
+            base_url,
+            rate_limit: 1000,
+            timeout,
+            retry: RetryPolicy {
+                max_retries: 0,
+                ..RetryPolicy::default()
+            },
+            secrets: Vec::new(),
+            dump_dir: None,
+        })
+        .unwrap()
+    }
+
+    async fn get(t: &Transport, path: &str) -> Result<Vec<u8>, PlatformError> {
+        let build = |_| {
+            Ok(ApiRequest {
+                method: Method::Get,
+                path: path.to_string(),
+                query: Vec::new(),
+                headers: Vec::new(),
+                body: Body::None,
+            })
+        };
+        t.call(path, None, build, |b| Ok(b.to_vec())).await
+    }
+
+    /// The head and the body each get `--timeout`, and an answer waiting for its turn to be
+    /// read is not timed meanwhile: here the slow answer takes 1.4 timeouts in all and the
+    /// fast one, sent after it, waits as long for its turn.
+    #[tokio::test]
+    async fn an_answer_waiting_behind_a_slow_one_does_not_time_out() {
+        let base = pausing_server(Duration::from_millis(350)).await;
+        let t = transport(base, Duration::from_millis(500));
+        let started = std::time::Instant::now();
+        let (slow, fast) = tokio::join!(get(&t, "/slow"), async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            get(&t, "/fast").await
+        });
+        assert_eq!(slow.unwrap(), b"hello");
+        assert_eq!(fast.unwrap(), b"hello");
+        assert!(started.elapsed() >= Duration::from_millis(700));
+    }
+
+    #[tokio::test]
+    async fn no_answer_is_a_timeout() {
+        let base = pausing_server(Duration::ZERO).await;
+        let t = transport(base, Duration::from_millis(200));
+        let err = get(&t, "/never").await.unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+    }
 
     /// However the requests bunch up, no `rate + 1` of them leave within `GUARD_SPAN`.
     #[tokio::test(start_paused = true)]
