@@ -205,7 +205,8 @@ pub struct PullArgs {
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 
-    /// Timeout of one request.
+    /// Timeout of one request: for the answer to start, and again for its body to be read
+    /// (answers are read one at a time; waiting for that turn is not counted).
     #[arg(long, value_parser = duration_arg, default_value = "30s", value_name = "DURATION")]
     pub timeout: Duration,
 
