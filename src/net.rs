@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::sync::{AcquireError, SemaphorePermit};
 
 /// Retry policy for one run.
 #[derive(Debug, Clone)]
@@ -184,11 +185,22 @@ impl Transport {
             .with_total_delay(Some(self.retry.max_total));
         let max_wait = self.retry.max_wait;
         let attempt = || async {
+            // The place in the queue for reading bodies is taken before the rate limiter is
+            // waited for: whichever request the limiter lets out first, bodies are read in
+            // the order the calls were made (see `send`).
+            let mut queued = std::pin::pin!(self.bodies.acquire());
+            let early = futures_util::future::poll_immediate(queued.as_mut()).await;
+            let turn = async {
+                match early {
+                    Some(granted) => granted,
+                    None => queued.await,
+                }
+            };
             self.limiter.until_ready().await;
             self.guard.wait_turn().await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let req = build(Utc::now())?;
-            let (body, _turn) = self.send(endpoint, &req).await?;
+            let (body, _turn) = self.send(endpoint, &req, turn).await?;
             parse(&body).map_err(|e| self.save_malformed(e, page, &body))
         };
         attempt
@@ -215,22 +227,23 @@ impl Transport {
             .await
     }
 
-    /// Send one request and read its body, returning the body with the turn to read it
-    /// (given back when the caller has parsed it).
+    /// Send one request and read its body once `turn` is granted, returning the body with
+    /// the turn (given back when the caller has parsed it).
     ///
     /// Requests go out concurrently, but their bodies are read and parsed one at a time, in
-    /// the order the requests went out: an answer waits in its socket until the answers sent
-    /// before it have been parsed. Parsing runs on one task anyway, and pages are written in
+    /// the order the calls were made: an answer waits in its socket until the answers asked
+    /// for before it have been parsed. Parsing runs on one task anyway, and pages are written in
     /// the order they were asked for, so this costs no time; what it saves is memory: pages
     /// that arrive early no longer sit parsed (a MB and more for 500 trades) behind one that
     /// is late, and at most one body is held at a time. `--timeout` applies to the answer's
     /// head and, separately, to reading its body once its turn has come: an answer waiting
     /// behind one that hangs does not time out for it.
-    async fn send(
+    async fn send<'t>(
         &self,
         endpoint: &str,
         req: &ApiRequest,
-    ) -> Result<(Vec<u8>, tokio::sync::SemaphorePermit<'_>), PlatformError> {
+        turn: impl Future<Output = Result<SemaphorePermit<'t>, AcquireError>>,
+    ) -> Result<(Vec<u8>, SemaphorePermit<'t>), PlatformError> {
         let url = format!("{}{}", self.base_url, req.path);
         let mut rb = match req.method {
             Method::Get => self.client.get(&url),
@@ -261,11 +274,7 @@ impl Transport {
                 self.timeout.as_secs_f64()
             ),
         };
-        // The place in the queue for the turn is taken now, as the request leaves.
-        let (resp, turn) = tokio::join!(
-            tokio::time::timeout(self.timeout, rb.send()),
-            self.bodies.acquire()
-        );
+        let (resp, turn) = tokio::join!(tokio::time::timeout(self.timeout, rb.send()), turn);
         let turn = turn.expect("the body semaphore is never closed");
         let mut resp = resp.map_err(timed_out)?.map_err(transport_err)?;
         let status = resp.status();

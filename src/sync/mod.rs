@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::{self, FuturesOrdered, StreamExt};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// What to pull.
@@ -224,24 +224,32 @@ pub async fn pull<A: Adapter>(
                 && plan.limit.is_none()
                 && plan.concurrency > 1
         });
+        // It is asked for once this window's last page has been (see `WindowTail`): answers
+        // are read in the order they were asked for, so it is then read after this window's
+        // pages instead of being held, parsed, through the whole window.
+        let tail = WindowTail::default();
         let prefetch = async {
-            match prefetch_for {
-                Some(n) => Some((n, fetcher.first_page(n, scan_by).await)),
-                None => None,
-            }
+            let n = prefetch_for?;
+            tail.reached().await?;
+            Some((n, fetcher.first_page(n, scan_by).await))
         };
-        let (done, first_of_next) = futures_util::future::join(
-            window(
+        let scanned = async {
+            let split_above = sizer.bounds().split_above;
+            let done = window(
                 &fetcher,
                 &mut emitter,
                 w,
                 scan_by,
                 first,
-                sizer.bounds().split_above,
-            ),
-            prefetch,
-        )
-        .await;
+                split_above,
+                &tail,
+            )
+            .await;
+            // A window cut into parts (or failed) comes before the next one after all.
+            tail.end(matches!(done, Ok(Scanned::Complete)));
+            done
+        };
+        let (done, first_of_next) = futures_util::future::join(scanned, prefetch).await;
         if first_of_next.is_some() {
             prefetched = first_of_next;
         }
@@ -301,6 +309,35 @@ enum Scanned {
     TooBig(u64),
 }
 
+/// Tells the fetch of the next window's page 1 when to go: once the window being scanned
+/// has asked for its last page, or has ended (`None` from [`WindowTail::reached`] when it
+/// did not end complete, and the page is not wanted yet).
+#[derive(Default)]
+struct WindowTail {
+    notify: tokio::sync::Notify,
+    unwanted: AtomicBool,
+}
+
+impl WindowTail {
+    /// The window's last page has been asked for (or it has only one).
+    fn last_page_asked(&self) {
+        self.notify.notify_one();
+    }
+
+    /// The window's scan is over, `complete` or not.
+    fn end(&self, complete: bool) {
+        self.unwanted.store(!complete, Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+
+    /// Wait for either; `None` when the scan ended incomplete before the last page was asked
+    /// for.
+    async fn reached(&self) -> Option<()> {
+        self.notify.notified().await;
+        (!self.unwanted.load(Ordering::Relaxed)).then_some(())
+    }
+}
+
 /// Scan one window completely (halving it when needed), or report it as too big to scan
 /// when its page 1 reports more than `split_above` orders.
 async fn window<A: Adapter>(
@@ -310,6 +347,7 @@ async fn window<A: Adapter>(
     by: By,
     mut first: Option<Result<ListPage, PlatformError>>,
     split_above: u64,
+    tail: &WindowTail,
 ) -> Result<Scanned> {
     let platform = f.t.platform();
     let mut pending = vec![(w, 0u32)];
@@ -323,7 +361,7 @@ async fn window<A: Adapter>(
             }
             // Only before anything of the window was emitted may it be cut differently.
             let split_above = (attempt == 0 && depth == 0).then_some(split_above);
-            match scan(f, e, w, by, first.take(), split_above).await {
+            match scan(f, e, w, by, first.take(), split_above, tail).await {
                 Ok(Scan::TooBig(total)) => return Ok(Scanned::TooBig(total)),
                 Ok(Scan::Stable) => {
                     stable = true;
@@ -383,6 +421,7 @@ async fn scan<A: Adapter>(
     by: By,
     first: Option<Result<ListPage, PlatformError>>,
     split_above: Option<u64>,
+    tail: &WindowTail,
 ) -> Result<Scan> {
     let size = page_size(f.adapter, f.plan);
     e.new_in_pass = 0;
@@ -405,6 +444,10 @@ async fn scan<A: Adapter>(
     let pages = total0.map(|t| t.div_ceil(size as u64).max(1) as u32);
     let order = f.adapter.spec().list_order;
     let mut pages_in_pass = 1u32;
+    if !matches!((pages, has_next), (Some(p), None) if p > 1) {
+        // One page, or pages found one by one: nothing to wait for.
+        tail.last_page_asked();
+    }
     let end_total = match (pages, has_next) {
         // The total is known: fetch the other pages concurrently, emit them in order.
         (Some(pages), None) if pages > 1 => {
@@ -414,9 +457,15 @@ async fn scan<A: Adapter>(
             } else {
                 (2..=pages).collect()
             };
+            let last = numbers.last().copied();
             let mut last_total = total0;
             let mut pages_stream = stream::iter(numbers)
-                .map(|n| f.fetch(w, by, n, size))
+                .map(|n| {
+                    if Some(n) == last {
+                        tail.last_page_asked();
+                    }
+                    f.fetch(w, by, n, size)
+                })
                 .buffered(f.plan.concurrency.max(1));
             while let Some(page) = pages_stream.next().await {
                 let page = page?;
