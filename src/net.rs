@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{AcquireError, SemaphorePermit};
 
 /// Retry policy for one run.
 #[derive(Debug, Clone)]
@@ -185,22 +184,19 @@ impl Transport {
             .with_total_delay(Some(self.retry.max_total));
         let max_wait = self.retry.max_wait;
         let attempt = || async {
-            // The place in the queue for reading bodies is taken before the rate limiter is
-            // waited for: whichever request the limiter lets out first, bodies are read in
-            // the order the calls were made (see `send`).
-            let mut queued = std::pin::pin!(self.bodies.acquire());
-            let early = futures_util::future::poll_immediate(queued.as_mut()).await;
-            let turn = async {
-                match early {
-                    Some(granted) => granted,
-                    None => queued.await,
-                }
+            let head = async {
+                self.limiter.until_ready().await;
+                self.guard.wait_turn().await;
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                let req = build(Utc::now())?;
+                self.head(endpoint, &req).await
             };
-            self.limiter.until_ready().await;
-            self.guard.wait_turn().await;
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let req = build(Utc::now())?;
-            let (body, _turn) = self.send(endpoint, &req, turn).await?;
+            // The place in the queue for reading bodies is taken at once, before the rate
+            // limiter is waited for: whichever request the limiter lets out first, bodies are
+            // read in the order the calls were made (see `head`).
+            let (resp, turn) = tokio::join!(head, self.bodies.acquire());
+            let _turn = turn.expect("the body semaphore is never closed");
+            let body = self.body(endpoint, resp?).await?;
             parse(&body).map_err(|e| self.save_malformed(e, page, &body))
         };
         attempt
@@ -227,23 +223,21 @@ impl Transport {
             .await
     }
 
-    /// Send one request and read its body once `turn` is granted, returning the body with
-    /// the turn (given back when the caller has parsed it).
+    /// Send one request and wait for the head of its answer.
     ///
-    /// Requests go out concurrently, but their bodies are read and parsed one at a time, in
-    /// the order the calls were made: an answer waits in its socket until the answers asked
-    /// for before it have been parsed. Parsing runs on one task anyway, and pages are written in
-    /// the order they were asked for, so this costs no time; what it saves is memory: pages
-    /// that arrive early no longer sit parsed (a MB and more for 500 trades) behind one that
-    /// is late, and at most one body is held at a time. `--timeout` applies to the answer's
-    /// head and, separately, to reading its body once its turn has come: an answer waiting
-    /// behind one that hangs does not time out for it.
-    async fn send<'t>(
+    /// Requests go out concurrently, but their bodies ([`Transport::body`]) are read and
+    /// parsed one at a time, in the order the calls were made: an answer waits in its socket
+    /// until the answers asked for before it have been parsed. Parsing runs on one task
+    /// anyway, and pages are written in the order they were asked for, so this costs no time;
+    /// what it saves is memory: pages that arrive early no longer sit parsed (a MB and more
+    /// for 500 trades) behind one that is late, and at most one body is held at a time.
+    /// `--timeout` applies to the head and, separately, to reading the body once its turn has
+    /// come: an answer waiting behind one that hangs does not time out for it.
+    async fn head(
         &self,
         endpoint: &str,
         req: &ApiRequest,
-        turn: impl Future<Output = Result<SemaphorePermit<'t>, AcquireError>>,
-    ) -> Result<(Vec<u8>, SemaphorePermit<'t>), PlatformError> {
+    ) -> Result<reqwest::Response, PlatformError> {
         let url = format!("{}{}", self.base_url, req.path);
         let mut rb = match req.method {
             Method::Get => self.client.get(&url),
@@ -261,22 +255,19 @@ impl Transport {
             Body::Json(v) => rb.json(v),
         };
         tracing::debug!("{} {:?} {}", self.platform, req.method, req.path);
-        let transport_err = |e: reqwest::Error| PlatformError::Transport {
-            platform: self.platform,
-            endpoint: endpoint.to_string(),
-            detail: describe_reqwest(&e),
-        };
-        let timed_out = |_| PlatformError::Transport {
-            platform: self.platform,
-            endpoint: endpoint.to_string(),
-            detail: format!(
-                "the request timed out (no answer within {}s)",
-                self.timeout.as_secs_f64()
-            ),
-        };
-        let (resp, turn) = tokio::join!(tokio::time::timeout(self.timeout, rb.send()), turn);
-        let turn = turn.expect("the body semaphore is never closed");
-        let mut resp = resp.map_err(timed_out)?.map_err(transport_err)?;
+        tokio::time::timeout(self.timeout, rb.send())
+            .await
+            .map_err(|_| self.timed_out(endpoint))?
+            .map_err(|e| self.transport_err(endpoint, &e))
+    }
+
+    /// Read the body of an answer (its turn to be read has come); an HTTP error status is an
+    /// error once the body has been read.
+    async fn body(
+        &self,
+        endpoint: &str,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<u8>, PlatformError> {
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -289,18 +280,18 @@ impl Transport {
         let expected = resp.content_length().unwrap_or(0).min(MOST_PREALLOCATED);
         let reading = async {
             let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-            while let Some(piece) = resp.chunk().await.map_err(transport_err)? {
-                body.extend_from_slice(&piece);
+            while let Some(piece) = resp.chunk().await.transpose() {
+                body.extend_from_slice(&piece.map_err(|e| self.transport_err(endpoint, &e))?);
             }
             Ok(body)
         };
         let body = tokio::time::timeout(self.timeout, reading)
             .await
-            .map_err(timed_out)??;
+            .map_err(|_| self.timed_out(endpoint))??;
         tracing::trace!(
             "{} {} answered {} ({} bytes)",
             self.platform,
-            req.path,
+            endpoint,
             status,
             body.len()
         );
@@ -312,7 +303,26 @@ impl Transport {
                 retry_after,
             });
         }
-        Ok((body, turn))
+        Ok(body)
+    }
+
+    fn transport_err(&self, endpoint: &str, e: &reqwest::Error) -> PlatformError {
+        PlatformError::Transport {
+            platform: self.platform,
+            endpoint: endpoint.to_string(),
+            detail: describe_reqwest(e),
+        }
+    }
+
+    fn timed_out(&self, endpoint: &str) -> PlatformError {
+        PlatformError::Transport {
+            platform: self.platform,
+            endpoint: endpoint.to_string(),
+            detail: format!(
+                "the request timed out (no answer within {}s)",
+                self.timeout.as_secs_f64()
+            ),
+        }
     }
 
     /// Remove every secret from a text.

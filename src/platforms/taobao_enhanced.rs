@@ -237,10 +237,6 @@ fn parse_page(
     // (a 500-trade page's tree is larger than its body). Only when `code` (0) and
     // `data.total`, if any, come before the trades; anything else, a trade that does not
     // normalize included, is read again the ordinary way, which gives the exact error.
-    let ready = |depth: usize, partial: &Json| match depth {
-        0 => code_of(partial).is_ok_and(|c| c == "0"),
-        _ => total_of(partial).is_ok(),
-    };
     let mut orders = Vec::new();
     let mut each =
         |index: usize, _: &str, trade: Json| match normalize_item(&trade, index, shop, page) {
@@ -250,9 +246,13 @@ fn parse_page(
             }
             Err(_) => false,
         };
-    if let Streamed::Done(tree) =
-        json::stream_array(body, &["data", "items"], &TRADE, &ready, &mut each)
-        && let Ok((total, _)) = envelope(&tree, page)
+    if let Streamed::Done(tree) = json::stream_array(
+        body,
+        &["data", "items"],
+        &TRADE,
+        &ready_to_stream,
+        &mut each,
+    ) && let Ok((total, _)) = envelope(&tree, page)
     {
         return Ok((total, orders));
     }
@@ -265,6 +265,7 @@ fn parse_page_whole(
     shop: &str,
     page: Option<u32>,
 ) -> Result<(Option<u64>, Vec<Order>), PlatformError> {
+    // A `Json` tree, not typed structs: the vendor's own example repeats a key inside a trade.
     let v = parse_json_shaped(body, &LIST_SHAPE, ID, LIST, page)?;
     let (total, items) = envelope(&v, page)?;
     let orders = items
@@ -287,6 +288,16 @@ fn normalize_item(
 
 fn malformed(page: Option<u32>, path: &str, detail: String) -> PlatformError {
     PlatformError::malformed(ID, LIST, page, path, detail)
+}
+
+/// Whether trades may be handed over as they are parsed, asked before descending into `data`
+/// (depth 0: `code` is 0) and into `data.items` (depth 1: `data.total`, if read yet, is a
+/// count).
+fn ready_to_stream(depth: usize, partial: &Json) -> bool {
+    match depth {
+        0 => code_of(partial).is_ok_and(|c| c == "0"),
+        _ => total_of(partial).is_ok(),
+    }
 }
 
 /// The code of an answer, as text (or what is wrong with `$.code`).
@@ -369,14 +380,16 @@ fn normalize_saved_streamed<'a>(
     shop: &'a str,
     emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    let ready = |depth: usize, partial: &Json<'a>| match depth {
-        0 => code_of(partial).is_ok_and(|c| c == "0"),
-        _ => total_of(partial).is_ok(),
-    };
     let mut each = |index: usize, _: &str, trade: Json<'a>| {
         emit(Box::new(move || normalize_item(&trade, index, shop, None)))
     };
-    let skip = match json::stream_array(body, &["data", "items"], &TRADE, &ready, &mut each) {
+    let skip = match json::stream_array(
+        body,
+        &["data", "items"],
+        &TRADE,
+        &ready_to_stream,
+        &mut each,
+    ) {
         Streamed::Done(tree) => return envelope(&tree, None).map(|_| ()),
         Streamed::Stopped => return Ok(()),
         Streamed::Fallback => 0,
