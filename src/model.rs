@@ -23,7 +23,7 @@ pub struct Order {
     pub updated_at: Option<Timestamp>,
     pub paid_at: Option<Timestamp>,
     pub currency: String,
-    pub total: Amount,
+    pub total: Option<Amount>,
     pub shipping_fee: Option<Amount>,
     pub discount: Option<Amount>,
     pub buyer: Party,
@@ -129,6 +129,35 @@ impl Status {
             "TRADE_CLOSED_BY_TAOBAO" => Status::Cancelled,
             "TRADE_CLOSED" => Status::Refunded,
             _ => Status::Unknown,
+        }
+    }
+}
+
+impl Order {
+    /// Σ(line `unit_price` × `quantity`), when the lines are complete: at least one line and
+    /// every line's unit price known. `None` otherwise (the list price is then unknown).
+    pub fn list_price(&self) -> Option<Amount> {
+        if self.lines.is_empty() {
+            return None;
+        }
+        self.lines.iter().try_fold(Amount::ZERO, |sum, line| {
+            let line_price = line.unit_price?.value().checked_mul(line.quantity.into())?;
+            sum.checked_add(Amount(line_price))
+        })
+    }
+
+    /// The `discount` by model.md's Money rules: everything taken off the list price,
+    /// Σ(unit_price × quantity) + shipping_fee − total, when the lines are complete and both
+    /// the total and the postage are known; otherwise `platform_figure` (the platform's own
+    /// number, often only part of it, is all there is then).
+    pub fn derived_discount(&self, platform_figure: Option<Amount>) -> Option<Amount> {
+        match (self.list_price(), self.shipping_fee, self.total) {
+            (Some(list), Some(shipping), Some(total)) => list
+                .value()
+                .checked_add(shipping.value())
+                .and_then(|d| d.checked_sub(total.value()))
+                .map(Amount),
+            _ => platform_figure,
         }
     }
 }
@@ -466,6 +495,80 @@ mod tests {
             }]
         );
         assert!(parse_sku_pairs("").is_empty());
+    }
+
+    fn line(unit: &str, quantity: i64) -> OrderLine {
+        OrderLine {
+            line_id: "1".into(),
+            product_id: None,
+            sku_id: None,
+            title: "t".into(),
+            sku_properties: Vec::new(),
+            quantity,
+            unit_price: Some(Amount::parse(unit).unwrap()),
+            total: None,
+            status: None,
+            platform_status: None,
+            refund_status: None,
+            carrier: None,
+            tracking_number: None,
+            image_url: None,
+        }
+    }
+
+    fn order(lines: Vec<OrderLine>, shipping: Option<&str>, total: Option<&str>) -> Order {
+        let amount = |s: Option<&str>| s.map(|s| Amount::parse(s).unwrap());
+        Order {
+            platform: "p".into(),
+            shop: "s".into(),
+            order_id: "1".into(),
+            source_order_id: None,
+            status: Status::Paid,
+            platform_status: "x".into(),
+            created_at: None,
+            updated_at: None,
+            paid_at: None,
+            currency: "CNY".into(),
+            total: amount(total),
+            shipping_fee: amount(shipping),
+            discount: None,
+            buyer: Party::default(),
+            seller: Party::default(),
+            receiver: Receiver::default(),
+            buyer_message: None,
+            seller_memo: None,
+            lines,
+        }
+    }
+
+    #[test]
+    fn discount_is_what_was_taken_off_the_list_price() {
+        let figure = Some(Amount::parse("8.42").unwrap());
+        // The enhanced seed trade: one line 138.00, no postage, paid 105.58.
+        let o = order(vec![line("138.00", 1)], Some("0.00"), Some("105.58"));
+        assert_eq!(o.list_price().unwrap().to_string(), "138.00");
+        assert_eq!(o.derived_discount(figure).unwrap().to_string(), "32.42");
+        // 1688 seed order: goods 599.00 over two lines, postage 25.00, paid 594.05.
+        let o = order(
+            vec![line("500.00", 1), line("33.00", 3)],
+            Some("25.00"),
+            Some("594.05"),
+        );
+        assert_eq!(o.derived_discount(None).unwrap().to_string(), "29.95");
+        // Lines incomplete (a price unknown, or none), postage or total unknown: the figure.
+        let mut unknown = line("1.00", 1);
+        unknown.unit_price = None;
+        let o = order(vec![line("1.00", 1), unknown], Some("0"), Some("1"));
+        assert_eq!(o.list_price(), None);
+        assert_eq!(o.derived_discount(figure), figure);
+        assert_eq!(
+            order(vec![], Some("0"), Some("1")).derived_discount(None),
+            None
+        );
+        let o = order(vec![line("1.00", 2)], None, Some("1"));
+        assert_eq!(o.derived_discount(figure), figure);
+        let o = order(vec![line("1.00", 2)], Some("0"), None);
+        assert_eq!(o.derived_discount(None), None);
     }
 
     #[test]

@@ -529,7 +529,7 @@ impl WireOrder {
             currency: self
                 .actual_fee_currency_code
                 .unwrap_or_else(|| "TWD".into()),
-            total: amount(self.actual_fee, "actual_fee")?.unwrap_or(Amount::ZERO),
+            total: amount(self.actual_fee, "actual_fee")?,
             shipping_fee: match amount(self.actual_shipping_fee, "actual_shipping_fee")? {
                 Some(a) => Some(a),
                 None => amount(self.shipping_fee, "shipping_fee")?,
@@ -727,7 +727,7 @@ mod tests {
         assert_eq!(orders.len(), 2);
         let o = &orders[0];
         assert_eq!(o.order_id, "558757367941");
-        assert_eq!(o.total.to_string(), "62.00");
+        assert_eq!(o.total.unwrap().to_string(), "62.00");
         assert_eq!(
             o.created_at.unwrap().to_rfc3339(),
             "2020-06-24T16:54:03.859+08:00"

@@ -377,7 +377,7 @@ pub fn normalize_trade(
         updated_at: c.time("modified", w.modified),
         paid_at: c.time("pay_time", w.pay_time),
         currency: "CNY".into(),
-        total,
+        total: Some(total),
         shipping_fee: c.amount("post_fee", w.post_fee),
         discount: c.amount("discount_fee", w.discount_fee),
         buyer: Party {
@@ -530,7 +530,7 @@ mod tests {
         let o = norm(&trade()).unwrap();
         assert_eq!(o.order_id, "1410072240792463390");
         assert_eq!(o.status, Status::AwaitingShipment);
-        assert_eq!(o.total.to_string(), "105.58");
+        assert_eq!(o.total.unwrap().to_string(), "105.58");
         assert_eq!(o.discount.unwrap().to_string(), "8.42");
         assert_eq!(
             o.created_at.unwrap().to_rfc3339(),
@@ -605,7 +605,7 @@ mod tests {
         assert_eq!(o.receiver.name, None);
         assert_eq!(o.lines[0].unit_price, None);
         assert_eq!(o.lines[0].quantity, 0);
-        assert_eq!(o.total.to_string(), "105.58");
+        assert_eq!(o.total.unwrap().to_string(), "105.58");
     }
 
     #[test]
@@ -614,7 +614,7 @@ mod tests {
         t["payment"] = json!("12345678901234567.89");
         t["post_fee"] = json!(6);
         let o = norm(&t).unwrap();
-        assert_eq!(o.total.to_string(), "12345678901234567.89");
+        assert_eq!(o.total.unwrap().to_string(), "12345678901234567.89");
         assert_eq!(o.shipping_fee.unwrap().to_string(), "6.00");
     }
 

@@ -1300,7 +1300,7 @@ mod tests {
             ))
             .unwrap();
             assert_eq!(serde_json::to_value(&seed.lines).unwrap(), want);
-            assert_eq!(seed.total.to_string(), "110.48");
+            assert_eq!(seed.total.unwrap().to_string(), "110.48");
         }
 
         #[tokio::test]

@@ -11,6 +11,7 @@
 //! own example orders. [`faults`] injects latency, failures, throttling and drift.
 
 pub mod dataset;
+pub mod digest;
 pub mod faults;
 pub mod pandapon;
 pub mod taobao_enhanced;

@@ -122,7 +122,7 @@ fn order_fields(o: &Order) -> Vec<String> {
         time(&o.updated_at),
         time(&o.paid_at),
         o.currency.clone(),
-        o.total.to_string(),
+        amount(&o.total),
         amount(&o.shipping_fee),
         amount(&o.discount),
         opt(&o.buyer.id).into(),

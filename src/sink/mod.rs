@@ -269,7 +269,7 @@ mod tests {
             updated_at: None,
             paid_at: None,
             currency: "TWD".into(),
-            total: Amount::parse("62").unwrap(),
+            total: Some(Amount::parse("62").unwrap()),
             shipping_fee: None,
             discount: None,
             buyer: Party::default(),

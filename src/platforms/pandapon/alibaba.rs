@@ -11,7 +11,7 @@
 
 use super::{At, Ctx, map_status, order_id, quantity, text, value_str};
 use crate::error::PlatformError;
-use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, non_empty};
+use crate::model::{Order, OrderLine, Party, Receiver, SkuProperty, non_empty};
 use crate::platforms::TextOrNumber;
 use serde::Deserialize;
 use serde_json::Value;
@@ -128,9 +128,7 @@ impl WireOrder {
             updated_at: None,
             paid_at,
             currency: "CNY".into(),
-            total: at
-                .fen(self.total_amount, "totalAmount")
-                .unwrap_or(Amount::ZERO),
+            total: at.fen(self.total_amount, "totalAmount"),
             shipping_fee: at.fen(self.shipping_fee, "shippingFee"),
             discount: at.fen(self.discount, "discount"),
             buyer: Party {

@@ -185,9 +185,7 @@ impl WireOrder<'_> {
             updated_at: None,
             paid_at: at.time(own(self.pay_time), "payTime"),
             currency: currency.unwrap_or_else(|| "CNY".into()),
-            total: at
-                .fen(own(self.purchase_amount), "purchaseAmount")
-                .unwrap_or(Amount::ZERO),
+            total: at.fen(own(self.purchase_amount), "purchaseAmount"),
             shipping_fee: shipping,
             discount: None,
             buyer: Party {
