@@ -218,8 +218,10 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         scan_until: now,
         concurrency: usize::from(args.concurrency),
     };
-    let out = Output::open(args.output.as_deref())?;
-    let mut sink = sink::make(args.format, args.csv_mode, args.csv_bom, out);
+    let output = sink::file_or_stdout(args.output.as_deref());
+    let (format, csv_mode) = sink::choose_format(args.format, args.csv_mode, args.csv_bom, output)?;
+    let out = Output::open(output)?;
+    let mut sink = sink::make(format, csv_mode, args.csv_bom, out);
     let t = transport(
         &shop,
         args.rate_limit,
@@ -229,7 +231,7 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     )?;
     // With --output, the file appears only at the end, so the state may only advance then;
     // on stdout, each window is delivered when flushed, so the state follows each window.
-    let per_window = args.output.is_none();
+    let per_window = output.is_none();
     let mut last_end = None;
     let result: Result<Summary> = with_adapter!(&shop, |a| {
         sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
@@ -256,9 +258,17 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
 
 fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()> {
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(s)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write the summary to {}", path.display()))?;
+        let text = serde_json::to_string_pretty(s)? + "\n";
+        if sink::file_or_stdout(Some(path)).is_none() {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("cannot write the summary to stdout")?;
+        } else {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write the summary to {}", path.display()))?;
+        }
     }
     if !quiet {
         eprintln!(
@@ -375,7 +385,7 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
             .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
     }
     let out = Output::open(None)?;
-    let (format, csv_mode) = (args.format, args.csv_mode);
+    let (format, csv_mode) = sink::choose_format(args.format, args.csv_mode, false, None)?;
     // Reading orders and writing them take about the same time: the writing (and, where the
     // platform's reader allows, the normalizing) runs on a second thread, fed in batches, so a
     // large file is written while the rest of it is read. Batches of 1,024 wake the writer

@@ -137,19 +137,22 @@ pub struct PullArgs {
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
-    pub format: Format,
+    /// Output format [default: from the --output file's extension (.csv, .json, .ndjson,
+    /// .jsonl), else ndjson].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 
-    /// CSV rows: one per order line (order columns repeated) or one per order.
-    #[arg(long = "csv", value_enum, default_value_t = CsvMode::Lines, value_name = "MODE")]
-    pub csv_mode: CsvMode,
+    /// CSV rows: one per order line (order columns repeated) or one per order [default:
+    /// lines]. CSV output only.
+    #[arg(long = "csv", value_enum, value_name = "MODE")]
+    pub csv_mode: Option<CsvMode>,
 
-    /// Start CSV output with a UTF-8 byte-order mark (for Excel).
+    /// Start CSV output with a UTF-8 byte-order mark (for Excel). CSV output only.
     #[arg(long)]
     pub csv_bom: bool,
 
-    /// Write to FILE (via a temporary file renamed into place when complete) instead of stdout.
+    /// Write to FILE (via a temporary file renamed into place when complete) instead of stdout;
+    /// - is stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -214,7 +217,7 @@ pub struct PullArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub retries: usize,
 
-    /// Also write the end-of-run summary as JSON to FILE.
+    /// Also write the end-of-run summary as JSON to FILE (- is stdout).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
@@ -275,10 +278,12 @@ pub struct NormalizeArgs {
     /// Shop name to put in the output.
     #[arg(long, default_value = "local", value_name = "NAME")]
     pub shop: String,
-    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
-    pub format: Format,
-    #[arg(long = "csv", value_enum, default_value_t = CsvMode::Lines, value_name = "MODE")]
-    pub csv_mode: CsvMode,
+    /// Output format [default: ndjson].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// CSV rows: one per order line or one per order [default: lines]. CSV output only.
+    #[arg(long = "csv", value_enum, value_name = "MODE")]
+    pub csv_mode: Option<CsvMode>,
     /// A saved response body; - reads stdin.
     #[arg(default_value = "-", value_name = "FILE")]
     pub file: PathBuf,

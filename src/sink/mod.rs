@@ -34,6 +34,62 @@ pub enum CsvMode {
     Orders,
 }
 
+/// What to write, from the flags as given: `--format`, else the output file's extension
+/// (`.csv`, `.json`, `.ndjson`/`.jsonl`), else NDJSON. The CSV-only options (`--csv`,
+/// `--csv-bom`) are refused with any other format rather than silently ignored.
+pub fn choose_format(
+    format: Option<Format>,
+    csv_mode: Option<CsvMode>,
+    csv_bom: bool,
+    output: Option<&Path>,
+) -> Result<(Format, CsvMode)> {
+    let from_extension = || {
+        let ext = output?.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            _ => None,
+        }
+    };
+    let chosen = format.or_else(from_extension).unwrap_or(Format::Ndjson);
+    if chosen != Format::Csv {
+        let given = match (csv_mode, csv_bom) {
+            (Some(_), _) => Some("--csv"),
+            (None, true) => Some("--csv-bom"),
+            (None, false) => None,
+        };
+        if let Some(flag) = given {
+            let why = if format.is_some() {
+                "--format".to_string()
+            } else if let Some(path) = output {
+                format!("the output file name {}", path.display())
+            } else {
+                "the default".to_string()
+            };
+            return Err(crate::error::usage(format!(
+                "{flag} applies to CSV output, but the format is {} (from {why}): add \
+                 --format csv",
+                format_name(chosen)
+            )));
+        }
+    }
+    Ok((chosen, csv_mode.unwrap_or(CsvMode::Lines)))
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Ndjson => "ndjson",
+        Format::Json => "json",
+        Format::Csv => "csv",
+    }
+}
+
+/// `-` names stdout (as in most command-line tools), never a file called `-`.
+pub fn file_or_stdout(path: Option<&Path>) -> Option<&Path> {
+    path.filter(|p| *p != Path::new("-"))
+}
+
 /// Something that takes normalized orders.
 pub trait Sink {
     /// Write one order.

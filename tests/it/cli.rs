@@ -1,6 +1,6 @@
 //! The command line itself: flags, dates, exit codes, help.
 
-use crate::support::run_binary;
+use crate::support::{Run, run_binary};
 
 #[test]
 fn a_bad_flag_exits_2_and_says_which() {
@@ -181,4 +181,96 @@ fn a_stray_tokio_worker_threads_variable_is_ignored() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("taobao-tw"));
+}
+
+/// A pull of the sandbox's taobao-enhanced shop (small and fast) run in `dir`.
+fn pull_in(env: &crate::support::Env, dir: &std::path::Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "pull",
+        "--shop",
+        "sandbox-taobao-enhanced",
+        "--since",
+        "3d",
+        "-q",
+        "--config",
+    ];
+    let config = env.config.to_str().unwrap().to_string();
+    args.push(&config);
+    args.extend_from_slice(extra);
+    let out = std::process::Command::new(crate::support::bin())
+        .args(&args)
+        .current_dir(dir)
+        .env_remove("ORDERSYNC_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn the_output_file_name_chooses_the_format() {
+    let env = crate::support::Env::with_orders(30);
+    let dir = tempfile::tempdir().unwrap();
+    pull_in(&env, dir.path(), &["-o", "tw.csv"]).ok();
+    let csv = std::fs::read_to_string(dir.path().join("tw.csv")).unwrap();
+    assert!(csv.starts_with("platform,"), "not CSV: {csv:.200}");
+    pull_in(&env, dir.path(), &["-o", "tw.json"]).ok();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("tw.json")).unwrap()).unwrap();
+    assert!(
+        json.as_array().is_some_and(|a| !a.is_empty()),
+        "{json:.200}"
+    );
+    // --format wins over the name.
+    pull_in(&env, dir.path(), &["-o", "x.csv", "--format", "ndjson"]).ok();
+    let text = std::fs::read_to_string(dir.path().join("x.csv")).unwrap();
+    assert!(text.starts_with('{'), "{text:.200}");
+}
+
+#[test]
+fn csv_options_with_another_format_are_refused() {
+    let env = crate::support::Env::with_orders(10);
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [
+        &["--csv", "orders"][..],
+        &["--csv-bom"],
+        &["--csv-bom", "--format", "json"],
+        &["--csv", "lines", "-o", "out.ndjson"],
+    ] {
+        let r = pull_in(&env, dir.path(), extra);
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("applies to CSV output") && r.stderr.contains("--format csv"),
+            "{extra:?}: {}",
+            r.stderr
+        );
+    }
+    assert!(crate::support::files_in(dir.path()).is_empty());
+    let r = run_binary(&["normalize", "--platform", "vvtool", "--csv", "orders", "-"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn a_dash_means_stdout() {
+    let env = crate::support::Env::with_orders(30);
+    let dir = tempfile::tempdir().unwrap();
+    let r = pull_in(&env, dir.path(), &["-o", "-"]).ok();
+    assert!(!r.ndjson().is_empty());
+    let r = pull_in(
+        &env,
+        dir.path(),
+        &["-o", "orders.ndjson", "--summary-json", "-"],
+    )
+    .ok();
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(summary["orders_emitted"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(
+        crate::support::files_in(dir.path()),
+        vec!["orders.ndjson".to_string()],
+        "no file named -"
+    );
 }
