@@ -347,11 +347,11 @@ impl At {
             }
             Some(s) => match Amount::parse(&s) {
                 Ok(a) => Some(a),
-                Err(e) => {
+                Err(_) => {
                     self.warn(
                         subject,
                         field,
-                        &format!("holds {e}; the amount is left null"),
+                        &format!("holds {s:?}, which is not a decimal amount; it is left null"),
                     );
                     None
                 }
