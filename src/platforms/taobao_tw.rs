@@ -6,6 +6,13 @@
 //! stripped before the ids are sent back). Only modification-time filtering exists, so
 //! `--by created` is served by pulling modified windows and keeping orders created in range.
 //! Times are epoch milliseconds and are kept at millisecond precision.
+//!
+//! Money (model.md): an order's `actual_fee` is what the buyer pays, shipping included; a
+//! line's `actual_fee` also includes that line's own shipping (`actual_shipping_fee`), which is
+//! taken off so a line total never holds postage. TW has no discount field: the discount is
+//! derived from complete lines ([`Order::derived_discount`]). A missing or unreadable amount is
+//! null with a warning naming its JSON path. A call is a success only when `code` is `"0"`
+//! and `result.success` is not `false`.
 
 use super::json::Json;
 use super::signing::{Params, lazop_sign};
@@ -97,7 +104,7 @@ impl TaobaoTw {
         &self,
         t: &Transport,
         ids: &[String],
-    ) -> Result<Vec<WireLine>, PlatformError> {
+    ) -> Result<Vec<(At, WireLine)>, PlatformError> {
         let mut lines = Vec::with_capacity(ids.len());
         for batch in ids.chunks(LINE_BATCH) {
             let list = serde_json::to_string(batch).expect("strings serialize");
@@ -117,7 +124,12 @@ impl TaobaoTw {
                     )
                     .await?;
                 let got = res.model_list.len();
-                lines.extend(res.model_list);
+                lines.extend(
+                    res.model_list
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, l)| (At::items(page, i), l)),
+                );
                 let total = res.total_count.unwrap_or(0) as usize;
                 if got == 0 || page as usize * LINE_BATCH >= total {
                     break;
@@ -163,7 +175,16 @@ impl Adapter for TaobaoTw {
         let orders = res
             .model_list
             .into_iter()
-            .map(|o| o.normalize(&self.shop, Vec::new()))
+            .enumerate()
+            .map(|(i, o)| {
+                let at = At::list(LIST, i);
+                // Only the line ids are known here; `complete_page`, which always follows,
+                // swaps these id-only lines for the real ones.
+                let ids = o.line_ids();
+                let mut order = o.normalize(&self.shop, &at)?;
+                order.lines = ids.into_iter().map(id_only_line).collect();
+                Ok(order)
+            })
             .collect::<Result<_, _>>()
             .map_err(|e| malformed(LIST, Some(q.page), e))?;
         Ok(ListPage {
@@ -179,36 +200,35 @@ impl Adapter for TaobaoTw {
             .iter()
             .flat_map(|o| o.lines.iter().map(|l| l.line_id.clone()))
             .collect();
-        // The list gave placeholder lines holding only the ids; replace them with full ones.
-        let mut by_order: HashMap<String, Vec<OrderLine>> = HashMap::new();
+        let mut fetched: HashMap<String, OrderLine> = HashMap::new();
         if !ids.is_empty() {
-            for l in self.fetch_lines(t, &ids).await? {
-                let order_id = l.trade_order_id.clone().map(TextOrNumber::into_string);
-                let line = l.normalize().map_err(|e| malformed(ITEMS, None, e))?;
-                by_order
-                    .entry(order_id.unwrap_or_default())
-                    .or_default()
-                    .push(line);
+            for (at, l) in self.fetch_lines(t, &ids).await? {
+                let line = l.normalize(&at).map_err(|e| malformed(ITEMS, None, e))?;
+                fetched.insert(line.line_id.clone(), line);
             }
         }
         for o in &mut page.orders {
-            let wanted: Vec<String> = o.lines.iter().map(|l| l.line_id.clone()).collect();
-            let mut got = by_order.remove(&o.order_id).unwrap_or_default();
-            if got.len() < wanted.len() {
-                tracing::warn!(
-                    "{ID}: order {} lists {} line(s) but /order/items/get returned {}; \
-                     the missing ones are kept with only their id",
-                    o.order_id,
-                    wanted.len(),
-                    got.len()
-                );
-                for id in wanted {
-                    if !got.iter().any(|l| l.line_id == id) {
-                        got.push(placeholder_line(id));
-                    }
+            let wanted: Vec<String> = o.lines.drain(..).map(|l| l.line_id).collect();
+            let mut missing = Vec::new();
+            for id in wanted {
+                match fetched.remove(&id) {
+                    Some(line) => o.lines.push(line),
+                    None => missing.push(id),
                 }
             }
-            o.lines = got;
+            if missing.is_empty() {
+                o.discount = o.derived_discount(None);
+            } else {
+                // Never a line without quantity or title: what is known is kept, and the
+                // discount, which needs every line, stays unknown.
+                tracing::warn!(
+                    "{ID}: order {}: /order/items/get did not return line(s) {}; they are \
+                     left out and the order's discount is null",
+                    o.order_id,
+                    missing.join(", ")
+                );
+                o.discount = None;
+            }
         }
         Ok(())
     }
@@ -231,18 +251,9 @@ impl Adapter for TaobaoTw {
                     message: format!("order {id} was not found"),
                 });
             };
-            let lines = module
-                .trade_order_line_list
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(WireLine::normalize)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| malformed(DETAIL, None, e))?;
             out.push(
                 module
-                    .order
-                    .normalize(&self.shop, lines)
+                    .normalize(&self.shop)
                     .map_err(|e| malformed(DETAIL, None, e))?,
             );
         }
@@ -254,7 +265,9 @@ fn malformed(endpoint: &str, page: Option<u32>, (path, detail): (String, String)
     PlatformError::malformed(ID, endpoint, page, path, detail)
 }
 
-fn placeholder_line(id: String) -> OrderLine {
+/// A line known only by its id (from the list's `trade_order_line_id_list`): a carrier
+/// between `parse_list` and `complete_page`, never written out.
+fn id_only_line(id: String) -> OrderLine {
     OrderLine {
         line_id: id,
         product_id: None,
@@ -273,6 +286,95 @@ fn placeholder_line(id: String) -> OrderLine {
     }
 }
 
+/// Where a wire object sits in an answer, for warnings: the endpoint and the JSON path.
+struct At {
+    endpoint: &'static str,
+    path: String,
+}
+
+impl At {
+    /// Entry `i` of a list answer's `model_list`.
+    fn list(endpoint: &'static str, i: usize) -> At {
+        At {
+            endpoint,
+            path: format!("$.result.model_list[{i}]"),
+        }
+    }
+
+    /// Entry `i` of page `page` of an `/order/items/get` answer.
+    fn items(page: u32, i: usize) -> At {
+        At {
+            endpoint: ITEMS,
+            path: format!("(page {page}) $.result.model_list[{i}]"),
+        }
+    }
+
+    /// The order of an `/order/get` answer.
+    fn detail() -> At {
+        At {
+            endpoint: DETAIL,
+            path: "$.result.module".into(),
+        }
+    }
+
+    /// Line `j` of an `/order/get` answer.
+    fn detail_line(j: usize) -> At {
+        At {
+            endpoint: DETAIL,
+            path: format!("$.result.module.trade_order_line_list[{j}]"),
+        }
+    }
+
+    fn warn(&self, subject: &str, field: &str, what: &str) {
+        tracing::warn!(
+            "{ID} {}: {subject}: {}.{field} {what}",
+            self.endpoint,
+            self.path
+        );
+    }
+
+    /// An amount the platform gave as text (or a number); missing or unreadable is null
+    /// with a warning, never zero.
+    fn amount(&self, subject: &str, v: Option<TextOrNumber>, field: &str) -> Option<Amount> {
+        match v.map(TextOrNumber::into_string) {
+            None => {
+                self.warn(subject, field, "is missing; the amount is left null");
+                None
+            }
+            Some(s) if s.trim().is_empty() => {
+                self.warn(subject, field, "is empty; the amount is left null");
+                None
+            }
+            Some(s) => match Amount::parse(&s) {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    self.warn(
+                        subject,
+                        field,
+                        &format!("holds {s:?}, which is not a decimal amount; it is left null"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// The postage actually paid: `actual_shipping_fee`, or `shipping_fee` when only that is
+    /// given (the seed gives both, equal). An unreadable `actual_shipping_fee` is not replaced
+    /// by `shipping_fee`, which may be the postage before a shipping discount.
+    fn shipping(
+        &self,
+        subject: &str,
+        actual: Option<TextOrNumber>,
+        listed: Option<TextOrNumber>,
+    ) -> Option<Amount> {
+        match (actual, listed) {
+            (None, Some(listed)) => self.amount(subject, Some(listed), "shipping_fee"),
+            (actual, _) => self.amount(subject, actual, "actual_shipping_fee"),
+        }
+    }
+}
+
 /// The LazOP envelope: `code == "0"` and a `result`, or an error with `type`/`code`/`message`.
 #[derive(Deserialize)]
 struct Envelope<T> {
@@ -286,6 +388,7 @@ struct Envelope<T> {
 
 #[derive(Debug, Deserialize)]
 struct ListResult<T> {
+    success: Option<bool>,
     #[serde(default = "Vec::new")]
     model_list: Vec<T>,
     total_count: Option<u64>,
@@ -301,7 +404,25 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 #[derive(Deserialize)]
 struct DetailResult {
+    success: Option<bool>,
     module: Option<WireDetail>,
+}
+
+/// A `result` that says whether the call succeeded.
+trait Outcome {
+    fn success(&self) -> Option<bool>;
+}
+
+impl<T> Outcome for ListResult<T> {
+    fn success(&self) -> Option<bool> {
+        self.success
+    }
+}
+
+impl Outcome for DetailResult {
+    fn success(&self) -> Option<bool> {
+        self.success
+    }
 }
 
 #[derive(Deserialize)]
@@ -311,8 +432,10 @@ struct WireDetail {
     trade_order_line_list: Option<Vec<WireLine>>,
 }
 
-/// Check the envelope and return its `result`.
-fn parse_envelope<T: serde::de::DeserializeOwned>(
+/// Check the envelope and return its `result`: `code == "0"` and a `result` whose `success`
+/// is not `false`. (platforms.md asks for `success == true`; every seed answer has it, but an
+/// answer without the key is still read, since `code` already says the call worked.)
+fn parse_envelope<T: serde::de::DeserializeOwned + Outcome>(
     body: &[u8],
     endpoint: &str,
     page: Option<u32>,
@@ -342,14 +465,30 @@ fn parse_envelope<T: serde::de::DeserializeOwned>(
             request_id: env.request_id,
         });
     }
-    env.result.ok_or_else(|| PlatformError::Malformed {
+    let result = env.result.ok_or_else(|| PlatformError::Malformed {
         platform: ID,
         endpoint: endpoint.to_string(),
         page,
         path: "$.result".into(),
         detail: "code is \"0\" but there is no result".into(),
         saved_body: None,
-    })
+    })?;
+    if result.success() == Some(false) {
+        return Err(PlatformError::Api {
+            platform: ID,
+            endpoint: endpoint.to_string(),
+            code,
+            kind: None,
+            message: "result.success is false: the platform did not carry out the call, \
+                      so its answer holds no orders to read"
+                .into(),
+            request_id: env.request_id,
+            class: ErrorClass::Other,
+            hint: None,
+            retry_after: None,
+        });
+    }
+    Ok(result)
 }
 
 /// `ISP`/`SYSTEM` errors are the platform's own trouble; `ISV` ones are ours.
@@ -423,7 +562,6 @@ struct WireDelivery {
 
 #[derive(Debug, Deserialize, Clone)]
 struct WireLine {
-    trade_order_id: Option<TextOrNumber>,
     trade_order_line_id: TextOrNumber,
     product_id: Option<TextOrNumber>,
     sku_id: Option<TextOrNumber>,
@@ -431,7 +569,10 @@ struct WireLine {
     sku_info: Option<String>,
     quantity: Option<i64>,
     unit_fee: Option<TextOrNumber>,
+    /// Goods plus this line's shipping (seed: unit 10, shipping 52, actual 62).
     actual_fee: Option<TextOrNumber>,
+    shipping_fee: Option<TextOrNumber>,
+    actual_shipping_fee: Option<TextOrNumber>,
     status: Option<String>,
     shipment_list: Option<Vec<WireShipment>>,
     product_main_image: Option<String>,
@@ -448,16 +589,6 @@ struct WireSku {
     property_name: Option<String>,
     #[serde(rename = "valueText")]
     value_text: Option<String>,
-}
-
-fn amount(v: Option<TextOrNumber>, field: &str) -> Result<Option<Amount>, FieldError> {
-    match v.map(TextOrNumber::into_string) {
-        None => Ok(None),
-        Some(s) if s.trim().is_empty() => Ok(None),
-        Some(s) => Amount::parse(&s)
-            .map(Some)
-            .map_err(|e| (format!("$.{field}"), e)),
-    }
 }
 
 fn time(ms: Option<i64>, field: &str) -> Result<Option<Timestamp>, FieldError> {
@@ -491,12 +622,26 @@ pub fn strip_quotes(id: &str) -> String {
 }
 
 impl WireOrder {
-    fn normalize(self, shop: &str, lines: Vec<OrderLine>) -> Result<Order, FieldError> {
+    /// The line ids the list entry names, unquoted.
+    fn line_ids(&self) -> Vec<String> {
+        self.trade_order_line_id_list
+            .iter()
+            .flatten()
+            .map(|id| strip_quotes(&id.clone().into_string()))
+            .collect()
+    }
+
+    /// The order without lines (and so without a discount yet): see [`with_lines`].
+    fn normalize(self, shop: &str, at: &At) -> Result<Order, FieldError> {
         let platform_status = self.status.unwrap_or_default();
         let status = map_status(&platform_status);
         if status == Status::Unknown {
             warn_unknown_status(ID, &platform_status);
         }
+        let order_id = self.trade_order_id.into_string();
+        let subject = format!("order {order_id}");
+        let total = at.amount(&subject, self.actual_fee, "actual_fee");
+        let shipping_fee = at.shipping(&subject, self.actual_shipping_fee, self.shipping_fee);
         let d = self.delivery_info.unwrap_or(WireDelivery {
             receiver_name: None,
             receiver_phone: None,
@@ -507,19 +652,10 @@ impl WireOrder {
             detail_address: None,
             post_code: None,
         });
-        let lines = if lines.is_empty() {
-            self.trade_order_line_id_list
-                .unwrap_or_default()
-                .into_iter()
-                .map(|id| placeholder_line(strip_quotes(&id.into_string())))
-                .collect()
-        } else {
-            lines
-        };
         Ok(Order {
             platform: ID.into(),
             shop: shop.into(),
-            order_id: self.trade_order_id.into_string(),
+            order_id,
             source_order_id: None,
             status,
             platform_status,
@@ -529,11 +665,8 @@ impl WireOrder {
             currency: self
                 .actual_fee_currency_code
                 .unwrap_or_else(|| "TWD".into()),
-            total: amount(self.actual_fee, "actual_fee")?,
-            shipping_fee: match amount(self.actual_shipping_fee, "actual_shipping_fee")? {
-                Some(a) => Some(a),
-                None => amount(self.shipping_fee, "shipping_fee")?,
-            },
+            total,
+            shipping_fee,
             discount: None,
             buyer: Party {
                 id: self.buyer_id.map(TextOrNumber::into_string),
@@ -556,13 +689,44 @@ impl WireOrder {
             },
             buyer_message: None,
             seller_memo: None,
-            lines,
+            lines: Vec::new(),
         })
     }
 }
 
+/// The order with all its lines, and the discount they make known (TW has no discount
+/// field, so the platform's own figure is none).
+fn with_lines(mut order: Order, lines: Vec<OrderLine>) -> Order {
+    order.lines = lines;
+    order.discount = order.derived_discount(None);
+    order
+}
+
+impl WireDetail {
+    /// An `/order/get` module: the order with its lines.
+    fn normalize(self, shop: &str) -> Result<Order, FieldError> {
+        let order = self.order.normalize(shop, &At::detail())?;
+        let Some(wire_lines) = self.trade_order_line_list else {
+            tracing::warn!(
+                "{ID} {DETAIL}: order {}: $.result.module.trade_order_line_list is missing; \
+                 the order is written with no lines and a null discount",
+                order.order_id
+            );
+            return Ok(order);
+        };
+        let lines = wire_lines
+            .into_iter()
+            .enumerate()
+            .map(|(j, l)| l.normalize(&At::detail_line(j)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(with_lines(order, lines))
+    }
+}
+
 impl WireLine {
-    fn normalize(self) -> Result<OrderLine, FieldError> {
+    fn normalize(self, at: &At) -> Result<OrderLine, FieldError> {
+        let line_id = strip_quotes(&self.trade_order_line_id.into_string());
+        let subject = format!("line {line_id}");
         let sku_properties = match self.sku_info.as_deref().map(str::trim) {
             None | Some("") => Vec::new(),
             Some(text) => match serde_json::from_str::<Vec<WireSku>>(text) {
@@ -574,9 +738,10 @@ impl WireLine {
                     })
                     .collect(),
                 Err(e) => {
-                    tracing::warn!(
-                        "{ID}: line {}: sku_info is not the expected JSON ({e}); sku_properties left empty",
-                        self.trade_order_line_id.clone().into_string()
+                    at.warn(
+                        &subject,
+                        "sku_info",
+                        &format!("is not the expected JSON ({e}); sku_properties left empty"),
                     );
                     Vec::new()
                 }
@@ -590,15 +755,32 @@ impl WireLine {
             .into_iter()
             .filter_map(|s| non_empty(s.tracking_number.as_deref()))
             .next_back();
+        let paid = at.amount(&subject, self.actual_fee, "actual_fee");
+        let shipping = at.shipping(&subject, self.actual_shipping_fee, self.shipping_fee);
+        // `actual_fee` holds the line's shipping too; the line total is the goods alone.
+        let total = match (paid, shipping) {
+            (Some(paid), Some(shipping)) => {
+                paid.value().checked_sub(shipping.value()).map(Amount::from)
+            }
+            (Some(_), None) => {
+                at.warn(
+                    &subject,
+                    "actual_fee",
+                    "includes the line's shipping, which is not known; the line total is left null",
+                );
+                None
+            }
+            (None, _) => None,
+        };
         Ok(OrderLine {
-            line_id: strip_quotes(&self.trade_order_line_id.into_string()),
+            line_id,
             product_id: self.product_id.map(TextOrNumber::into_string),
             sku_id: self.sku_id.map(TextOrNumber::into_string),
             title: self.product_title.unwrap_or_default(),
             sku_properties,
             quantity: self.quantity.unwrap_or(0),
-            unit_price: amount(self.unit_fee, "unit_fee")?,
-            total: amount(self.actual_fee, "actual_fee")?,
+            unit_price: at.amount(&subject, self.unit_fee, "unit_fee"),
+            total,
             status,
             platform_status,
             refund_status: None,
@@ -610,7 +792,7 @@ impl WireLine {
 }
 
 /// Normalize a saved response of any of the three endpoints (for `ordersync normalize` and
-/// the fixture tests). List responses without lines keep lines holding only their ids.
+/// the fixture tests). A list answer carries no lines: its orders come out with `lines: []`.
 pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
     super::collect_orders(|emit| normalize_saved_each(body, shop, emit))
 }
@@ -657,11 +839,20 @@ pub fn normalize_saved_each(
     {
         return Err(items_refused());
     }
-    for o in list.model_list {
-        emit(
-            o.normalize(shop, Vec::new())
-                .map_err(|e| malformed(LIST, None, e))?,
+    if !list.model_list.is_empty() {
+        // Said once per answer: quantity 0 and an empty title would be invented lines.
+        tracing::warn!(
+            "{ID}: this {LIST} answer carries no order lines, so its {} order(s) are written \
+             with lines: [] and a null discount (pull fetches lines with {ITEMS}; normalize an \
+             {DETAIL} answer for an order with its lines)",
+            list.model_list.len()
         );
+    }
+    for (i, o) in list.model_list.into_iter().enumerate() {
+        let order = o
+            .normalize(shop, &At::list(LIST, i))
+            .map_err(|e| malformed(LIST, None, e))?;
+        emit(with_lines(order, Vec::new()));
     }
     Ok(())
 }
@@ -683,106 +874,9 @@ fn normalize_saved_detail(
             ),
         ));
     };
-    let lines = m
-        .trade_order_line_list
-        .unwrap_or_default()
-        .into_iter()
-        .map(WireLine::normalize)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| malformed(DETAIL, None, e))?;
-    emit(
-        m.order
-            .normalize(shop, lines)
-            .map_err(|e| malformed(DETAIL, None, e))?,
-    );
+    emit(m.normalize(shop).map_err(|e| malformed(DETAIL, None, e))?);
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture(name: &str) -> (Vec<u8>, serde_json::Value) {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/taobao-tw/");
-        let body = std::fs::read(format!("{dir}{name}.json")).unwrap();
-        let expected = std::fs::read_to_string(format!("{dir}{name}.expected.json"))
-            .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap_or(serde_json::Value::Null);
-        (body, expected)
-    }
-
-    #[test]
-    fn seed_examples_normalize_to_the_checked_in_output() {
-        for name in ["orders_get", "order_get", "orders_get_modified"] {
-            let (body, expected) = fixture(name);
-            let got = serde_json::to_value(normalize_saved(&body, "fixture").unwrap()).unwrap();
-            assert_eq!(got, expected, "{name}");
-        }
-    }
-
-    #[test]
-    fn seed_list_fields_are_read_exactly() {
-        let (body, _) = fixture("orders_get");
-        let orders = normalize_saved(&body, "s").unwrap();
-        assert_eq!(orders.len(), 2);
-        let o = &orders[0];
-        assert_eq!(o.order_id, "558757367941");
-        assert_eq!(o.total.unwrap().to_string(), "62.00");
-        assert_eq!(
-            o.created_at.unwrap().to_rfc3339(),
-            "2020-06-24T16:54:03.859+08:00"
-        );
-        // The list wraps line ids in extra quotes; they must be stripped.
-        assert_eq!(o.lines[0].line_id, "558757467941");
-        assert_eq!(orders[1].lines[0].line_id, "546108499700");
-    }
-
-    #[test]
-    fn items_response_is_refused_with_a_reason() {
-        let (body, _) = fixture("order_items_get");
-        let e = normalize_saved(&body, "s").unwrap_err().to_string();
-        assert!(e.contains("/order/items/get"), "{e}");
-    }
-
-    #[test]
-    fn error_envelope_is_classified_and_never_retried_when_ours() {
-        let body = br#"{"type":"ISV","code":"IncompleteSignature","message":"The request signature does not conform to platform standards","request_id":"0b1"}"#;
-        let e = parse_envelope::<ListResult<WireOrder>>(body, LIST, Some(1)).unwrap_err();
-        assert_eq!(e.class(), ErrorClass::Auth);
-        let text = e.to_string();
-        assert!(
-            text.contains("IncompleteSignature")
-                && text.contains("type ISV")
-                && text.contains("0b1")
-        );
-        let body = br#"{"type":"ISP","code":"ServiceTimeout","message":"busy","request_id":"0b2"}"#;
-        let e = parse_envelope::<ListResult<WireOrder>>(body, LIST, Some(1)).unwrap_err();
-        assert!(e.is_transient());
-    }
-
-    #[test]
-    fn malformed_fields_name_their_json_path() {
-        let body = br#"{"code":"0","result":{"model_list":[{"trade_order_id":"1","actual_fee":"12x"}],"total_count":1}}"#;
-        let e = normalize_saved(body, "s").unwrap_err().to_string();
-        assert!(e.contains("$.actual_fee") && e.contains("12x"), "{e}");
-        let body = br#"{"code":"0","result":{"model_list":[{"trade_order_id":{"x":1}}]}}"#;
-        let e = normalize_saved(body, "s").unwrap_err().to_string();
-        assert!(e.contains("trade_order_id"), "{e}");
-    }
-
-    #[test]
-    fn every_documented_status_is_mapped() {
-        for s in [
-            "unpaid",
-            "pending",
-            "ready_to_ship",
-            "shipped",
-            "delivered",
-            "canceled",
-            "returned",
-            "failed",
-        ] {
-            assert_ne!(map_status(s), Status::Unknown, "{s}");
-        }
-    }
-}
+mod tests;

@@ -8,11 +8,18 @@
 //! modification time (both bounds inclusive) and status, sorted newest-modified first, and
 //! paged with `Page`/`Page_Size` (at most 100). List entries carry line ids wrapped in extra
 //! quotes, as the real API does.
+//!
+//! The signed string is built here from platforms.md, not borrowed from the client: the API
+//! path, then `name` + `value` of every parameter sorted by name, `sign` and empty values
+//! left out; HMAC-SHA256 under the app secret, upper-case hex. Money is rendered as the seed
+//! shows it: TWD as whole-number strings, each line's `actual_fee` holding its goods after its
+//! share of any voucher plus its own `shipping_fee`/`actual_shipping_fee`, and the order's
+//! `actual_fee` and shipping the sums of its lines'. TW has no discount field, so none is sent.
 
 use super::Sandbox;
 use super::dataset::{self, GenOrder, Stage};
+use super::digest::{hmac_sha256_hex, same_hex};
 use super::faults::{Gate, finish};
-use crate::platforms::signing::{Params, lazop_sign, signatures_match};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as AxState};
@@ -21,7 +28,7 @@ use axum::routing::any;
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +37,26 @@ pub const APP_SECRET: &str = "sandbox-tw-app-secret-7f3a9c";
 pub const ACCESS_TOKEN: &str = "sandbox-tw-access-token-51d2e8";
 const PLATFORM: &str = "taobao-tw";
 const MAX_PAGE_SIZE: usize = 100;
+/// The seed's `delivery_info.country_code`, on every example (Taiwanese addresses included).
+const COUNTRY_CODE: &str = "CN";
+
+/// Request parameters by name; a `BTreeMap` iterates in byte order, the order LazOP signs in.
+type Params = BTreeMap<String, String>;
+
+/// The LazOP signature (platforms.md): upper-case hex of HMAC-SHA256(app secret,
+/// api path + name + value for every parameter sorted by name, `sign` and empty values left
+/// out).
+fn lazop_signature(secret: &str, api: &str, p: &Params) -> String {
+    let mut text = String::from(api);
+    for (name, value) in p {
+        if name == "sign" || value.is_empty() {
+            continue;
+        }
+        text.push_str(name);
+        text.push_str(value);
+    }
+    hmac_sha256_hex(secret, &text).to_ascii_uppercase()
+}
 
 /// One order held by the sandbox.
 #[derive(Clone)]
@@ -175,8 +202,9 @@ fn seed_orders() -> Vec<Rec> {
             let lines = if order["trade_order_id"] == module["trade_order_id"] {
                 full_lines.clone()
             } else {
-                // The seed shows no line detail for this order: describe its one line
-                // from the list entry.
+                // The seed shows no line detail for this order: describe its one line from
+                // the list entry, as the other order's line is (its actual_fee 121 holds the
+                // order's shipping 60, leaving 61 of goods).
                 let id = order["trade_order_line_id_list"][0]
                     .as_str()
                     .unwrap_or("")
@@ -186,8 +214,11 @@ fn seed_orders() -> Vec<Rec> {
                     "creation_time": order["creation_time"], "trade_order_id": order["trade_order_id"],
                     "trade_order_line_id": id, "product_id": "242178747", "sku_id": "3065252107",
                     "product_title": "親膚棉白T", "quantity": 1, "unit_fee": "61",
-                    "unit_fee_currency_code": "TWD", "actual_fee": "121",
-                    "actual_fee_currency_code": "TWD", "sku_info": "[]", "shipment_list": [],
+                    "unit_fee_currency_code": "TWD", "actual_fee": order["actual_fee"],
+                    "actual_fee_currency_code": "TWD", "shipping_fee": order["shipping_fee"],
+                    "shipping_fee_currency_code": "TWD",
+                    "actual_shipping_fee": order["actual_shipping_fee"],
+                    "actual_shipping_fee_currency_code": "TWD", "sku_info": "[]", "shipment_list": [],
                     "modification_time": order["modification_time"], "status": order["status"],
                 })]
             };
@@ -213,9 +244,54 @@ fn ms(t: DateTime<Utc>, seq: u64) -> i64 {
     t.timestamp() * 1000 + (seq * 137 % 1000) as i64
 }
 
-fn money(minor: i64) -> String {
-    // TWD has no minor unit in practice: the API sends whole dollars as strings.
-    (minor / 100).to_string()
+/// Whole TWD from minor units, rounded half up: TWD is sent as whole dollars (seed: "62").
+fn twd(minor: i64) -> i64 {
+    (minor + 50).div_euclid(100)
+}
+
+/// One line's money in whole TWD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LineMoney {
+    unit: i64,
+    /// This line's postage (`shipping_fee` = `actual_shipping_fee`, as in the seed).
+    shipping: i64,
+    /// `actual_fee`: goods less this line's voucher share, plus its postage.
+    paid: i64,
+}
+
+/// Split an order's postage and voucher over its lines: postage evenly (the odd dollars on
+/// the first lines), the voucher in proportion to each line's goods (what rounding leaves on
+/// the first line). The order's `actual_fee` and shipping are then the sums of the lines'.
+fn line_money(g: &GenOrder) -> Vec<LineMoney> {
+    let n = g.lines.len().max(1) as i64;
+    let goods: Vec<i64> = g
+        .lines
+        .iter()
+        .map(|l| twd(l.unit_minor) * l.quantity)
+        .collect();
+    let all_goods: i64 = goods.iter().sum();
+    let shipping = twd(g.shipping_minor);
+    let voucher = twd(g.discount_minor).clamp(0, all_goods);
+    let mut shares: Vec<i64> = goods
+        .iter()
+        .map(|&x| voucher * x / all_goods.max(1))
+        .collect();
+    let rounded_off = voucher - shares.iter().sum::<i64>();
+    if let Some(first) = shares.first_mut() {
+        *first += rounded_off;
+    }
+    g.lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let ship = shipping / n + i64::from((i as i64) < shipping % n);
+            LineMoney {
+                unit: twd(l.unit_minor),
+                shipping: ship,
+                paid: goods[i] - shares[i] + ship,
+            }
+        })
+        .collect()
 }
 
 fn order_id(seq: u64) -> String {
@@ -236,11 +312,13 @@ fn render(r: &Rec) -> (Value, Vec<Value>) {
     let created = ms(g.created, g.seq);
     let modified = ms(g.modified, g.seq).max(created);
     let status = status_code(g.stage);
+    let money = line_money(g);
     let lines: Vec<Value> = g
         .lines
         .iter()
+        .zip(&money)
         .enumerate()
-        .map(|(i, l)| {
+        .map(|(i, (l, m))| {
             let p = &dataset::PRODUCTS[l.product];
             let sku_info = json!([
                 {"valueId": -1, "valueText": p.property.1[l.sku % p.property.1.len()],
@@ -258,25 +336,29 @@ fn render(r: &Rec) -> (Value, Vec<Value>) {
                 "product_detail_url": format!("https://item.taobao.tw/products/i{}.html", 242_000_000 + l.product),
                 "trade_order_id": order_id(g.seq), "trade_order_line_id": line_id(g.seq, i),
                 "package_id": format!("FO{:015}", g.seq), "product_id": (242_000_000 + l.product).to_string(),
-                "unit_fee": money(l.unit_minor), "unit_fee_currency_code": "TWD",
+                "unit_fee": m.unit.to_string(), "unit_fee_currency_code": "TWD",
                 "shipment_list": shipments, "quantity": l.quantity,
-                "actual_fee": money(l.unit_minor * l.quantity), "sku_info": sku_info.to_string(),
+                "actual_fee": m.paid.to_string(), "sku_info": sku_info.to_string(),
                 "sku_id": (3_065_000_000u64 + (l.product * 10 + l.sku) as u64).to_string(),
                 "buyer_full_name": format!("{} ", dataset::BUYERS[g.buyer]),
                 "product_title": p.title, "shipping_fee_currency_code": "TWD",
+                "shipping_fee": m.shipping.to_string(), "actual_shipping_fee": m.shipping.to_string(),
+                "actual_shipping_fee_currency_code": "TWD",
                 "modification_time": modified, "actual_fee_currency_code": "TWD", "status": status,
             })
         })
         .collect();
+    let paid: i64 = money.iter().map(|m| m.paid).sum();
+    let shipping: i64 = money.iter().map(|m| m.shipping).sum();
     let order = json!({
         "creation_time": created, "trade_order_id": order_id(g.seq),
         "buyer_id": (2_000_000_000_000u64 + g.buyer as u64).to_string(),
         "seller_full_name": "淘寶台灣沙盒店鋪", "seller_id": "2000005665181",
-        "actual_fee": money(g.total_minor()), "buyer_full_name": format!("{} ", dataset::BUYERS[g.buyer]),
-        "shipping_fee_currency_code": "TWD", "shipping_fee": money(g.shipping_minor),
-        "actual_shipping_fee": money(g.shipping_minor), "payment_channel": "CAINIAO_HILIFE_COD",
+        "actual_fee": paid.to_string(), "buyer_full_name": format!("{} ", dataset::BUYERS[g.buyer]),
+        "shipping_fee_currency_code": "TWD", "shipping_fee": shipping.to_string(),
+        "actual_shipping_fee": shipping.to_string(), "payment_channel": "CAINIAO_HILIFE_COD",
         "actual_shipping_fee_currency_code": "TWD",
-        "delivery_info": {"area": area, "country_code": "TW", "city": city, "detail_address": address,
+        "delivery_info": {"area": area, "country_code": COUNTRY_CODE, "city": city, "detail_address": address,
                           "receiver_name": name, "state": state, "receiver_phone": phone},
         "modification_time": modified, "actual_fee_currency_code": "TWD",
         "trade_order_line_id_list": (0..g.lines.len()).map(|i| format!("\"{}\"", line_id(g.seq, i))).collect::<Vec<_>>(),
@@ -357,7 +439,7 @@ fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
             "Specified sign method is not supported",
         ));
     }
-    if !signatures_match(&lazop_sign(APP_SECRET, api, p), &p["sign"]) {
+    if !same_hex(&p["sign"], &lazop_signature(APP_SECRET, api, p)) {
         return Err(error(
             sb,
             "ISV",
@@ -580,5 +662,116 @@ async fn order_get(
             obj.insert("trade_order_line_list".into(), Value::Array(lines));
             ok(&sb, json!({"success": true, "module": order}), truncate)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const SYSTEM: [(&str, &str); 3] = [
+        ("app_key", "123456"),
+        ("access_token", "test"),
+        ("sign_method", "sha256"),
+    ];
+
+    /// platforms.md's three vectors (secret `helloworld`): the sandbox's check is pinned to
+    /// the vendor's published example, not to our client.
+    #[test]
+    fn signature_matches_platforms_md_vectors() {
+        let mut p = params(&SYSTEM);
+        p.extend(params(&[
+            ("timestamp", "1517820392000"),
+            ("order_id", "1234"),
+        ]));
+        assert_eq!(
+            lazop_signature("helloworld", "/order/get", &p),
+            "4190D32361CFB9581350222F345CB77F3B19F0E31D162316848A2C1FFD5FAB4A"
+        );
+        let mut p = params(&SYSTEM);
+        p.extend(params(&[
+            ("timestamp", "1592988843859"),
+            ("Order_Status", "all"),
+            ("Page_Size", "2"),
+            ("Page", "1"),
+        ]));
+        assert_eq!(
+            lazop_signature("helloworld", "/orders/get", &p),
+            "42FD93D7C1AB77282AD2970D4CD235E110A309CF2AA34DF14C7A57F5DFB4CE65"
+        );
+        let mut p = params(&SYSTEM);
+        p.extend(params(&[
+            ("timestamp", "1592988843859"),
+            ("trade_order_line_id_list", r#"["558757467941"]"#),
+        ]));
+        let sign = "4C5A7822321103E0CED5DF2033689EA756F950974CB6A8818C24CA6B39E47C3B";
+        assert_eq!(lazop_signature("helloworld", "/order/items/get", &p), sign);
+        // `sign` itself and empty values are not signed.
+        p.insert("sign".into(), sign.into());
+        p.insert("modification_time_start".into(), String::new());
+        assert_eq!(lazop_signature("helloworld", "/order/items/get", &p), sign);
+    }
+
+    fn state(orders: usize) -> State {
+        State::new(&crate::sandbox::SandboxOptions {
+            orders,
+            ..Default::default()
+        })
+    }
+
+    fn whole(v: &Value) -> i64 {
+        v.as_str().unwrap().parse().unwrap()
+    }
+
+    /// As the seed's example: each line's actual_fee holds its goods and its own shipping,
+    /// and the order's amounts are its lines' sums.
+    #[test]
+    fn orders_are_consistent_with_their_lines_as_the_seed_is() {
+        let mut vouchers = 0;
+        let mut multi_line = 0;
+        for (o, lines) in state(300).snapshot() {
+            let id = o["trade_order_id"].as_str().unwrap();
+            assert_eq!(o["delivery_info"]["country_code"], COUNTRY_CODE, "{id}");
+            assert!(o.get("discount").is_none() && o.get("discount_fee").is_none());
+            let mut paid = 0;
+            let mut shipping = 0;
+            let mut goods = 0;
+            for l in &lines {
+                assert_eq!(l["shipping_fee"], l["actual_shipping_fee"], "{id}");
+                let q = l["quantity"].as_i64().unwrap();
+                assert!(q > 0 && !l["product_title"].as_str().unwrap().is_empty());
+                let line_goods = whole(&l["actual_fee"]) - whole(&l["actual_shipping_fee"]);
+                assert!(line_goods <= whole(&l["unit_fee"]) * q, "{id}");
+                paid += whole(&l["actual_fee"]);
+                shipping += whole(&l["actual_shipping_fee"]);
+                goods += whole(&l["unit_fee"]) * q;
+            }
+            assert_eq!(whole(&o["actual_fee"]), paid, "{id}");
+            assert_eq!(whole(&o["actual_shipping_fee"]), shipping, "{id}");
+            assert_eq!(whole(&o["shipping_fee"]), shipping, "{id}");
+            vouchers += usize::from(goods + shipping > paid);
+            multi_line += usize::from(lines.len() > 1);
+        }
+        assert!(vouchers > 10 && multi_line > 10, "{vouchers} {multi_line}");
+    }
+
+    #[test]
+    fn seed_order_is_served_as_documented() {
+        let all = state(0).snapshot();
+        let (o, lines) = all
+            .iter()
+            .find(|(o, _)| o["trade_order_id"] == "558757367941")
+            .unwrap();
+        assert_eq!(o["actual_fee"], "62");
+        assert_eq!(lines[0]["unit_fee"], "10");
+        assert_eq!(lines[0]["actual_fee"], "62");
+        assert_eq!(lines[0]["actual_shipping_fee"], "52");
     }
 }

@@ -152,7 +152,7 @@ fn a_malformed_answer_names_the_path_and_saves_the_body_without_secrets() {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().fallback(|| async {
-        r#"{"code":"0","request_id":"x","result":{"total_count":1,"model_list":[{"trade_order_id":"1","actual_fee":"not-money","buyer_full_name":"sandbox-tw-access-token-51d2e8"}]}}"#
+        r#"{"code":"0","request_id":"x","result":{"total_count":1,"model_list":[{"trade_order_id":"1","creation_time":"not-a-time","buyer_full_name":"sandbox-tw-access-token-51d2e8"}]}}"#
     });
     rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
     let dir = tempfile::tempdir().unwrap();
@@ -184,8 +184,8 @@ fn a_malformed_answer_names_the_path_and_saves_the_body_without_secrets() {
         "taobao-tw",
         "/orders/get",
         "page 1",
-        "$.actual_fee",
-        "not-money",
+        "creation_time",
+        "not-a-time",
         "raw body saved to",
     ] {
         assert!(
@@ -200,7 +200,7 @@ fn a_malformed_answer_names_the_path_and_saves_the_body_without_secrets() {
         .collect();
     assert!(!saved.is_empty());
     let body = std::fs::read_to_string(&saved[0]).unwrap();
-    assert!(body.contains("not-money") && body.contains("[REDACTED]"));
+    assert!(body.contains("not-a-time") && body.contains("[REDACTED]"));
     assert!(
         !body.contains("sandbox-tw-access-token-51d2e8"),
         "secret kept in the saved body"

@@ -2,6 +2,7 @@
 
 use crate::support::{Env, files_in, run_binary};
 use chrono::{Duration, Utc};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -33,6 +34,19 @@ fn range() -> (String, String, i64, i64) {
 
 fn money(wire: &Value) -> String {
     format!("{}.00", wire.as_str().unwrap())
+}
+
+/// A whole-TWD amount as the sandbox sends it (`"62"`).
+fn whole(wire: &Value) -> i64 {
+    wire.as_str().unwrap().parse().unwrap()
+}
+
+/// An output amount (`"62.00"`).
+fn dec(v: &Value) -> Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not an amount: {v}"))
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -92,7 +106,9 @@ fn ndjson_matches_the_sandbox_field_by_field() {
             assert_eq!(gl["line_id"], wl["trade_order_line_id"]);
             assert_eq!(gl["title"], wl["product_title"]);
             assert_eq!(gl["quantity"], wl["quantity"]);
-            assert_eq!(gl["total"].as_str().unwrap(), money(&wl["actual_fee"]));
+            // A line's actual_fee holds its own shipping; the line total does not.
+            let goods = whole(&wl["actual_fee"]) - whole(&wl["actual_shipping_fee"]);
+            assert_eq!(gl["total"].as_str().unwrap(), format!("{goods}.00"));
             assert_eq!(gl["sku_properties"].as_array().unwrap().len(), 2);
         }
     }
@@ -334,4 +350,148 @@ fn output_files_get_a_normal_mode_and_pipes_stay_pipes() {
         std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
         "the pipe was replaced"
     );
+}
+
+/// model.md's invariants on one order: A (Σ unit × quantity + shipping − discount = total) and
+/// B (Σ line totals + shipping = total), and no line without quantity or title.
+fn assert_money_invariants(o: &Value) {
+    let id = o["order_id"].as_str().unwrap();
+    let lines = o["lines"].as_array().unwrap();
+    assert!(!lines.is_empty(), "{id} has no lines");
+    for l in lines {
+        assert!(l["quantity"].as_i64().unwrap() > 0, "{id}: {l}");
+        assert!(!l["title"].as_str().unwrap().is_empty(), "{id}: {l}");
+    }
+    let total = dec(&o["total"]);
+    let shipping = dec(&o["shipping_fee"]);
+    let list: Decimal = lines
+        .iter()
+        .map(|l| dec(&l["unit_price"]) * Decimal::from(l["quantity"].as_i64().unwrap()))
+        .sum();
+    assert_eq!(
+        list + shipping - dec(&o["discount"]),
+        total,
+        "A fails on {id}"
+    );
+    let paid: Decimal = lines.iter().map(|l| dec(&l["total"])).sum();
+    assert_eq!(paid + shipping, total, "B fails on {id}");
+}
+
+#[test]
+fn every_pulled_order_keeps_the_money_invariants() {
+    let env = Env::with_orders(200);
+    let r = env
+        .run(&[
+            "pull",
+            "--shop",
+            "sandbox-taobao-tw",
+            "--since",
+            "31d",
+            "--rate-limit",
+            "50",
+        ])
+        .ok();
+    let orders = r.ndjson();
+    assert!(orders.len() > 150, "{} orders", orders.len());
+    let mut discounted = 0;
+    for o in &orders {
+        assert_money_invariants(o);
+        discounted += usize::from(dec(&o["discount"]) > Decimal::ZERO);
+    }
+    // The sandbox's vouchers (no TW field, only a lower actual_fee) come out as discounts.
+    assert!(discounted > 10, "{discounted} discounted orders");
+    assert!(
+        !r.stderr.contains("WARN"),
+        "no amount is missing: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_seed_orders_come_out_as_model_md_works_them() {
+    let env = Env::with_orders(0);
+    let r = env
+        .run(&[
+            "get",
+            "--shop",
+            "sandbox-taobao-tw",
+            "558757367941",
+            "546108399700",
+        ])
+        .ok();
+    let got = r.ndjson();
+    assert_eq!(got.len(), 2);
+    for o in &got {
+        assert_money_invariants(o);
+    }
+    // model.md, worked from the seed: total 62.00, shipping 52.00, line 10.00, discount 0.00.
+    let o = &got[0];
+    assert_eq!(o["order_id"], "558757367941");
+    assert_eq!(o["total"], "62.00");
+    assert_eq!(o["shipping_fee"], "52.00");
+    assert_eq!(o["discount"], "0.00");
+    assert_eq!(o["lines"][0]["unit_price"], "10.00");
+    assert_eq!(o["lines"][0]["total"], "10.00");
+    assert_eq!(o["receiver"]["country"], "CN");
+    // The list's second order: 121 paid, 60 of it postage.
+    assert_eq!(got[1]["total"], "121.00");
+    assert_eq!(got[1]["shipping_fee"], "60.00");
+    assert_eq!(got[1]["lines"][0]["total"], "61.00");
+}
+
+#[test]
+fn a_saved_list_answer_normalizes_without_invented_lines() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/taobao-tw/orders_get.json"
+    );
+    let r = run_binary(&["normalize", "--platform", "taobao-tw", path]).ok();
+    let orders = r.ndjson();
+    assert_eq!(orders.len(), 2);
+    for o in &orders {
+        assert_eq!(o["lines"], serde_json::json!([]), "{o}");
+        assert!(o["discount"].is_null(), "{o}");
+    }
+    assert_eq!(orders[0]["total"], "62.00");
+    for needle in ["carries no order lines", "/order/items/get", "/order/get"] {
+        assert!(r.stderr.contains(needle), "{needle:?} not in {}", r.stderr);
+    }
+}
+
+#[test]
+fn success_false_is_an_error_and_no_orders() {
+    // A gateway answering every call with code "0" but result.success false.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async {
+        r#"{"code":"0","request_id":"0b5","result":{"success":false,"model_list":[{"trade_order_id":"1","actual_fee":"1"}],"total_count":1,"page_no":1,"page_size":100}}"#
+    });
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[shops.t]\nplatform = \"taobao-tw\"\nbase_url = \"http://{addr}/rest\"\n\
+             app_key = \"1\"\napp_secret = \"s\"\naccess_token = \"t\"\n"
+        ),
+    )
+    .unwrap();
+    let r = run_binary(&[
+        "pull",
+        "--shop",
+        "t",
+        "--since",
+        "1d",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_ne!(r.code, 0, "stderr: {}", r.stderr);
+    assert!(r.stdout.is_empty(), "no orders: {}", r.stdout);
+    for needle in ["/orders/get", "result.success is false", "0b5"] {
+        assert!(r.stderr.contains(needle), "{needle:?} not in {}", r.stderr);
+    }
 }
