@@ -12,9 +12,10 @@
 //! The signed string is built here from platforms.md, not borrowed from the client: the API
 //! path, then `name` + `value` of every parameter sorted by name, `sign` and empty values
 //! left out; HMAC-SHA256 under the app secret, upper-case hex. Money is rendered as the seed
-//! shows it: TWD as whole-number strings, each line's `actual_fee` holding its goods after its
-//! share of any voucher plus its own `shipping_fee`/`actual_shipping_fee`, and the order's
-//! `actual_fee` and shipping the sums of its lines'. TW has no discount field, so none is sent.
+//! shows it: TWD as whole-number strings, each line's `actual_fee` holding its goods plus its own
+//! `shipping_fee`/`actual_shipping_fee`, and the order's `actual_fee` and shipping the sums of
+//! its lines'. The seed shows no discount of any kind (no field, and 10 + 52 = 62), so the
+//! sandbox invents none: the generator's discount is not used here.
 
 use super::Sandbox;
 use super::dataset::{self, GenOrder, Stage};
@@ -255,13 +256,12 @@ struct LineMoney {
     unit: i64,
     /// This line's postage (`shipping_fee` = `actual_shipping_fee`, as in the seed).
     shipping: i64,
-    /// `actual_fee`: goods less this line's voucher share, plus its postage.
+    /// `actual_fee`: goods plus this line's postage.
     paid: i64,
 }
 
-/// Split an order's postage and voucher over its lines: postage evenly (the odd dollars on
-/// the first lines), the voucher in proportion to each line's goods (what rounding leaves on
-/// the first line). The order's `actual_fee` and shipping are then the sums of the lines'.
+/// Split an order's postage over its lines evenly (the odd dollars on the first lines). The
+/// order's `actual_fee` and shipping are then the sums of the lines'.
 fn line_money(g: &GenOrder) -> Vec<LineMoney> {
     let n = g.lines.len().max(1) as i64;
     let goods: Vec<i64> = g
@@ -269,17 +269,7 @@ fn line_money(g: &GenOrder) -> Vec<LineMoney> {
         .iter()
         .map(|l| twd(l.unit_minor) * l.quantity)
         .collect();
-    let all_goods: i64 = goods.iter().sum();
     let shipping = twd(g.shipping_minor);
-    let voucher = twd(g.discount_minor).clamp(0, all_goods);
-    let mut shares: Vec<i64> = goods
-        .iter()
-        .map(|&x| voucher * x / all_goods.max(1))
-        .collect();
-    let rounded_off = voucher - shares.iter().sum::<i64>();
-    if let Some(first) = shares.first_mut() {
-        *first += rounded_off;
-    }
     g.lines
         .iter()
         .enumerate()
@@ -288,7 +278,7 @@ fn line_money(g: &GenOrder) -> Vec<LineMoney> {
             LineMoney {
                 unit: twd(l.unit_minor),
                 shipping: ship,
-                paid: goods[i] - shares[i] + ship,
+                paid: goods[i] + ship,
             }
         })
         .collect()
@@ -734,7 +724,6 @@ mod tests {
     /// and the order's amounts are its lines' sums.
     #[test]
     fn orders_are_consistent_with_their_lines_as_the_seed_is() {
-        let mut vouchers = 0;
         let mut multi_line = 0;
         for (o, lines) in state(300).snapshot() {
             let id = o["trade_order_id"].as_str().unwrap();
@@ -748,7 +737,7 @@ mod tests {
                 let q = l["quantity"].as_i64().unwrap();
                 assert!(q > 0 && !l["product_title"].as_str().unwrap().is_empty());
                 let line_goods = whole(&l["actual_fee"]) - whole(&l["actual_shipping_fee"]);
-                assert!(line_goods <= whole(&l["unit_fee"]) * q, "{id}");
+                assert_eq!(line_goods, whole(&l["unit_fee"]) * q, "{id}: no discount");
                 paid += whole(&l["actual_fee"]);
                 shipping += whole(&l["actual_shipping_fee"]);
                 goods += whole(&l["unit_fee"]) * q;
@@ -756,10 +745,10 @@ mod tests {
             assert_eq!(whole(&o["actual_fee"]), paid, "{id}");
             assert_eq!(whole(&o["actual_shipping_fee"]), shipping, "{id}");
             assert_eq!(whole(&o["shipping_fee"]), shipping, "{id}");
-            vouchers += usize::from(goods + shipping > paid);
+            assert_eq!(goods + shipping, paid, "{id}: no discount");
             multi_line += usize::from(lines.len() > 1);
         }
-        assert!(vouchers > 10 && multi_line > 10, "{vouchers} {multi_line}");
+        assert!(multi_line > 10, "{multi_line}");
     }
 
     #[test]
