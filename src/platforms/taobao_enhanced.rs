@@ -529,12 +529,14 @@ mod tests {
         let full = serde_json::json!({"code": 0, "message": "ok",
             "data": {"total": 3, "items": [trade("1"), trade("2"), trade("3")]}})
         .to_string();
-        let mut no_total = trade("2");
-        no_total.as_object_mut().unwrap().remove("payment");
+        // A trade that does not normalize (no id) in the middle of the page.
+        let mut no_id = trade("2");
+        no_id.as_object_mut().unwrap().remove("tid");
+        no_id.as_object_mut().unwrap().remove("tid_str");
         let bodies: Vec<String> = vec![
             full.clone(),
             String::from_utf8(FIXTURE.to_vec()).unwrap(),
-            serde_json::json!({"code": 0, "data": {"items": [trade("1"), no_total, trade("3")]}})
+            serde_json::json!({"code": 0, "data": {"items": [trade("1"), no_id, trade("3")]}})
                 .to_string(),
             serde_json::json!({"code": 40001, "message": "签名错误", "data": {"items": [trade("1")]}})
                 .to_string(),
@@ -719,8 +721,8 @@ mod tests {
             ErrorClass::Other
         );
         // Garbled answers name the path.
-        let e = err(r#"{"code":0,"data":{"total":1,"items":[{"tid":"1"}]}}"#);
-        assert!(e.to_string().contains("$.data.items[0].payment"), "{e}");
+        let e = err(r#"{"code":0,"data":{"total":1,"items":[{"payment":"1.00"}]}}"#);
+        assert!(e.to_string().contains("$.data.items[0].tid"), "{e}");
         let e = err(r#"{"code":0,"data":{"total":1,"items":{}}}"#);
         assert!(e.to_string().contains("$.data.items"), "{e}");
         // An empty page in any of its shapes.

@@ -10,10 +10,23 @@
 //! `JSON.parse`, Python's `json` and Jackson, the last occurrence wins. Every field is read
 //! with a check of its own:
 //!
-//! - essential fields (`tid`, `payment`, a line's `oid`) that are missing or malformed are an
-//!   error naming the JSON path (`$.data.items[1].payment`), so the order is never dropped
-//!   silently;
-//! - any other malformed field is logged as a warning naming the JSON path and becomes null.
+//! - essential fields (`tid`, a line's `oid`) that are missing or malformed are an error
+//!   naming the JSON path (`$.data.items[1].tid`), so the order is never dropped silently;
+//! - any other missing amount or malformed field is logged as a warning naming the JSON path
+//!   and becomes null. The trade's `payment` is one of them: without it the order is still
+//!   worth having (status, lines, receiver), its `total` is just not known.
+//!
+//! Money (model.md, "Money"), field by field as the Taobao Trade reference in the vv-tool
+//! seed defines it and the enhanced seed's trade 1410072240792463390 shows it:
+//!
+//! - line `total_fee` = `price` × `num` + `adjust_fee` − `discount_fee` (the line's own
+//!   discount); `part_mjz_discount` is the line's share of the order-level discounts and
+//!   `divide_order_fee` = `total_fee` − `part_mjz_discount`, what was paid for the line
+//!   (seed: 138.00 + 0.00 − 24.00 = 114.00, − 8.42 = 105.58);
+//! - trade `total_fee` = Σ `price` × `num` (138.00), `discount_fee` = the order-level share
+//!   only (8.42), `payment` = what the buyer pays, postage included (105.58);
+//! - so the order's `discount` is not the trade's `discount_fee` but
+//!   [`Order::derived_discount`]: Σ `price` × `num` + `post_fee` − `payment` (32.42).
 //!
 //! Amounts are parsed exactly with [`Amount::parse`]; a JSON integer is taken exactly; a JSON
 //! fraction (the vendors send strings, this is only a fallback) is read from its shortest
@@ -107,7 +120,7 @@ wire_fields!(
     /// Every Order (line) field the normalizer reads.
     WireOrderLine {
         oid, oid_str, num_iid, sku_id, title, num, price, payment, divide_order_fee,
-        sku_properties_name, status, refund_status, logistics_company, invoice_no, pic_path,
+        part_mjz_discount, sku_properties_name, status, refund_status, logistics_company, invoice_no, pic_path,
     }
 );
 
@@ -359,14 +372,18 @@ pub fn normalize_trade(
     if status == Status::Unknown {
         warn_unknown_status(platform, &platform_status);
     }
-    let total = c.parse_amount("payment", w.payment)?.ok_or_else(|| {
-        (
-            c.at("payment"),
-            "missing: the trade's total (payment) is required".to_string(),
-        )
-    })?;
-    let lines = normalize_lines(w.orders, platform, &c.at("orders"))?;
-    Ok(Order {
+    // Missing: warned here; malformed: warned by `amount`.
+    let total = c.amount("payment", w.payment);
+    if c.parse_amount("payment", w.payment).is_ok_and(|t| t.is_none()) {
+        c.warn("payment", "missing: the order's total is not known");
+    }
+    let shipping_fee = c.amount("post_fee", w.post_fee);
+    let paid = TradePaid {
+        payment: total,
+        post_fee: shipping_fee,
+    };
+    let lines = normalize_lines_paid(w.orders, platform, &c.at("orders"), &paid)?;
+    let mut order = Order {
         platform: platform.to_string(),
         shop: shop.to_string(),
         order_id,
@@ -377,9 +394,9 @@ pub fn normalize_trade(
         updated_at: c.time("modified", w.modified),
         paid_at: c.time("pay_time", w.pay_time),
         currency: "CNY".into(),
-        total: Some(total),
-        shipping_fee: c.amount("post_fee", w.post_fee),
-        discount: c.amount("discount_fee", w.discount_fee),
+        total,
+        shipping_fee,
+        discount: None,
         buyer: Party {
             id: c.text("buyer_open_uid", w.buyer_open_uid),
             name: c.text("buyer_nick", w.buyer_nick),
@@ -404,7 +421,20 @@ pub fn normalize_trade(
         buyer_message: c.text("buyer_message", w.buyer_message),
         seller_memo: c.text("seller_memo", w.seller_memo),
         lines,
-    })
+    };
+    // The trade's `discount_fee` is only the order-level share: the platform's figure is
+    // used only when the lines cannot say more.
+    order.discount = order.derived_discount(c.amount("discount_fee", w.discount_fee));
+    Ok(order)
+}
+
+/// What the trade says was paid, for the lines that do not carry `divide_order_fee`.
+#[derive(Default)]
+pub struct TradePaid {
+    /// The trade's `payment`.
+    pub payment: Option<Amount>,
+    /// The trade's `post_fee`.
+    pub post_fee: Option<Amount>,
 }
 
 /// Normalize a Trade's `orders` value (at JSON path `path`): `{"order": [...]}`, a bare
@@ -414,6 +444,16 @@ pub fn normalize_lines(
     platform: &'static str,
     path: &str,
 ) -> Result<Vec<OrderLine>, FieldError> {
+    normalize_lines_paid(orders, platform, path, &TradePaid::default())
+}
+
+/// As [`normalize_lines`], with what the trade says was paid (see [`line_total`]).
+fn normalize_lines_paid(
+    orders: Option<&Json>,
+    platform: &'static str,
+    path: &str,
+    paid: &TradePaid,
+) -> Result<Vec<OrderLine>, FieldError> {
     let (items, base): (&[Json], String) = match orders {
         None | Some(Json::Null) => return Ok(Vec::new()),
         Some(Json::Array(a)) => (a, path.to_string()),
@@ -422,11 +462,8 @@ pub fn normalize_lines(
             Some(Json::Array(a)) => (a, format!("{path}.order")),
             // A single order not wrapped in an array (an XML-to-JSON artefact).
             Some(one @ Json::Object(_)) => {
-                return Ok(vec![normalize_line(
-                    one,
-                    platform,
-                    &format!("{path}.order"),
-                )?]);
+                let at = format!("{path}.order");
+                return Ok(vec![normalize_line(one, platform, &at, paid, true)?]);
             }
             Some(other) => {
                 return Err((
@@ -442,14 +479,21 @@ pub fn normalize_lines(
             ));
         }
     };
+    let single = items.len() == 1;
     items
         .iter()
         .enumerate()
-        .map(|(i, l)| normalize_line(l, platform, &format!("{base}[{i}]")))
+        .map(|(i, l)| normalize_line(l, platform, &format!("{base}[{i}]"), paid, single))
         .collect()
 }
 
-fn normalize_line(v: &Json, platform: &'static str, path: &str) -> Result<OrderLine, FieldError> {
+fn normalize_line(
+    v: &Json,
+    platform: &'static str,
+    path: &str,
+    paid: &TradePaid,
+    single: bool,
+) -> Result<OrderLine, FieldError> {
     let Json::Object(entries) = v else {
         return Err((
             path.to_string(),
@@ -471,11 +515,7 @@ fn normalize_line(v: &Json, platform: &'static str, path: &str) -> Result<OrderL
         c.warn("num", "the quantity is missing; 0 is emitted");
         0
     });
-    // `divide_order_fee` is what the buyer paid for this line after order-level discounts
-    // were shared out; `payment` is before that share (price * num + adjust - line discount).
-    let total = c
-        .amount("divide_order_fee", w.divide_order_fee)
-        .or_else(|| c.amount("payment", w.payment));
+    let total = line_total(&c, &w, paid, single);
     Ok(OrderLine {
         line_id,
         product_id: c.opt_id("num_iid", w.num_iid),
@@ -495,6 +535,41 @@ fn normalize_line(v: &Json, platform: &'static str, path: &str) -> Result<OrderL
         tracking_number: c.text("invoice_no", w.invoice_no),
         image_url: c.text("pic_path", w.pic_path),
     })
+}
+
+/// What was paid for a line's goods after its share of every discount, shipping excluded.
+///
+/// `divide_order_fee` says exactly that ("分摊之后的实付金额": `total_fee` − the line's share
+/// of the order-level discounts, `part_mjz_discount`). Without it, the line's `payment` is
+/// read as the vv-tool seed's Order reference defines it, which depends on the trade:
+/// - several lines: `payment` = `price` × `num` + `adjust_fee` − `discount_fee`, before the
+///   order-level share, so `part_mjz_discount` (when given) is taken off;
+/// - one line: `payment` is the trade's `payment` ("与主订单的 payment 一致"), postage
+///   included, so the trade's `post_fee` is taken off (null, warned, when it is unknown:
+///   shipping is never folded into a line).
+fn line_total(c: &Ctx, w: &WireOrderLine, paid: &TradePaid, single: bool) -> Option<Amount> {
+    if let Some(divided) = c.amount("divide_order_fee", w.divide_order_fee) {
+        return Some(divided);
+    }
+    let payment = c.amount("payment", w.payment)?;
+    let less = |a: Amount, b: Amount| a.value().checked_sub(b.value()).map(Amount::from);
+    if single && paid.payment == Some(payment) {
+        return match paid.post_fee {
+            Some(post) => less(payment, post),
+            None => {
+                c.warn(
+                    "payment",
+                    "the only line's payment is the trade's, postage included, and the \
+                     trade's post_fee is unknown",
+                );
+                None
+            }
+        };
+    }
+    match c.amount("part_mjz_discount", w.part_mjz_discount) {
+        Some(share) if !single => less(payment, share),
+        _ => Some(payment),
+    }
 }
 
 #[cfg(test)]
@@ -531,7 +606,11 @@ mod tests {
         assert_eq!(o.order_id, "1410072240792463390");
         assert_eq!(o.status, Status::AwaitingShipment);
         assert_eq!(o.total.unwrap().to_string(), "105.58");
-        assert_eq!(o.discount.unwrap().to_string(), "8.42");
+        assert_eq!(
+            o.discount.unwrap().to_string(),
+            "32.42",
+            "138.00 + 0.00 - 105.58, not the order-level 8.42"
+        );
         assert_eq!(
             o.created_at.unwrap().to_rfc3339(),
             "2021-10-02T16:13:56+08:00"
@@ -575,11 +654,6 @@ mod tests {
         t.as_object_mut().unwrap().remove("tid");
         assert_eq!(norm(&t).unwrap_err().0, "$.data.items[0].tid");
         let mut t = trade();
-        t["payment"] = json!("12,00");
-        let e = norm(&t).unwrap_err();
-        assert_eq!(e.0, "$.data.items[0].payment");
-        assert!(e.1.contains("12,00"), "{}", e.1);
-        let mut t = trade();
         t["orders"]["order"][0]["oid"] = json!({"x": 1});
         assert_eq!(
             norm(&t).unwrap_err().0,
@@ -606,6 +680,51 @@ mod tests {
         assert_eq!(o.lines[0].unit_price, None);
         assert_eq!(o.lines[0].quantity, 0);
         assert_eq!(o.total.unwrap().to_string(), "105.58");
+    }
+
+    #[test]
+    fn a_missing_or_unreadable_payment_is_a_null_total() {
+        let mut t = trade();
+        t["payment"] = json!("12,00");
+        let o = norm(&t).unwrap();
+        assert_eq!(o.total, None);
+        assert_eq!(
+            o.discount.unwrap().to_string(),
+            "8.42",
+            "without the total, the platform's own figure"
+        );
+        t.as_object_mut().unwrap().remove("payment");
+        let o = norm(&t).unwrap();
+        assert_eq!(o.total, None);
+        assert_eq!(o.lines[0].total.unwrap().to_string(), "105.58");
+    }
+
+    /// The lines' totals without `divide_order_fee`, as the Order reference defines `payment`.
+    #[test]
+    fn line_payment_is_read_by_the_number_of_lines() {
+        let line = |oid: &str, price: &str, payment: &str, share: &str| {
+            json!({"oid": oid, "num": 1, "price": price, "payment": payment,
+                   "part_mjz_discount": share})
+        };
+        // Two lines: payment is before the order-level share (100 - 10, 50 - 5).
+        let mut t = trade();
+        t["payment"] = json!("141.00");
+        t["post_fee"] = json!("6.00");
+        t["orders"] = json!({"order": [
+            line("1", "100.00", "100.00", "10.00"),
+            line("2", "60.00", "50.00", "5.00"),
+        ]});
+        let o = norm(&t).unwrap();
+        let totals: Vec<String> = o.lines.iter().map(|l| l.total.unwrap().to_string()).collect();
+        assert_eq!(totals, ["90.00", "45.00"]);
+        assert_eq!(o.discount.unwrap().to_string(), "25.00");
+        // One line: its payment is the trade's, postage included.
+        t["orders"] = json!({"order": [line("1", "150.00", "141.00", "10.00")]});
+        let o = norm(&t).unwrap();
+        assert_eq!(o.lines[0].total.unwrap().to_string(), "135.00");
+        // ... and without the trade's postage it cannot be told apart: null.
+        t.as_object_mut().unwrap().remove("post_fee");
+        assert_eq!(norm(&t).unwrap().lines[0].total, None);
     }
 
     #[test]

@@ -991,9 +991,13 @@ mod tests {
         let p = parse_page(body.to_string().as_bytes(), SOLD, "s", Some(1)).unwrap();
         assert_eq!(p.orders.len(), 2);
         assert_eq!(p.has_next, None);
-        let body = serde_json::json!({"code": 0, "data": {"0": {"tid": 1, "payment": "x"}}});
+        let body = serde_json::json!({"code": 0, "data": {"0": {"tid": 1.5, "payment": "x"}}});
         let e = parse_page(body.to_string().as_bytes(), SOLD, "s", Some(1)).unwrap_err();
-        assert!(e.to_string().contains("$.data.0.payment"), "{e}");
+        assert!(e.to_string().contains("$.data.0.tid"), "{e}");
+        // An unreadable payment is no longer an error: the total is null (warned).
+        let body = serde_json::json!({"code": 0, "data": {"0": {"tid": 1, "payment": "x"}}});
+        let p = parse_page(body.to_string().as_bytes(), SOLD, "s", Some(1)).unwrap();
+        assert_eq!(p.orders[0].total, None);
     }
 
     #[test]
