@@ -541,6 +541,13 @@ mod tests {
         }
     }
 
+    /// list.expected.json, money by hand from the seed (model.md's Money rules):
+    /// - 1410072240792463390: total = payment 105.58, shipping = post_fee 0.00, line total =
+    ///   divide_order_fee 105.58; discount = 138.00 × 1 + 0.00 − 105.58 = 32.42 (line
+    ///   discount_fee 24.00 + order-level part_mjz_discount 8.42; the trade's discount_fee
+    ///   8.42 is only the latter);
+    /// - 2161196210547294406: total 143.84, shipping 0.00, line total 143.84; discount =
+    ///   228.00 × 1 + 0.00 − 143.84 = 84.16 (46.00 + 38.16).
     #[test]
     fn fixture_normalizes_to_the_expected_orders() {
         let orders = normalize_saved(FIXTURE, "fixture").unwrap();

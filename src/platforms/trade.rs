@@ -374,7 +374,9 @@ pub fn normalize_trade(
     }
     // Missing: warned here; malformed: warned by `amount`.
     let total = c.amount("payment", w.payment);
-    if c.parse_amount("payment", w.payment).is_ok_and(|t| t.is_none()) {
+    if c.parse_amount("payment", w.payment)
+        .is_ok_and(|t| t.is_none())
+    {
         c.warn("payment", "missing: the order's total is not known");
     }
     let shipping_fee = c.amount("post_fee", w.post_fee);
@@ -715,7 +717,11 @@ mod tests {
             line("2", "60.00", "50.00", "5.00"),
         ]});
         let o = norm(&t).unwrap();
-        let totals: Vec<String> = o.lines.iter().map(|l| l.total.unwrap().to_string()).collect();
+        let totals: Vec<String> = o
+            .lines
+            .iter()
+            .map(|l| l.total.unwrap().to_string())
+            .collect();
         assert_eq!(totals, ["90.00", "45.00"]);
         assert_eq!(o.discount.unwrap().to_string(), "25.00");
         // One line: its payment is the trade's, postage included.

@@ -434,12 +434,19 @@ mod tests {
                 kinds[3] += usize::from(l.share > 0);
             }
             // Invariant A, in Taobao's terms: goods + postage − every discount = payment.
-            let taken: i64 = m.lines.iter().map(|l| l.discount - l.adjust + l.share).sum();
+            let taken: i64 = m
+                .lines
+                .iter()
+                .map(|l| l.discount - l.adjust + l.share)
+                .sum();
             assert_eq!(
                 g.goods_minor() + g.shipping_minor - taken,
                 m.payment(g.shipping_minor)
             );
         }
-        assert!(kinds.iter().all(|&k| k > 5), "every kind of discount occurs: {kinds:?}");
+        assert!(
+            kinds.iter().all(|&k| k > 5),
+            "every kind of discount occurs: {kinds:?}"
+        );
     }
 }

@@ -24,8 +24,8 @@
 
 use super::Sandbox;
 use super::dataset::{self, GenOrder, Stage};
-use super::faults::Gate;
 use super::digest::{md5_hex, same_hex};
+use super::faults::Gate;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as AxState};
@@ -251,7 +251,10 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
     let money = dataset::taobao_money(g);
     let payment = money.payment(g.shipping_minor);
     let single = g.lines.len() == 1;
+    // Rated on some completed trades (what vv-tool's rate_status finds).
     let completed = g.stage == Stage::Completed;
+    let buyer_rated = completed && g.seq.is_multiple_of(2);
+    let seller_rated = completed && g.seq.is_multiple_of(3);
     let lines: Vec<Value> = g
         .lines
         .iter()
@@ -262,7 +265,7 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
             // A refund asked for on some shipped trades (what `refunding=1` finds).
             let refund = match g.stage {
                 Stage::Refunded => "SUCCESS",
-                Stage::Shipped | Stage::Delivered if i == 0 && g.seq % 5 == 0 => {
+                Stage::Shipped | Stage::Delivered if i == 0 && g.seq.is_multiple_of(5) => {
                     "WAIT_SELLER_AGREE"
                 }
                 _ => "NO_REFUND",
@@ -274,7 +277,7 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
                 status
             };
             json!({
-                "adjust_fee": yuan(m.adjust), "buyer_rate": completed && g.seq % 2 == 0,
+                "adjust_fee": yuan(m.adjust), "buyer_rate": buyer_rated,
                 "cid": 50012772,
                 "discount_fee": yuan(m.discount), "divide_order_fee": yuan(m.divided()),
                 "is_daixiao": false, "is_oversold": false, "num": l.quantity,
@@ -287,7 +290,7 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
                 "payment": yuan(if single { payment } else { m.total_fee() }),
                 "pic_path": p.image, "price": yuan(l.unit_minor),
                 "refund_status": refund,
-                "seller_rate": completed && g.seq % 3 == 0, "seller_type": "C",
+                "seller_rate": seller_rated, "seller_type": "C",
                 "sku_id": (4_490_318_000_000u64 + (l.product * 10 + l.sku) as u64).to_string(),
                 "sku_properties_name": format!(
                     "{}:{};{}:{}",
@@ -309,7 +312,7 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
         "alipay_no": format!("2021{:024}", g.seq),
         "buyer_nick": dataset::BUYERS[g.buyer],
         "buyer_open_uid": format!("AAE{:08}SandboxUid{}", g.buyer, g.buyer),
-        "buyer_message": g.buyer_message.unwrap_or(""), "buyer_rate": completed && g.seq % 2 == 0,
+        "buyer_message": g.buyer_message.unwrap_or(""), "buyer_rate": buyer_rated,
         "cod_fee": "0.00", "cod_status": "NEW_CREATED", "coupon_fee": 0,
         "created": fmt_time(created), "modified": fmt_time(modified),
         "pay_time": g.paid.map(|t| fmt_time(floor_secs(t).max(created))).unwrap_or_default(),
@@ -332,7 +335,7 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
         "receiver_town": town, "receiver_mobile": phone, "receiver_phone": "",
         "receiver_name": name, "receiver_state": state, "receiver_zip": zip,
         "seller_flag": (g.seq % 6) as i64, "seller_memo": g.seller_memo.unwrap_or(""),
-        "seller_nick": seller_nick, "seller_rate": completed && g.seq % 3 == 0,
+        "seller_nick": seller_nick, "seller_rate": seller_rated,
         "shipping_type": "express",
         "status": status, "tid": tid.to_string(), "tid_str": tid.to_string(),
         "title": seller_nick, "total_fee": yuan(g.goods_minor()), "type": trade_type,
@@ -410,7 +413,9 @@ pub fn row_of(v: &Value, text: String) -> Row {
         Value::Number(n) => n.to_string(),
         _ => String::new(),
     };
-    let lines = v["orders"]["order"].as_array().map_or(&[][..], Vec::as_slice);
+    let lines = v["orders"]["order"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
     let num_iids = std::iter::once(&v["num_iid"])
         .chain(lines.iter().map(|l| &l["num_iid"]))
         .filter_map(|n| n.as_u64().or_else(|| n.as_str()?.parse().ok()))
@@ -587,8 +592,15 @@ pub enum TextOp {
 impl TextOp {
     fn parse(p: &Params, field: &str) -> Result<Option<TextOp>, Response> {
         let op_key = format!("{field}_op");
-        let value = p.get(field).map(|v| v.trim().to_string()).unwrap_or_default();
-        match p.get(&op_key).map(|o| o.trim().to_ascii_lowercase()).as_deref() {
+        let value = p
+            .get(field)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        match p
+            .get(&op_key)
+            .map(|o| o.trim().to_ascii_lowercase())
+            .as_deref()
+        {
             None | Some("") | Some("all") => Ok(None),
             Some("eq") => Ok(Some(TextOp::Eq(value))),
             Some("ne") => Ok(Some(TextOp::Ne(value))),
@@ -739,8 +751,16 @@ impl Query {
             .filter(|r| self.tids.as_ref().is_none_or(|ts| ts.contains(&r.tid)))
             .filter(|r| self.buyer_nick.as_ref().is_none_or(|b| &r.buyer_nick == b))
             .filter(|r| self.seller_flag.is_none_or(|f| r.seller_flag == Some(f)))
-            .filter(|r| self.buyer_message.as_ref().is_none_or(|m| m.accepts(&r.buyer_message)))
-            .filter(|r| self.seller_memo.as_ref().is_none_or(|m| m.accepts(&r.seller_memo)))
+            .filter(|r| {
+                self.buyer_message
+                    .as_ref()
+                    .is_none_or(|m| m.accepts(&r.buyer_message))
+            })
+            .filter(|r| {
+                self.seller_memo
+                    .as_ref()
+                    .is_none_or(|m| m.accepts(&r.seller_memo))
+            })
             .filter(|r| self.num_iid.is_none_or(|n| r.num_iids.contains(&n)))
             .filter(|r| self.refunding.is_none_or(|f| r.refunding == f))
             .filter(|r| {

@@ -256,7 +256,11 @@ fn render(r: &Rec) -> Value {
                 o.insert("tid".into(), json!(tid));
                 o.remove("tid_str");
                 // "订单出现异常问题的时候,给予用户的描述": a few trades (what ext_type=mark finds).
-                let mark = if g.seq % 13 == 0 { "该订单需要延长收货时间" } else { "" };
+                let mark = if g.seq.is_multiple_of(13) {
+                    "该订单需要延长收货时间"
+                } else {
+                    ""
+                };
                 o.insert("mark_desc".into(), json!(mark));
             }
             v
@@ -605,7 +609,9 @@ impl Filters {
                 .rate
                 .is_none_or(|(buyer, seller)| is(buyer, "buyer_rate") && is(seller, "seller_rate"))
             && self.ext_type.is_none_or(|e| match e {
-                "service" => t["service_orders"].as_array().is_some_and(|a| !a.is_empty()),
+                "service" => t["service_orders"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
                 "mark" => text("mark_desc"),
                 _ => false,
             })

@@ -36,8 +36,7 @@ fn generated_trades_are_consistent() {
         if v["tid"] == "1410072240792463390" || v["tid"] == "2161196210547294406" {
             continue;
         }
-        let cents =
-            |s: &Value| -> i64 { s.as_str().unwrap().replace('.', "").parse().unwrap() };
+        let cents = |s: &Value| -> i64 { s.as_str().unwrap().replace('.', "").parse().unwrap() };
         let sum = |f: &dyn Fn(&Value) -> i64| -> i64 { lines.iter().map(f).sum() };
         let paid = sum(&|l| cents(&l["divide_order_fee"]));
         assert_eq!(
@@ -57,7 +56,11 @@ fn generated_trades_are_consistent() {
                 cents(&l["divide_order_fee"]),
                 total_fee - cents(&l["part_mjz_discount"])
             );
-            let line_payment = if lines.len() == 1 { cents(&v["payment"]) } else { total_fee };
+            let line_payment = if lines.len() == 1 {
+                cents(&v["payment"])
+            } else {
+                total_fee
+            };
             assert_eq!(cents(&l["payment"]), line_payment, "{}", r.tid);
         }
         assert_eq!(
@@ -305,7 +308,10 @@ async fn buyer_message_filter_follows_its_operator() {
     assert_eq!(seeds(&st, &[("buyer_message_op", "eq")]).await, only(SEED2));
     // "all 或是不传值,买家留言将不参与查询".
     assert_eq!(seeds(&st, &f("all", "x")).await.unwrap().len(), 2);
-    assert_eq!(seeds(&st, &[("buyer_message", "x")]).await.unwrap().len(), 2);
+    assert_eq!(
+        seeds(&st, &[("buyer_message", "x")]).await.unwrap().len(),
+        2
+    );
     assert_eq!(seeds(&st, &f("contains", "礼盒")).await, Err(E_FORMAT));
     assert_eq!(
         seeds(&st, &[("buyer_message_op", "like")]).await,
@@ -328,7 +334,10 @@ async fn seller_memo_filter_follows_its_operator() {
 #[tokio::test]
 async fn num_iid_buyer_open_uid_and_sysid_filters() {
     let st = state(0);
-    assert_eq!(seeds(&st, &[("num_iid", "627502976336")]).await, only(SEED2));
+    assert_eq!(
+        seeds(&st, &[("num_iid", "627502976336")]).await,
+        only(SEED2)
+    );
     assert_eq!(seeds(&st, &[("num_iid", "1")]).await, Ok(vec![]));
     assert_eq!(seeds(&st, &[("num_iid", "6275x")]).await, Err(E_FORMAT));
     // The second example repeats buyer_open_uid: the last value is the trade's.
@@ -374,8 +383,12 @@ async fn refunding_filter_splits_the_trades() {
     let now = st.now_at_start;
     let (start, end) = (fmt_time(ago(now, 29 * 86400)), fmt_time(now));
     let all = find(&st, &start, &end, &[]).await.unwrap();
-    let yes = find(&st, &start, &end, &[("refunding", "1")]).await.unwrap();
-    let no = find(&st, &start, &end, &[("refunding", "0")]).await.unwrap();
+    let yes = find(&st, &start, &end, &[("refunding", "1")])
+        .await
+        .unwrap();
+    let no = find(&st, &start, &end, &[("refunding", "0")])
+        .await
+        .unwrap();
     assert!(!yes.is_empty(), "some trades have a refund in progress");
     assert_eq!(yes.len() + no.len(), all.len());
     let rows = st.rows();

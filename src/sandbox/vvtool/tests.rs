@@ -313,7 +313,10 @@ fn rate_status_filter_reads_both_rates() {
     let all = kept(&[]).unwrap();
     let rates = |t: &Value| (t["buyer_rate"] == true, t["seller_rate"] == true);
     for (value, want) in [
-        ("RATE_UNBUYER", &(|b: bool, _: bool| !b) as &dyn Fn(bool, bool) -> bool),
+        (
+            "RATE_UNBUYER",
+            &(|b: bool, _: bool| !b) as &dyn Fn(bool, bool) -> bool,
+        ),
         ("RATE_UNSELLER", &|_, s| !s),
         ("RATE_BUYER_UNSELLER", &|b, s| b && !s),
         ("RATE_UNBUYER_SELLER", &|b, s| !b && s),
@@ -330,7 +333,11 @@ fn rate_status_filter_reads_both_rates() {
         assert!(got.len() < all.len() && !got.is_empty(), "{value}");
         assert_eq!(got.len(), expected, "{value}");
     }
-    assert!(kept(&[("rate_status", "RATE_ALL")]).unwrap_err().contains("rate_status"));
+    assert!(
+        kept(&[("rate_status", "RATE_ALL")])
+            .unwrap_err()
+            .contains("rate_status")
+    );
 }
 
 #[test]
@@ -384,7 +391,13 @@ async fn filters_apply_to_the_listing() {
         f
     };
     let nick = dataset::BUYERS[2];
-    let (_, v) = post(&c, url.clone(), Some(ACCESS_TOKEN), &base(&[("buyer_nick", nick)])).await;
+    let (_, v) = post(
+        &c,
+        url.clone(),
+        Some(ACCESS_TOKEN),
+        &base(&[("buyer_nick", nick)]),
+    )
+    .await;
     assert_eq!(v["code"], 0, "{v}");
     let want = sb
         .state
