@@ -120,7 +120,8 @@ wire_fields!(
     /// Every Order (line) field the normalizer reads.
     WireOrderLine {
         oid, oid_str, num_iid, sku_id, title, num, price, payment, divide_order_fee,
-        part_mjz_discount, sku_properties_name, status, refund_status, logistics_company, invoice_no, pic_path,
+        part_mjz_discount, sku_properties_name, status, refund_status, logistics_company,
+        invoice_no, pic_path,
     }
 );
 
@@ -372,13 +373,17 @@ pub fn normalize_trade(
     if status == Status::Unknown {
         warn_unknown_status(platform, &platform_status);
     }
-    // Missing: warned here; malformed: warned by `amount`.
-    let total = c.amount("payment", w.payment);
-    if c.parse_amount("payment", w.payment)
-        .is_ok_and(|t| t.is_none())
-    {
-        c.warn("payment", "missing: the order's total is not known");
-    }
+    let total = match c.parse_amount("payment", w.payment) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => {
+            c.warn("payment", "missing: the order's total is not known");
+            None
+        }
+        Err((_, detail)) => {
+            c.warn("payment", &detail);
+            None
+        }
+    };
     let shipping_fee = c.amount("post_fee", w.post_fee);
     let paid = TradePaid {
         payment: total,
@@ -432,11 +437,11 @@ pub fn normalize_trade(
 
 /// What the trade says was paid, for the lines that do not carry `divide_order_fee`.
 #[derive(Default)]
-pub struct TradePaid {
+struct TradePaid {
     /// The trade's `payment`.
-    pub payment: Option<Amount>,
+    payment: Option<Amount>,
     /// The trade's `post_fee`.
-    pub post_fee: Option<Amount>,
+    post_fee: Option<Amount>,
 }
 
 /// Normalize a Trade's `orders` value (at JSON path `path`): `{"order": [...]}`, a bare
@@ -548,7 +553,8 @@ fn normalize_line(
 ///   order-level share, so `part_mjz_discount` (when given) is taken off;
 /// - one line: `payment` is the trade's `payment` ("与主订单的 payment 一致"), postage
 ///   included, so the trade's `post_fee` is taken off (null, warned, when it is unknown:
-///   shipping is never folded into a line).
+///   shipping is never folded into a line). A lone line whose payment differs from the
+///   trade's is not what the reference describes: it is taken as given.
 fn line_total(c: &Ctx, w: &WireOrderLine, paid: &TradePaid, single: bool) -> Option<Amount> {
     if let Some(divided) = c.amount("divide_order_fee", w.divide_order_fee) {
         return Some(divided);
