@@ -10,10 +10,23 @@
 //! `JSON.parse`, Python's `json` and Jackson, the last occurrence wins. Every field is read
 //! with a check of its own:
 //!
-//! - essential fields (`tid`, `payment`, a line's `oid`) that are missing or malformed are an
-//!   error naming the JSON path (`$.data.items[1].payment`), so the order is never dropped
-//!   silently;
-//! - any other malformed field is logged as a warning naming the JSON path and becomes null.
+//! - essential fields (`tid`, a line's `oid`) that are missing or malformed are an error
+//!   naming the JSON path (`$.data.items[1].tid`), so the order is never dropped silently;
+//! - any other missing amount or malformed field is logged as a warning naming the JSON path
+//!   and becomes null. The trade's `payment` is one of them: without it the order is still
+//!   worth having (status, lines, receiver), its `total` is just not known.
+//!
+//! Money (model.md, "Money"), field by field as the Taobao Trade reference in the vv-tool
+//! seed defines it and the enhanced seed's trade 1410072240792463390 shows it:
+//!
+//! - line `total_fee` = `price` × `num` + `adjust_fee` − `discount_fee` (the line's own
+//!   discount); `part_mjz_discount` is the line's share of the order-level discounts and
+//!   `divide_order_fee` = `total_fee` − `part_mjz_discount`, what was paid for the line
+//!   (seed: 138.00 + 0.00 − 24.00 = 114.00, − 8.42 = 105.58);
+//! - trade `total_fee` = Σ `price` × `num` (138.00), `discount_fee` = the order-level share
+//!   only (8.42), `payment` = what the buyer pays, postage included (105.58);
+//! - so the order's `discount` is not the trade's `discount_fee` but
+//!   [`Order::derived_discount`]: Σ `price` × `num` + `post_fee` − `payment` (32.42).
 //!
 //! Amounts are parsed exactly with [`Amount::parse`]; a JSON integer is taken exactly; a JSON
 //! fraction (the vendors send strings, this is only a fallback) is read from its shortest
@@ -107,7 +120,8 @@ wire_fields!(
     /// Every Order (line) field the normalizer reads.
     WireOrderLine {
         oid, oid_str, num_iid, sku_id, title, num, price, payment, divide_order_fee,
-        sku_properties_name, status, refund_status, logistics_company, invoice_no, pic_path,
+        part_mjz_discount, sku_properties_name, status, refund_status, logistics_company,
+        invoice_no, pic_path,
     }
 );
 
@@ -359,14 +373,24 @@ pub fn normalize_trade(
     if status == Status::Unknown {
         warn_unknown_status(platform, &platform_status);
     }
-    let total = c.parse_amount("payment", w.payment)?.ok_or_else(|| {
-        (
-            c.at("payment"),
-            "missing: the trade's total (payment) is required".to_string(),
-        )
-    })?;
-    let lines = normalize_lines(w.orders, platform, &c.at("orders"))?;
-    Ok(Order {
+    let total = match c.parse_amount("payment", w.payment) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => {
+            c.warn("payment", "missing: the order's total is not known");
+            None
+        }
+        Err((_, detail)) => {
+            c.warn("payment", &detail);
+            None
+        }
+    };
+    let shipping_fee = c.amount("post_fee", w.post_fee);
+    let paid = TradePaid {
+        payment: total,
+        post_fee: shipping_fee,
+    };
+    let lines = normalize_lines_paid(w.orders, platform, &c.at("orders"), &paid)?;
+    let mut order = Order {
         platform: platform.to_string(),
         shop: shop.to_string(),
         order_id,
@@ -377,9 +401,9 @@ pub fn normalize_trade(
         updated_at: c.time("modified", w.modified),
         paid_at: c.time("pay_time", w.pay_time),
         currency: "CNY".into(),
-        total: Some(total),
-        shipping_fee: c.amount("post_fee", w.post_fee),
-        discount: c.amount("discount_fee", w.discount_fee),
+        total,
+        shipping_fee,
+        discount: None,
         buyer: Party {
             id: c.text("buyer_open_uid", w.buyer_open_uid),
             name: c.text("buyer_nick", w.buyer_nick),
@@ -404,7 +428,20 @@ pub fn normalize_trade(
         buyer_message: c.text("buyer_message", w.buyer_message),
         seller_memo: c.text("seller_memo", w.seller_memo),
         lines,
-    })
+    };
+    // The trade's `discount_fee` is only the order-level share: the platform's figure is
+    // used only when the lines cannot say more.
+    order.discount = order.derived_discount(c.amount("discount_fee", w.discount_fee));
+    Ok(order)
+}
+
+/// What the trade says was paid, for the lines that do not carry `divide_order_fee`.
+#[derive(Default)]
+struct TradePaid {
+    /// The trade's `payment`.
+    payment: Option<Amount>,
+    /// The trade's `post_fee`.
+    post_fee: Option<Amount>,
 }
 
 /// Normalize a Trade's `orders` value (at JSON path `path`): `{"order": [...]}`, a bare
@@ -414,6 +451,16 @@ pub fn normalize_lines(
     platform: &'static str,
     path: &str,
 ) -> Result<Vec<OrderLine>, FieldError> {
+    normalize_lines_paid(orders, platform, path, &TradePaid::default())
+}
+
+/// As [`normalize_lines`], with what the trade says was paid (see [`line_total`]).
+fn normalize_lines_paid(
+    orders: Option<&Json>,
+    platform: &'static str,
+    path: &str,
+    paid: &TradePaid,
+) -> Result<Vec<OrderLine>, FieldError> {
     let (items, base): (&[Json], String) = match orders {
         None | Some(Json::Null) => return Ok(Vec::new()),
         Some(Json::Array(a)) => (a, path.to_string()),
@@ -422,11 +469,8 @@ pub fn normalize_lines(
             Some(Json::Array(a)) => (a, format!("{path}.order")),
             // A single order not wrapped in an array (an XML-to-JSON artefact).
             Some(one @ Json::Object(_)) => {
-                return Ok(vec![normalize_line(
-                    one,
-                    platform,
-                    &format!("{path}.order"),
-                )?]);
+                let at = format!("{path}.order");
+                return Ok(vec![normalize_line(one, platform, &at, paid, true)?]);
             }
             Some(other) => {
                 return Err((
@@ -442,14 +486,21 @@ pub fn normalize_lines(
             ));
         }
     };
+    let single = items.len() == 1;
     items
         .iter()
         .enumerate()
-        .map(|(i, l)| normalize_line(l, platform, &format!("{base}[{i}]")))
+        .map(|(i, l)| normalize_line(l, platform, &format!("{base}[{i}]"), paid, single))
         .collect()
 }
 
-fn normalize_line(v: &Json, platform: &'static str, path: &str) -> Result<OrderLine, FieldError> {
+fn normalize_line(
+    v: &Json,
+    platform: &'static str,
+    path: &str,
+    paid: &TradePaid,
+    single: bool,
+) -> Result<OrderLine, FieldError> {
     let Json::Object(entries) = v else {
         return Err((
             path.to_string(),
@@ -471,11 +522,7 @@ fn normalize_line(v: &Json, platform: &'static str, path: &str) -> Result<OrderL
         c.warn("num", "the quantity is missing; 0 is emitted");
         0
     });
-    // `divide_order_fee` is what the buyer paid for this line after order-level discounts
-    // were shared out; `payment` is before that share (price * num + adjust - line discount).
-    let total = c
-        .amount("divide_order_fee", w.divide_order_fee)
-        .or_else(|| c.amount("payment", w.payment));
+    let total = line_total(&c, &w, paid, single);
     Ok(OrderLine {
         line_id,
         product_id: c.opt_id("num_iid", w.num_iid),
@@ -497,182 +544,44 @@ fn normalize_line(v: &Json, platform: &'static str, path: &str) -> Result<OrderL
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::{Value, json};
-
-    fn trade() -> Value {
-        json!({
-            "tid": "1410072240792463390", "status": "WAIT_SELLER_SEND_GOODS",
-            "payment": "105.58", "post_fee": "0.00", "discount_fee": "8.42",
-            "created": "2021-10-02 16:13:56", "modified": "2021-10-02 16:17:42",
-            "pay_time": "2021-10-02 16:13:59", "buyer_nick": "咸梅00", "buyer_open_uid": "",
-            "receiver_mobile": "", "receiver_phone": "0596-1234567",
-            "orders": {"order": [{
-                "oid": "1410072240792463390", "num_iid": 613373384956u64, "sku_id": "4490318210144",
-                "title": "睡衣", "num": 1, "price": "138.00", "payment": "114.00",
-                "divide_order_fee": "105.58", "sku_properties_name": "颜色分类:豆沙色;时间:10:30",
-                "status": "WAIT_SELLER_SEND_GOODS", "refund_status": "NO_REFUND",
-                "logistics_company": "", "invoice_no": "", "pic_path": ""
-            }]}
-        })
+/// What was paid for a line's goods after its share of every discount, shipping excluded.
+///
+/// `divide_order_fee` says exactly that ("分摊之后的实付金额": `total_fee` − the line's share
+/// of the order-level discounts, `part_mjz_discount`). Without it, the line's `payment` is
+/// read as the vv-tool seed's Order reference defines it, which depends on the trade:
+/// - several lines: `payment` = `price` × `num` + `adjust_fee` − `discount_fee`, before the
+///   order-level share, so `part_mjz_discount` (when given) is taken off;
+/// - one line: `payment` is the trade's `payment` ("与主订单的 payment 一致"), postage
+///   included, so the trade's `post_fee` is taken off (null, warned, when it is unknown:
+///   shipping is never folded into a line). A lone line whose payment differs from the
+///   trade's is not what the reference describes: it is taken as given.
+fn line_total(c: &Ctx, w: &WireOrderLine, paid: &TradePaid, single: bool) -> Option<Amount> {
+    if let Some(divided) = c.amount("divide_order_fee", w.divide_order_fee) {
+        return Some(divided);
     }
-
-    fn norm(v: &Value) -> Result<Order, FieldError> {
-        let text = v.to_string();
-        let j = Json::parse(text.as_bytes()).unwrap();
-        normalize_trade(&j, "taobao-enhanced", "s", "$.data.items[0]")
-    }
-
-    #[test]
-    fn reads_every_field() {
-        let o = norm(&trade()).unwrap();
-        assert_eq!(o.order_id, "1410072240792463390");
-        assert_eq!(o.status, Status::AwaitingShipment);
-        assert_eq!(o.total.unwrap().to_string(), "105.58");
-        assert_eq!(o.discount.unwrap().to_string(), "8.42");
-        assert_eq!(
-            o.created_at.unwrap().to_rfc3339(),
-            "2021-10-02T16:13:56+08:00"
-        );
-        assert_eq!(o.currency, "CNY");
-        assert_eq!(o.buyer.id, None, "an empty buyer_open_uid is no value");
-        assert_eq!(
-            o.receiver.phone.as_deref(),
-            Some("0596-1234567"),
-            "falls back to receiver_phone"
-        );
-        let l = &o.lines[0];
-        assert_eq!(l.product_id.as_deref(), Some("613373384956"));
-        assert_eq!(
-            l.total.unwrap().to_string(),
-            "105.58",
-            "divide_order_fee first"
-        );
-        assert_eq!(l.sku_properties[1].value, "10:30");
-        assert_eq!(l.carrier, None);
-        assert_eq!(l.refund_status.as_deref(), Some("NO_REFUND"));
-    }
-
-    #[test]
-    fn numeric_ids_above_2_pow_53_stay_exact() {
-        let mut t = trade();
-        t["tid"] = serde_json::from_str("1875397323775241115").unwrap();
-        let o = norm(&t).unwrap();
-        assert_eq!(o.order_id, "1875397323775241115");
-        // Through a float, the id could not be exact: refused, unless tid_str says it.
-        t["tid"] = json!(1.8753973237752412e18);
-        let e = norm(&t).unwrap_err();
-        assert_eq!(e.0, "$.data.items[0].tid");
-        t["tid_str"] = json!("1875397323775241115");
-        assert_eq!(norm(&t).unwrap().order_id, "1875397323775241115");
-    }
-
-    #[test]
-    fn essential_fields_fail_with_their_path() {
-        let mut t = trade();
-        t.as_object_mut().unwrap().remove("tid");
-        assert_eq!(norm(&t).unwrap_err().0, "$.data.items[0].tid");
-        let mut t = trade();
-        t["payment"] = json!("12,00");
-        let e = norm(&t).unwrap_err();
-        assert_eq!(e.0, "$.data.items[0].payment");
-        assert!(e.1.contains("12,00"), "{}", e.1);
-        let mut t = trade();
-        t["orders"]["order"][0]["oid"] = json!({"x": 1});
-        assert_eq!(
-            norm(&t).unwrap_err().0,
-            "$.data.items[0].orders.order[0].oid"
-        );
-        let mut t = trade();
-        t["orders"] = json!("oops");
-        assert_eq!(norm(&t).unwrap_err().0, "$.data.items[0].orders");
-        assert_eq!(norm(&json!([1])).unwrap_err().0, "$.data.items[0]");
-    }
-
-    #[test]
-    fn other_malformed_fields_become_null() {
-        let mut t = trade();
-        t["post_fee"] = json!("free");
-        t["created"] = json!("2021/10/02");
-        t["receiver_name"] = json!({"a": 1});
-        t["orders"]["order"][0]["price"] = json!(true);
-        t["orders"]["order"][0]["num"] = json!("one");
-        let o = norm(&t).unwrap();
-        assert_eq!(o.shipping_fee, None);
-        assert_eq!(o.created_at, None);
-        assert_eq!(o.receiver.name, None);
-        assert_eq!(o.lines[0].unit_price, None);
-        assert_eq!(o.lines[0].quantity, 0);
-        assert_eq!(o.total.unwrap().to_string(), "105.58");
-    }
-
-    #[test]
-    fn amounts_are_exact() {
-        let mut t = trade();
-        t["payment"] = json!("12345678901234567.89");
-        t["post_fee"] = json!(6);
-        let o = norm(&t).unwrap();
-        assert_eq!(o.total.unwrap().to_string(), "12345678901234567.89");
-        assert_eq!(o.shipping_fee.unwrap().to_string(), "6.00");
-    }
-
-    #[test]
-    fn line_shapes_and_fallbacks() {
-        let mut t = trade();
-        let line = t["orders"]["order"][0].clone();
-        t["orders"] = json!([line.clone(), line.clone()]);
-        assert_eq!(norm(&t).unwrap().lines.len(), 2);
-        t["orders"] = json!({"order": line});
-        assert_eq!(norm(&t).unwrap().lines.len(), 1);
-        t["orders"] = Value::Null;
-        assert!(norm(&t).unwrap().lines.is_empty());
-        t["orders"] = json!({"order": [{"oid": 7, "payment": "3.00", "divide_order_fee": ""}]});
-        let o = norm(&t).unwrap();
-        assert_eq!(o.lines[0].line_id, "7");
-        assert_eq!(
-            o.lines[0].total.unwrap().to_string(),
-            "3.00",
-            "payment when no divide_order_fee"
-        );
-        assert_eq!(o.lines[0].status, None);
-    }
-
-    #[test]
-    fn window_bounds_are_whole_inclusive_seconds() {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
-        let w = Window {
-            start: t("2021-10-01T00:00:00+08:00"),
-            end: t("2021-10-02T00:00:00+08:00"),
+    let payment = c.amount("payment", w.payment)?;
+    let less = |a: Amount, b: Amount| a.value().checked_sub(b.value()).map(Amount::from);
+    if single && paid.payment == Some(payment) {
+        return match paid.post_fee {
+            Some(post) => less(payment, post),
+            None => {
+                c.warn(
+                    "payment",
+                    "the only line's payment is the trade's, postage included, and the \
+                     trade's post_fee is unknown",
+                );
+                None
+            }
         };
-        let (a, b) = inclusive_seconds(&w);
-        assert_eq!(a.format(TIME_FORMAT).to_string(), "2021-10-01 00:00:00");
-        assert_eq!(b.format(TIME_FORMAT).to_string(), "2021-10-01 23:59:59");
-        // Fractional borders: the trade at 10:00:01 belongs to the first window only.
-        let w1 = Window {
-            start: t("2021-10-01T10:00:00.500+08:00"),
-            end: t("2021-10-01T10:00:01.500+08:00"),
-        };
-        let w2 = Window {
-            start: w1.end,
-            end: t("2021-10-01T10:00:03+08:00"),
-        };
-        let (a1, b1) = inclusive_seconds(&w1);
-        let (a2, b2) = inclusive_seconds(&w2);
-        assert_eq!((a1.second(), b1.second()), (1, 1));
-        assert_eq!((a2.second(), b2.second()), (2, 2));
-        assert_eq!(china_time(t("2021-10-01T02:03:04Z")), "2021-10-01 10:03:04");
     }
-
-    #[test]
-    fn duplicate_keys_keep_the_last_value() {
-        let body = r#"{"tid":"1","payment":"1.00","buyer_open_uid":"","buyer_open_uid":"AAE"}"#;
-        let j = Json::parse(body.as_bytes()).unwrap();
-        let o = normalize_trade(&j, "taobao-enhanced", "s", "$.data.items[0]").unwrap();
-        assert_eq!(o.buyer.id.as_deref(), Some("AAE"));
+    match c.amount("part_mjz_discount", w.part_mjz_discount) {
+        Some(share) if !single => less(payment, share),
+        _ => Some(payment),
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// Drive an adapter through a real [`crate::net::Transport`] against the sandbox, the way the
 /// pull loop does (prepare, page forward, renew credentials once on an `Auth` refusal).

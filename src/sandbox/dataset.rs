@@ -188,8 +188,20 @@ pub const MESSAGES: &[&str] = &[
 
 /// Generate `n` orders for a platform; `salt` keeps platforms' data apart.
 pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOrder> {
+    generate_span(n, seed, salt, now, 30)
+}
+
+/// As [`generate`], created over the `days` days before `now` (for platforms that serve more
+/// than 30 days back). `days = 30` is exactly [`generate`].
+pub fn generate_span(
+    n: usize,
+    seed: u64,
+    salt: u64,
+    now: DateTime<Utc>,
+    days: i64,
+) -> Vec<GenOrder> {
     let mut rng = StdRng::seed_from_u64(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let span = 30 * 24 * 3600;
+    let span = days.max(1) * 24 * 3600;
     (0..n)
         .map(|i| {
             let created = now - Duration::seconds(rng.random_range(600..span));
@@ -244,6 +256,104 @@ pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOr
             }
         })
         .collect()
+}
+
+/// A generated order's money the way a Taobao Trade carries it (the vv-tool seed's Trade and
+/// Order reference, checked against the enhanced seed's trade 1410072240792463390):
+/// - each line has its own discount (`discount_fee`) and manual adjustment (`adjust_fee`):
+///   line `total_fee` = price × num + adjust − discount;
+/// - the order-level discount ([`GenOrder::discount_minor`]) is shared onto the lines in
+///   proportion to their `total_fee` (`part_mjz_discount`), and `divide_order_fee` =
+///   `total_fee` − share is what was paid for the line;
+/// - trade `payment` = Σ `divide_order_fee` + `post_fee`; trade `discount_fee` = the
+///   order-level discount; trade `total_fee` = Σ price × num.
+///
+/// Drawn from the order's own `seq`, so the rest of the generator (and every other platform's
+/// data) is unchanged, and the same order always has the same money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaobaoMoney {
+    pub lines: Vec<TaobaoLineMoney>,
+}
+
+/// One line of [`TaobaoMoney`], in minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaobaoLineMoney {
+    /// price × num.
+    pub goods: i64,
+    /// The line's own discount (`discount_fee`).
+    pub discount: i64,
+    /// The seller's manual adjustment (`adjust_fee`), usually a reduction.
+    pub adjust: i64,
+    /// The line's share of the order-level discount (`part_mjz_discount`).
+    pub share: i64,
+}
+
+impl TaobaoLineMoney {
+    /// `total_fee`: price × num + adjust − discount.
+    pub fn total_fee(&self) -> i64 {
+        self.goods + self.adjust - self.discount
+    }
+
+    /// `divide_order_fee`: `total_fee` − the order-level share.
+    pub fn divided(&self) -> i64 {
+        self.total_fee() - self.share
+    }
+}
+
+impl TaobaoMoney {
+    /// The trade's `payment` with postage `shipping_minor`.
+    pub fn payment(&self, shipping_minor: i64) -> i64 {
+        self.lines.iter().map(TaobaoLineMoney::divided).sum::<i64>() + shipping_minor
+    }
+
+    /// The trade's `discount_fee`: the order-level discount, Σ shares.
+    pub fn order_discount(&self) -> i64 {
+        self.lines.iter().map(|l| l.share).sum()
+    }
+}
+
+/// The Taobao money of `g` (see [`TaobaoMoney`]).
+pub fn taobao_money(g: &GenOrder) -> TaobaoMoney {
+    let mut rng = StdRng::seed_from_u64(g.seq.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x7a0b);
+    let mut lines: Vec<TaobaoLineMoney> = g
+        .lines
+        .iter()
+        .map(|l| {
+            let goods = l.unit_minor * l.quantity;
+            // A line discount of 5-25% on some lines, a manual adjustment on a few: at most a
+            // reduction of 5%, rarely a small increase. total_fee stays above 70% of goods.
+            let discount = if rng.random_bool(0.4) {
+                goods * rng.random_range(5..=25) / 100
+            } else {
+                0
+            };
+            let adjust = match rng.random_range(0..20) {
+                0..=2 => -rng.random_range(1..=(goods / 20).max(1)),
+                3 => rng.random_range(1..=500),
+                _ => 0,
+            };
+            TaobaoLineMoney {
+                goods,
+                discount,
+                adjust,
+                share: 0,
+            }
+        })
+        .collect();
+    // The order-level discount, shared in proportion to total_fee; the rounding remainder
+    // goes to the largest line (always far larger than a few fen).
+    let whole: i64 = lines.iter().map(TaobaoLineMoney::total_fee).sum();
+    let discount = g.discount_minor.clamp(0, whole.max(0));
+    if whole > 0 {
+        for l in &mut lines {
+            l.share = discount * l.total_fee() / whole;
+        }
+        let rest = discount - lines.iter().map(|l| l.share).sum::<i64>();
+        if let Some(big) = lines.iter_mut().max_by_key(|l| l.total_fee()) {
+            big.share += rest;
+        }
+    }
+    TaobaoMoney { lines }
 }
 
 /// A new, unpaid order placed at `now`.
@@ -303,5 +413,40 @@ mod tests {
         }
         let c = generate(200, 1, 3, now);
         assert_ne!(a[0].created, c[0].created);
+        let wide = generate_span(200, 1, 2, now, 90);
+        assert!(wide.iter().any(|g| now - g.created > Duration::days(30)));
+        assert!(wide.iter().all(|g| now - g.created <= Duration::days(90)));
+    }
+
+    #[test]
+    fn taobao_money_adds_up() {
+        let orders = generate(500, 4, 2, Utc::now());
+        let mut kinds = [0; 4];
+        for g in &orders {
+            let m = taobao_money(g);
+            assert_eq!(m, taobao_money(g), "deterministic");
+            assert_eq!(m.order_discount(), g.discount_minor, "{}", g.seq);
+            for l in &m.lines {
+                assert!(l.share >= 0 && l.divided() > 0, "{l:?}");
+                kinds[0] += usize::from(l.discount > 0);
+                kinds[1] += usize::from(l.adjust < 0);
+                kinds[2] += usize::from(l.adjust > 0);
+                kinds[3] += usize::from(l.share > 0);
+            }
+            // Invariant A, in Taobao's terms: goods + postage − every discount = payment.
+            let taken: i64 = m
+                .lines
+                .iter()
+                .map(|l| l.discount - l.adjust + l.share)
+                .sum();
+            assert_eq!(
+                g.goods_minor() + g.shipping_minor - taken,
+                m.payment(g.shipping_minor)
+            );
+        }
+        assert!(
+            kinds.iter().all(|&k| k > 5),
+            "every kind of discount occurs: {kinds:?}"
+        );
     }
 }

@@ -3,22 +3,29 @@
 //!
 //! Built from the vendor's document, not from the adapter. Checks: `appid`, `timestamp`
 //! (unix seconds, within 600 s of now), `sign` = `lower_hex(MD5(secret + sorted name+value +
-//! secret))` over every parameter but `sign`, and `tb_seller_nick` (the authorised seller's
-//! login nick). Queries: `start_created` and `end_created` are required (`yyyy-MM-dd
-//! HH:mm:ss`, China time, both bounds included, at most one month apart), on creation time
-//! (`date_type=0`, the default) or modification time (`date_type=1`), sorted on that time
-//! (`order_asc=ASC`, else newest first), filtered by `status`, `tid` (comma-separated),
-//! `buyer_nick` and `seller_flag`, paged with `page_no`/`page_size` (at most 500) and
-//! `data.total`. Errors are `{"code": <non-zero>, "message": "...", "data": null}`; the vendor
-//! documents no codes, so the ones below are the sandbox's own.
+//! secret))` over every parameter but `sign` and those left empty (computed here, with
+//! [`super::digest`]), and `tb_seller_nick` (the authorised seller's login nick). Queries:
+//! `start_created` and `end_created` are required (`yyyy-MM-dd HH:mm:ss`, China time, both
+//! bounds included, at most one month apart), on creation time (`date_type=0`, the default)
+//! or modification time (`date_type=1`), sorted on that time (`order_asc=ASC`, else newest
+//! first), filtered by `status`, `tid` (comma-separated), `buyer_nick`, `seller_flag`,
+//! `buyer_message`/`seller_memo` under their `_op` (`all`, `eq`, `ne`, `like`), `num_iid`
+//! (the trade's or any line's), `refunding` (`1`: a line's refund in progress) and
+//! `buyer_open_uid`, paged with `page_no`/`page_size` (at most 500) and `data.total`. Without
+//! `sysid=100` (the vendor's sample: "此值很重要,代表不同的应用,否则拉到订单") the list is empty.
+//! Errors are `{"code": <non-zero>, "message": "...", "data": null}`; the vendor documents no
+//! codes, so the ones below are the sandbox's own.
+//!
+//! Trades' money follows the Taobao definitions ([`dataset::TaobaoMoney`]): line discounts
+//! and adjustments, the order-level discount shared onto the lines, postage.
 //!
 //! The seed document's two example trades are served verbatim, duplicate key included (the
 //! raw text is spliced into the page), beside the generated ones.
 
 use super::Sandbox;
 use super::dataset::{self, GenOrder, Stage};
+use super::digest::{md5_hex, same_hex};
 use super::faults::Gate;
-use crate::platforms::signing::{Params, signatures_match, wrapped_md5_sign};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as AxState};
@@ -28,8 +35,12 @@ use axum::routing::any;
 use chrono::{DateTime, FixedOffset, Months, NaiveDateTime, TimeZone, Utc};
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Request parameters by name; a `BTreeMap` iterates names in byte order, the signing order.
+pub type Params = BTreeMap<String, String>;
 
 pub const APPID: &str = "sandbox-fw199-appid";
 pub const APP_SECRET: &str = "sandbox-fw199-app-secret-3b8e1d";
@@ -90,6 +101,13 @@ pub struct Row {
     pub status: String,
     pub buyer_nick: String,
     pub seller_flag: Option<i64>,
+    pub buyer_message: String,
+    pub seller_memo: String,
+    /// The trade's `num_iid` and its lines'.
+    pub num_iids: Vec<u64>,
+    /// A line's refund is in progress (asked, goods on the way back, awaiting the seller).
+    pub refunding: bool,
+    pub buyer_open_uid: String,
     pub text: String,
 }
 
@@ -230,15 +248,28 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
         g.stage,
         Stage::Shipped | Stage::Delivered | Stage::Completed | Stage::PartiallyShipped
     );
+    let money = dataset::taobao_money(g);
+    let payment = money.payment(g.shipping_minor);
+    let single = g.lines.len() == 1;
+    // Rated on some completed trades (what vv-tool's rate_status finds).
+    let completed = g.stage == Stage::Completed;
+    let buyer_rated = completed && g.seq.is_multiple_of(2);
+    let seller_rated = completed && g.seq.is_multiple_of(3);
     let lines: Vec<Value> = g
         .lines
         .iter()
+        .zip(&money.lines)
         .enumerate()
-        .map(|(i, l)| {
+        .map(|(i, (l, m))| {
             let p = &dataset::PRODUCTS[l.product];
-            let goods = l.unit_minor * l.quantity;
-            // The order-level discount is shared out on the first line.
-            let share = if i == 0 { g.discount_minor } else { 0 };
+            // A refund asked for on some shipped trades (what `refunding=1` finds).
+            let refund = match g.stage {
+                Stage::Refunded => "SUCCESS",
+                Stage::Shipped | Stage::Delivered if i == 0 && g.seq.is_multiple_of(5) => {
+                    "WAIT_SELLER_AGREE"
+                }
+                _ => "NO_REFUND",
+            };
             let ships = shipped && (g.stage != Stage::PartiallyShipped || i == 0);
             let line_status = if g.stage == Stage::PartiallyShipped {
                 if i == 0 { "WAIT_BUYER_CONFIRM_GOODS" } else { "WAIT_SELLER_SEND_GOODS" }
@@ -246,16 +277,20 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
                 status
             };
             json!({
-                "adjust_fee": "0.00", "buyer_rate": false, "cid": 50012772,
-                "discount_fee": "0.00", "divide_order_fee": yuan(goods - share),
+                "adjust_fee": yuan(m.adjust), "buyer_rate": buyer_rated,
+                "cid": 50012772,
+                "discount_fee": yuan(m.discount), "divide_order_fee": yuan(m.divided()),
                 "is_daixiao": false, "is_oversold": false, "num": l.quantity,
                 "num_iid": 613_373_000_000u64 + l.product as u64,
                 "oid": (tid + 1 + i as u64).to_string(), "oid_str": (tid + 1 + i as u64).to_string(),
                 "order_from": "WAP,WAP", "outer_iid": format!("SB-{}", l.product), "outer_sku_id": "",
-                "part_mjz_discount": yuan(share), "payment": yuan(goods),
+                // The Order reference: a multi-line trade's line payment is total_fee (before
+                // the order-level share); a single line's is the trade's payment.
+                "part_mjz_discount": yuan(m.share),
+                "payment": yuan(if single { payment } else { m.total_fee() }),
                 "pic_path": p.image, "price": yuan(l.unit_minor),
-                "refund_status": if g.stage == Stage::Refunded { "SUCCESS" } else { "NO_REFUND" },
-                "seller_rate": false, "seller_type": "C",
+                "refund_status": refund,
+                "seller_rate": seller_rated, "seller_type": "C",
                 "sku_id": (4_490_318_000_000u64 + (l.product * 10 + l.sku) as u64).to_string(),
                 "sku_properties_name": format!(
                     "{}:{};{}:{}",
@@ -263,7 +298,7 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
                     p.size.0, p.size.1[l.sku % p.size.1.len()]
                 ),
                 "snapshot_url": format!("u:{}_1", tid + 1 + i as u64),
-                "status": line_status, "title": p.title, "total_fee": yuan(goods),
+                "status": line_status, "title": p.title, "total_fee": yuan(m.total_fee()),
                 "logistics_company": if ships { "圆通速递" } else { "" },
                 "invoice_no": if ships { format!("YT{:013}", g.seq * 10 + i as u64) } else { String::new() },
                 "consign_time": if ships { fmt_time(modified) } else { String::new() },
@@ -272,10 +307,12 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
         })
         .collect();
     let mut trade = json!({
-        "adjust_fee": "0.00", "alipay_no": format!("2021{:024}", g.seq),
+        // "如果有多笔子订单的时候,这个为 0,单笔的话则跟[order].adjust_fee 一样"
+        "adjust_fee": yuan(if single { money.lines[0].adjust } else { 0 }),
+        "alipay_no": format!("2021{:024}", g.seq),
         "buyer_nick": dataset::BUYERS[g.buyer],
         "buyer_open_uid": format!("AAE{:08}SandboxUid{}", g.buyer, g.buyer),
-        "buyer_message": g.buyer_message.unwrap_or(""), "buyer_rate": false,
+        "buyer_message": g.buyer_message.unwrap_or(""), "buyer_rate": buyer_rated,
         "cod_fee": "0.00", "cod_status": "NEW_CREATED", "coupon_fee": 0,
         "created": fmt_time(created), "modified": fmt_time(modified),
         "pay_time": g.paid.map(|t| fmt_time(floor_secs(t).max(created))).unwrap_or_default(),
@@ -287,18 +324,19 @@ pub fn trade_json(g: &GenOrder, tid: u64, seller_nick: &str, trade_type: &str) -
         },
     });
     let rest = json!({
-        "discount_fee": yuan(g.discount_minor), "has_post_fee": true,
+        "discount_fee": yuan(money.order_discount()), "has_post_fee": true,
         "num": if g.lines.len() == 1 { g.lines[0].quantity } else { 0 },
         "num_iid": 613_373_000_000u64 + g.lines[0].product as u64,
         "orders": {"order": lines},
-        "payment": yuan(g.total_minor()), "post_fee": yuan(g.shipping_minor),
+        "payment": yuan(payment), "post_fee": yuan(g.shipping_minor),
         "pic_path": dataset::PRODUCTS[g.lines[0].product].image, "point_fee": 0,
         "price": yuan(g.lines[0].unit_minor), "received_payment": "0.00",
         "receiver_address": address, "receiver_city": city, "receiver_district": district,
         "receiver_town": town, "receiver_mobile": phone, "receiver_phone": "",
         "receiver_name": name, "receiver_state": state, "receiver_zip": zip,
         "seller_flag": (g.seq % 6) as i64, "seller_memo": g.seller_memo.unwrap_or(""),
-        "seller_nick": seller_nick, "seller_rate": false, "shipping_type": "express",
+        "seller_nick": seller_nick, "seller_rate": seller_rated,
+        "shipping_type": "express",
         "status": status, "tid": tid.to_string(), "tid_str": tid.to_string(),
         "title": seller_nick, "total_fee": yuan(g.goods_minor()), "type": trade_type,
         "trade_from": "WAP,WAP",
@@ -375,6 +413,19 @@ pub fn row_of(v: &Value, text: String) -> Row {
         Value::Number(n) => n.to_string(),
         _ => String::new(),
     };
+    let lines = v["orders"]["order"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let num_iids = std::iter::once(&v["num_iid"])
+        .chain(lines.iter().map(|l| &l["num_iid"]))
+        .filter_map(|n| n.as_u64().or_else(|| n.as_str()?.parse().ok()))
+        .collect();
+    let refunding = lines.iter().any(|l| {
+        matches!(
+            l["refund_status"].as_str(),
+            Some("WAIT_SELLER_AGREE" | "WAIT_BUYER_RETURN_GOODS" | "WAIT_SELLER_CONFIRM_GOODS")
+        )
+    });
     Row {
         tid: s("tid"),
         created: parse_time(&s("created")),
@@ -382,6 +433,11 @@ pub fn row_of(v: &Value, text: String) -> Row {
         status: s("status"),
         buyer_nick: s("buyer_nick"),
         seller_flag: v["seller_flag"].as_i64(),
+        buyer_message: s("buyer_message"),
+        seller_memo: s("seller_memo"),
+        num_iids,
+        refunding,
+        buyer_open_uid: s("buyer_open_uid"),
         text,
     }
 }
@@ -492,7 +548,7 @@ fn authenticate(p: &Params) -> Result<(), Response> {
             "timestamp已过期,与服务器时间相差不能超过10分钟",
         ));
     }
-    if !signatures_match(&wrapped_md5_sign(APP_SECRET, p), &p["sign"]) {
+    if !same_hex(&p["sign"], &expected_sign(APP_SECRET, p)) {
         return Err(error(E_SIGN, "sign签名错误"));
     }
     if p["tb_seller_nick"] != SELLER_NICK {
@@ -502,6 +558,71 @@ fn authenticate(p: &Params) -> Result<(), Response> {
         ));
     }
     Ok(())
+}
+
+/// The string the vendor signs (its Java sample's `Utils.Sign`, platforms.md): the secret,
+/// then name + value of every parameter but `sign` whose value is not empty, sorted by name
+/// (bytes), then the secret again.
+pub fn string_to_sign(secret: &str, p: &Params) -> String {
+    let mut text = secret.to_string();
+    for (k, v) in p {
+        if k != "sign" && !v.is_empty() {
+            text.push_str(k);
+            text.push_str(v);
+        }
+    }
+    text.push_str(secret);
+    text
+}
+
+/// `sign`: the lowercase hex MD5 of [`string_to_sign`].
+pub fn expected_sign(secret: &str, p: &Params) -> String {
+    md5_hex(&string_to_sign(secret, p))
+}
+
+/// `buyer_message_op` / `seller_memo_op`: "all 或是不传值 … 将不参与查询; eq: 等于; ne: 不等于;
+/// like: 模糊匹配(包含)". A value sent without an operator takes no part, as documented.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextOp {
+    Eq(String),
+    Ne(String),
+    Like(String),
+}
+
+impl TextOp {
+    fn parse(p: &Params, field: &str) -> Result<Option<TextOp>, Response> {
+        let op_key = format!("{field}_op");
+        let value = p
+            .get(field)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        match p
+            .get(&op_key)
+            .map(|o| o.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("") | Some("all") => Ok(None),
+            Some("eq") => Ok(Some(TextOp::Eq(value))),
+            Some("ne") => Ok(Some(TextOp::Ne(value))),
+            Some("like") if value.is_empty() => Err(error(
+                E_MISSING,
+                &format!("缺少必要参数: {op_key}=like 需要 {field}"),
+            )),
+            Some("like") => Ok(Some(TextOp::Like(value))),
+            Some(_) => Err(error(
+                E_FORMAT,
+                &format!("参数格式错误: {op_key} 只能为 all、eq、ne 或 like"),
+            )),
+        }
+    }
+
+    fn accepts(&self, text: &str) -> bool {
+        match self {
+            TextOp::Eq(v) => text == v,
+            TextOp::Ne(v) => text != v,
+            TextOp::Like(v) => text.contains(v.as_str()),
+        }
+    }
 }
 
 /// A parsed list query.
@@ -514,6 +635,15 @@ pub struct Query {
     pub tids: Option<Vec<String>>,
     pub buyer_nick: Option<String>,
     pub seller_flag: Option<i64>,
+    pub buyer_message: Option<TextOp>,
+    pub seller_memo: Option<TextOp>,
+    pub num_iid: Option<u64>,
+    /// `refunding`: `Some(true)` only trades with a refund in progress, `Some(false)` none.
+    pub refunding: Option<bool>,
+    pub buyer_open_uid: Option<String>,
+    /// Whether `sysid` names the sandbox's app: "此值很重要,代表不同的应用,否则拉到订单"
+    /// (the vendor's sample); another app, or none, has no orders here.
+    pub our_app: bool,
     pub page: usize,
     pub size: usize,
 }
@@ -572,6 +702,19 @@ impl Query {
                     .map_err(|_| error(E_FORMAT, "参数格式错误: seller_flag"))?,
             ),
         };
+        let num_iid = match get("num_iid") {
+            None => None,
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| error(E_FORMAT, "参数格式错误: num_iid 为商品数字id"))?,
+            ),
+        };
+        let refunding = match get("refunding") {
+            None => None,
+            Some("0") => Some(false),
+            Some("1") => Some(true),
+            Some(_) => return Err(error(E_FORMAT, "参数格式错误: refunding 只能为0或1")),
+        };
         Ok(Query {
             start,
             end,
@@ -581,6 +724,12 @@ impl Query {
             tids: get("tid").map(|t| t.split(',').map(|s| s.trim().to_string()).collect()),
             buyer_nick: get("buyer_nick").map(str::to_string),
             seller_flag,
+            buyer_message: TextOp::parse(p, "buyer_message")?,
+            seller_memo: TextOp::parse(p, "seller_memo")?,
+            num_iid,
+            refunding,
+            buyer_open_uid: get("buyer_open_uid").map(str::to_string),
+            our_app: get("sysid") == Some(SYSID),
             page: page as usize,
             size: size as usize,
         })
@@ -602,6 +751,24 @@ impl Query {
             .filter(|r| self.tids.as_ref().is_none_or(|ts| ts.contains(&r.tid)))
             .filter(|r| self.buyer_nick.as_ref().is_none_or(|b| &r.buyer_nick == b))
             .filter(|r| self.seller_flag.is_none_or(|f| r.seller_flag == Some(f)))
+            .filter(|r| {
+                self.buyer_message
+                    .as_ref()
+                    .is_none_or(|m| m.accepts(&r.buyer_message))
+            })
+            .filter(|r| {
+                self.seller_memo
+                    .as_ref()
+                    .is_none_or(|m| m.accepts(&r.seller_memo))
+            })
+            .filter(|r| self.num_iid.is_none_or(|n| r.num_iids.contains(&n)))
+            .filter(|r| self.refunding.is_none_or(|f| r.refunding == f))
+            .filter(|r| {
+                self.buyer_open_uid
+                    .as_ref()
+                    .is_none_or(|u| &r.buyer_open_uid == u)
+            })
+            .filter(|_| self.our_app)
             .collect();
         hits.sort_by(|a, b| (key(a), &a.tid).cmp(&(key(b), &b.tid)));
         if !self.ascending {
@@ -650,189 +817,4 @@ async fn list(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sandbox::{SandboxOptions, spawn};
-
-    fn ago(t: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
-        t - chrono::Duration::seconds(secs)
-    }
-
-    #[test]
-    fn seed_trades_are_kept_verbatim() {
-        let items = array_items(SEED_FIXTURE, "\"items\"");
-        assert_eq!(items.len(), 2);
-        assert!(items[0].starts_with('{') && items[0].ends_with('}'));
-        assert_eq!(
-            items[1].matches("\"buyer_open_uid\"").count(),
-            2,
-            "the duplicate key stays"
-        );
-        let v: Value = serde_json::from_str(items[1]).unwrap();
-        assert_eq!(v["tid"], "2161196210547294406");
-    }
-
-    #[test]
-    fn generated_trades_are_consistent() {
-        let o = SandboxOptions {
-            orders: 50,
-            ..SandboxOptions::default()
-        };
-        let st = State::new(&o);
-        for r in st.rows() {
-            let v: Value = serde_json::from_str(&r.text).unwrap();
-            assert!(r.created.is_some() && r.modified >= r.created, "{}", r.tid);
-            let lines = v["orders"]["order"].as_array().unwrap();
-            assert!(!lines.is_empty());
-            if v["tid"] == "1410072240792463390" || v["tid"] == "2161196210547294406" {
-                continue;
-            }
-            let cents =
-                |s: &Value| -> i64 { s.as_str().unwrap().replace('.', "").parse().unwrap() };
-            let paid: i64 = lines.iter().map(|l| cents(&l["divide_order_fee"])).sum();
-            assert_eq!(
-                paid + cents(&v["post_fee"]),
-                cents(&v["payment"]),
-                "{}",
-                r.tid
-            );
-        }
-    }
-
-    fn signed(mut p: Params) -> String {
-        p.insert("appid".into(), APPID.into());
-        p.insert("timestamp".into(), Utc::now().timestamp().to_string());
-        p.insert("tb_seller_nick".into(), SELLER_NICK.into());
-        let sign = wrapped_md5_sign(APP_SECRET, &p);
-        p.insert("sign".into(), sign);
-        url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(p.iter())
-            .finish()
-    }
-
-    async fn post(addr: std::net::SocketAddr, form: String) -> Value {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let c = reqwest::Client::builder().no_proxy().build().unwrap();
-        let r = c
-            .post(format!("http://{addr}/fw199/gateway/taobao/order/ext/list"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .unwrap();
-        let text = r.text().await.unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn range(start: &str, end: &str, extra: &[(&str, &str)]) -> Params {
-        let mut p = Params::new();
-        p.insert("start_created".into(), start.into());
-        p.insert("end_created".into(), end.into());
-        for (k, v) in extra {
-            p.insert((*k).into(), (*v).into());
-        }
-        p
-    }
-
-    #[tokio::test]
-    async fn checks_signature_time_and_range_like_the_platform() {
-        let sb = spawn(
-            "127.0.0.1:0".parse().unwrap(),
-            SandboxOptions {
-                orders: 20,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let p = range(
-            "2021-10-01 00:00:00",
-            "2021-10-07 23:59:59",
-            &[("order_asc", "ASC")],
-        );
-        let v = post(sb.addr, signed(p.clone())).await;
-        assert_eq!(v["code"], 0, "{v}");
-        assert_eq!(v["data"]["total"], 2);
-        assert_eq!(v["data"]["items"][0]["tid"], "1410072240792463390");
-        // A tampered parameter breaks the signature.
-        let bad = signed(p.clone()).replace("ASC", "DESC");
-        assert_eq!(post(sb.addr, bad).await["code"], E_SIGN);
-        // More than a month.
-        let long = range("2021-10-01 00:00:00", "2021-11-01 00:00:01", &[]);
-        let v = post(sb.addr, signed(long)).await;
-        assert_eq!(v["code"], E_RANGE);
-        assert!(v["message"].as_str().unwrap().contains("1个月"));
-        // Modified-time filter: the second seed trade was modified on 10-07 only.
-        let m = range(
-            "2021-10-07 00:00:00",
-            "2021-10-07 23:59:59",
-            &[("date_type", "1")],
-        );
-        let v = post(sb.addr, signed(m)).await;
-        assert_eq!(v["data"]["total"], 1);
-        assert_eq!(v["data"]["items"][0]["tid"], "2161196210547294406");
-        // Both bounds are included.
-        let exact = range("2021-10-02 16:13:56", "2021-10-02 16:13:56", &[]);
-        assert_eq!(post(sb.addr, signed(exact)).await["data"]["total"], 1);
-        let status = range(
-            "2021-10-01 00:00:00",
-            "2021-10-07 23:59:59",
-            &[("status", "WAIT_BUYER_PAY")],
-        );
-        assert_eq!(post(sb.addr, signed(status)).await["data"]["total"], 0);
-        // No timestamp, wrong seller.
-        let mut p2 = range("2021-10-01 00:00:00", "2021-10-07 23:59:59", &[]);
-        p2.insert("tb_seller_nick".into(), "someone".into());
-        p2.insert("appid".into(), APPID.into());
-        p2.insert("timestamp".into(), Utc::now().timestamp().to_string());
-        let sign = wrapped_md5_sign(APP_SECRET, &p2);
-        p2.insert("sign".into(), sign);
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(p2.iter())
-            .finish();
-        assert_eq!(post(sb.addr, form).await["code"], E_SELLER);
-    }
-
-    #[tokio::test]
-    async fn pages_cover_the_window_exactly_in_ascending_order() {
-        let sb = spawn(
-            "127.0.0.1:0".parse().unwrap(),
-            SandboxOptions {
-                orders: 300,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let now = sb.state.options.now;
-        let (start, end) = (fmt_time(ago(now, 20 * 86400)), fmt_time(now));
-        let mut seen = Vec::new();
-        let mut total = 0;
-        for page in 1..=4 {
-            let p = range(
-                &start,
-                &end,
-                &[
-                    ("order_asc", "ASC"),
-                    ("page_no", &page.to_string()),
-                    ("page_size", "70"),
-                ],
-            );
-            let v = post(sb.addr, signed(p)).await;
-            total = v["data"]["total"].as_u64().unwrap();
-            for t in v["data"]["items"].as_array().unwrap() {
-                seen.push((
-                    t["created"].as_str().unwrap().to_string(),
-                    t["tid"].as_str().unwrap().to_string(),
-                ));
-            }
-        }
-        assert!(total > 150 && total <= 280, "{total}");
-        assert_eq!(seen.len() as u64, total);
-        let mut sorted = seen.clone();
-        sorted.sort();
-        assert_eq!(seen, sorted, "ascending on created");
-        let p = range(&start, &end, &[("page_size", "501")]);
-        assert_eq!(post(sb.addr, signed(p)).await["code"], E_PAGE);
-    }
-}
+mod tests;

@@ -10,12 +10,19 @@
 //! - `shop_id` and `fields` are required (code 100); another shop is `302 未授权店铺`.
 //!   Trades carry exactly the requested `fields`.
 //! - sold: `start_created`/`end_created` (both included) on creation time, only from midnight
-//!   30 days ago (code 100 otherwise), newest first. increment: `start_create`/`end_create`
+//!   90 days ago (code 100 otherwise: the `start_created` row says "查询三个月内", where the
+//!   introduction says 30 days; some sandbox trades are older than 30 days), newest first. increment: `start_create`/`end_create`
 //!   (sic), both required (`614 不合法的参数`), at most one day apart (`614 非法的参数`), on
 //!   modification time, newest first.
 //! - `type`: without it only guarantee_trade (fixed, auction), auto_delivery, ec, cod and step
 //!   trades are returned; some sandbox trades are `tmall_i18n` or `o2o_offlinetrade`.
 //! - `status`: one status, or `ALL_WAIT_PAY` / `ALL_CLOSED`.
+//! - `buyer_nick`: that buyer's trades. `rate_status`: one of the five documented values, on
+//!   the trade's `buyer_rate`/`seller_rate`. `ext_type`: one of `ershou`, `service`, `mark`
+//!   ("只能做单个 ext_type 查询"): `service` finds trades with `service_orders`, `mark` those
+//!   with a `mark_desc`, `ershou` (second-hand market) none, as the shop sells new goods.
+//!   `tag`: `time_card` or `fee_card` (the seller's group tags for top-up trades), which no
+//!   sandbox trade carries. Any other value of these is `100 请求参数错误`.
 //! - Paging: `page_no`, `page_size` (default 40; above 45 the call "times out": `614 API 调用远程
 //!   服务超时`). `data` is a PHP-style map: `"0"`, `"1"`, ... are the trades (serialized in
 //!   text order, so `"10"` comes before `"2"`), beside `withholding_money` and `has_next`
@@ -29,7 +36,7 @@ use super::Sandbox;
 use super::dataset::{self, GenOrder};
 use super::faults::Gate;
 use super::taobao_enhanced::{
-    floor_secs, fmt_time, params, parse_time, text_response, trade_id, trade_json,
+    Params, floor_secs, fmt_time, params, parse_time, text_response, trade_id, trade_json,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -59,7 +66,7 @@ const RATE_LIMIT: u32 = 10;
 const MAX_PAGE_SIZE: i64 = 45;
 const DEFAULT_PAGE_SIZE: i64 = 40;
 const DEFAULT_TOKEN_TTL_SECS: u64 = 7200;
-const SOLD_DAYS: i64 = 30;
+const SOLD_DAYS: i64 = 90;
 const SEED_FIXTURE: &str = include_str!("../../fixtures/vvtool/sold.json");
 /// What `type` means when it is not sent.
 const DEFAULT_TYPES: &[&str] = &["fixed", "auction", "auto_delivery", "ec", "cod", "step"];
@@ -97,10 +104,15 @@ pub struct State {
 
 impl State {
     pub fn new(o: &super::SandboxOptions) -> State {
-        let mut orders: Vec<Rec> = dataset::generate(o.orders, o.seed, 3, o.now)
-            .into_iter()
-            .map(Rec::Generated)
-            .collect();
+        let mut generated = dataset::generate(o.orders, o.seed, 3, o.now);
+        // A tenth more spread over the 90 days sold serves, so that some are older than 30.
+        let older = dataset::generate_span(o.orders.div_ceil(10), o.seed ^ 0x90, 3, o.now, 90);
+        generated.extend(older);
+        for (i, g) in generated.iter_mut().enumerate() {
+            g.seq = i as u64 + 1;
+        }
+        let next_seq = generated.len() as u64 + 1;
+        let mut orders: Vec<Rec> = generated.into_iter().map(Rec::Generated).collect();
         orders.push(Rec::Seed(seed_trade(o.now)));
         State {
             orders: Mutex::new(orders),
@@ -110,7 +122,7 @@ impl State {
             token_seq: AtomicU64::new(1),
             tokens_issued: AtomicU64::new(0),
             rng: Mutex::new(dataset::drift_rng(o.seed ^ 3)),
-            next_seq: AtomicU64::new(o.orders as u64 + 1),
+            next_seq: AtomicU64::new(next_seq),
             now_at_start: o.now,
         }
     }
@@ -243,6 +255,13 @@ fn render(r: &Rec) -> Value {
             if let Some(o) = v.as_object_mut() {
                 o.insert("tid".into(), json!(tid));
                 o.remove("tid_str");
+                // "订单出现异常问题的时候,给予用户的描述": a few trades (what ext_type=mark finds).
+                let mark = if g.seq.is_multiple_of(13) {
+                    "该订单需要延长收货时间"
+                } else {
+                    ""
+                };
+                o.insert("mark_desc".into(), json!(mark));
             }
             v
         }
@@ -261,7 +280,12 @@ fn seed_trade(now: DateTime<Utc>) -> Value {
     let [name, phone, state, city, district, town, address, zip] = dataset::RECEIVERS[2];
     let extra = json!({
         "tid": SEED_TID, "status": "WAIT_BUYER_CONFIRM_GOODS", "type": "fixed",
-        "payment": "110.48", "post_fee": "0.00", "discount_fee": "628.52", "total_fee": "739.00",
+        // Consistent with the example's lines as Taobao defines the trade's money: payment =
+        // Σ divide_order_fee (110.48 + 0.00) + post_fee 0.00; total_fee = Σ price × num
+        // (1999.00 + 89.00); discount_fee = the order-level share, Σ part_mjz_discount (108.52,
+        // the second line has none). The example's own line figures do not add up among
+        // themselves (1999.00 − 1110.00 ≠ 739.00): they are kept verbatim.
+        "payment": "110.48", "post_fee": "0.00", "discount_fee": "108.52", "total_fee": "2088.00",
         "created": fmt_time(created), "pay_time": fmt_time(created + Duration::seconds(42)),
         "modified": fmt_time(created + Duration::hours(4)),
         "consign_time": fmt_time(created + Duration::hours(1)),
@@ -345,7 +369,7 @@ async fn increment(sb: AxState<Arc<Sandbox>>, h: HeaderMap, q: RawQuery, body: B
     list(sb, h, q, body, Endpoint::Increment).await
 }
 
-/// Midnight (China time) 30 days before `now`: the oldest creation time sold serves.
+/// Midnight (China time) 90 days before `now`: the oldest creation time sold serves.
 fn earliest_sold(now: DateTime<Utc>) -> DateTime<Utc> {
     let local = (now - Duration::days(SOLD_DAYS)).with_timezone(&super::taobao_enhanced::china());
     local
@@ -417,7 +441,7 @@ async fn list(
                 return answer(100, "请求参数错误:时间格式为 yyyy-MM-dd HH:mm:ss");
             };
             if start < earliest {
-                return answer(100, "请求参数错误:start_created 只能查询近30天的交易");
+                return answer(100, "请求参数错误:start_created 只能查询三个月内的交易");
             }
             (start, end)
         }
@@ -453,6 +477,10 @@ async fn list(
         "ALL_CLOSED" => vec!["TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO"],
         one => vec![one],
     });
+    let filters = match Filters::parse(&p) {
+        Ok(f) => f,
+        Err(msg) => return answer(100, &msg),
+    };
     let use_has_next = get("use_has_next") == Some("true");
     if sb.faults.roll_drift() {
         sb.vvtool.drift();
@@ -480,6 +508,7 @@ async fn list(
                 .as_ref()
                 .is_none_or(|s| t["status"].as_str().is_some_and(|st| s.contains(&st)))
         })
+        .filter(|(_, t)| filters.accepts(t))
         .collect();
     // Newest first, as Taobao's sold and increment lists are.
     hits.sort_by(|(ka, a), (kb, b)| (kb, b["tid"].as_u64()).cmp(&(ka, a["tid"].as_u64())));
@@ -520,284 +549,75 @@ async fn list(
     text_response(body.to_string(), truncate)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sandbox::{SandboxOptions, spawn};
+/// The documented filters beside time, `type` and `status`.
+#[derive(Debug, Default)]
+struct Filters {
+    buyer_nick: Option<String>,
+    /// `rate_status`: what `buyer_rate` and `seller_rate` must be (`None`: either).
+    rate: Option<(Option<bool>, Option<bool>)>,
+    ext_type: Option<&'static str>,
+    /// A valid `tag` was sent: the seller's group tags for top-up trades, which no sandbox
+    /// trade carries.
+    tag: bool,
+}
 
-    fn client() -> reqwest::Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder().no_proxy().build().unwrap()
-    }
-
-    /// One request, paced below the platform's 10 per second.
-    async fn post(
-        c: &reqwest::Client,
-        url: String,
-        token: Option<&str>,
-        form: &[(&str, String)],
-    ) -> (u16, Value) {
-        tokio::time::sleep(std::time::Duration::from_millis(110)).await;
-        fast_post(c, url, token, form).await
-    }
-
-    async fn fast_post(
-        c: &reqwest::Client,
-        url: String,
-        token: Option<&str>,
-        form: &[(&str, String)],
-    ) -> (u16, Value) {
-        let mut rb = c.post(url).form(form);
-        if let Some(t) = token {
-            rb = rb.header("Authorization", format!("Bearer {t}"));
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        (
-            status,
-            serde_json::from_str(&r.text().await.unwrap()).unwrap(),
-        )
-    }
-
-    #[tokio::test]
-    async fn token_exchange_paging_and_limits() {
-        let sb = spawn(
-            "127.0.0.1:0".parse().unwrap(),
-            SandboxOptions {
-                orders: 200,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let base = format!("http://{}/vvtool", sb.addr);
-        let c = client();
-        let (s, v) = post(
-            &c,
-            format!("{base}/api/proxy/oauth/token"),
-            None,
-            &[
-                ("grant_type", "client_credentials".into()),
-                ("client_id", CLIENT_ID.into()),
-                ("client_secret", "wrong".into()),
-            ],
-        )
-        .await;
-        assert_eq!((s, v["code"].as_i64()), (401, Some(401)));
-        let (_, v) = post(
-            &c,
-            format!("{base}/api/proxy/oauth/token"),
-            None,
-            &[
-                ("grant_type", "client_credentials".into()),
-                ("client_id", CLIENT_ID.into()),
-                ("client_secret", CLIENT_SECRET.into()),
-            ],
-        )
-        .await;
-        assert_eq!(v["data"]["token_type"], "Bearer");
-        assert_eq!(v["data"]["expires_in"], 7200);
-        let tok = v["data"]["access_token"].as_str().unwrap().to_string();
-        let sold = format!("{base}/tool/erps/sold");
-        let (s, _) = post(&c, sold.clone(), Some("nope"), &[]).await;
-        assert_eq!(s, 401);
-        fn base_form(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
-            let mut f = vec![
-                ("shop_id", SHOP_ID.to_string()),
-                ("fields", "tid,created,type,orders".to_string()),
-            ];
-            f.extend(extra.iter().cloned());
-            f
-        }
-        // Pages on has_next; trades carry only the fields asked for; keys in text order.
-        let mut got = Vec::new();
-        let mut page = 1;
-        loop {
-            let (_, v) = post(
-                &c,
-                sold.clone(),
-                Some(&tok),
-                &base_form(&[
-                    ("page_no", page.to_string()),
-                    ("page_size", "45".into()),
-                    ("use_has_next", "true".into()),
-                    ("type", "fixed,tmall_i18n,o2o_offlinetrade".into()),
-                ]),
-            )
-            .await;
-            assert_eq!(v["code"], 0, "{v}");
-            let Some(data) = v["data"].as_object() else {
-                assert_eq!(v["data"], json!([]));
-                break;
-            };
-            assert!(data.get("total_results").is_none());
-            let keys: Vec<&String> = data.keys().filter(|k| k.parse::<u64>().is_ok()).collect();
-            let mut n: Vec<u64> = keys.iter().map(|k| k.parse().unwrap()).collect();
-            n.sort();
-            assert_eq!(n, (0..keys.len() as u64).collect::<Vec<_>>());
-            for k in n {
-                let t = &data[&k.to_string()];
-                let mut names: Vec<&String> = t.as_object().unwrap().keys().collect();
-                names.sort();
-                assert_eq!(names, ["created", "orders", "tid", "type"]);
-                got.push(t["tid"].as_u64().expect("tid is a JSON integer"));
+impl Filters {
+    /// The filters of a request, or the `100` message for a value the document does not list.
+    fn parse(p: &Params) -> Result<Filters, String> {
+        let get = |k: &str| p.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let rate = match get("rate_status") {
+            None => None,
+            Some("RATE_UNBUYER") => Some((Some(false), None)),
+            Some("RATE_UNSELLER") => Some((None, Some(false))),
+            Some("RATE_BUYER_UNSELLER") => Some((Some(true), Some(false))),
+            Some("RATE_UNBUYER_SELLER") => Some((Some(false), Some(true))),
+            Some("RATE_BUYER_SELLER") => Some((Some(true), Some(true))),
+            Some(other) => return Err(format!("请求参数错误:rate_status 无效值 {other}")),
+        };
+        let ext_type = match get("ext_type") {
+            None => None,
+            Some(v) if v.contains(',') => {
+                return Err("请求参数错误:只能做单个 ext_type 查询".into());
             }
-            if data["has_next"] == false {
-                break;
-            }
-            page += 1;
-        }
-        let all = sb.state.vvtool.trades();
-        assert_eq!(
-            got.len(),
-            all.len(),
-            "every trade is within 30 days and of a requested type"
-        );
-        // Without `type`, tmall_i18n and o2o trades are left out.
-        let (_, v) = post(
-            &c,
-            sold.clone(),
-            Some(&tok),
-            &base_form(&[("use_has_next", "false".into())]),
-        )
-        .await;
-        let total = v["data"]["total_results"].as_u64().unwrap() as usize;
-        let foreign = all.iter().filter(|t| t["type"] != "fixed").count();
-        assert!(foreign > 0);
-        assert_eq!(total, all.len() - foreign);
-        // Limits, answered with the platform's own codes.
-        let now = Utc::now();
-        let old = fmt_time(earliest_sold(now) - Duration::seconds(1));
-        let (_, v) = post(
-            &c,
-            sold.clone(),
-            Some(&tok),
-            &base_form(&[("start_created", old)]),
-        )
-        .await;
-        assert_eq!(v["code"], 100);
-        assert!(v["msg"].as_str().unwrap().contains("30"));
-        let (_, v) = post(
-            &c,
-            sold.clone(),
-            Some(&tok),
-            &base_form(&[("page_size", "46".into())]),
-        )
-        .await;
-        assert_eq!(
-            (v["code"].as_i64(), v["msg"].as_str()),
-            (Some(614), Some("API 调用远程服务超时"))
-        );
-        let inc = format!("{base}/tool/erps/increment");
-        let (_, v) = post(&c, inc.clone(), Some(ACCESS_TOKEN), &base_form(&[])).await;
-        assert_eq!(
-            (v["code"].as_i64(), v["msg"].as_str()),
-            (Some(614), Some("不合法的参数"))
-        );
-        let (_, v) = post(
-            &c,
-            inc.clone(),
-            Some(ACCESS_TOKEN),
-            &base_form(&[
-                ("start_create", fmt_time(now - Duration::days(2))),
-                (
-                    "end_create",
-                    fmt_time(now - Duration::days(1) + Duration::seconds(1)),
-                ),
-            ]),
-        )
-        .await;
-        assert_eq!(v["code"], 614);
-        assert!(v["msg"].as_str().unwrap().starts_with("非法的参数"));
-        let mut other = base_form(&[]);
-        other[0].1 = "999".into();
-        let (_, v) = post(&c, sold.clone(), Some(&tok), &other).await;
-        assert_eq!(v["code"], 302);
-        // Tokens expire.
-        sb.state.vvtool.expire_tokens();
-        let (s, _) = post(&c, sold.clone(), Some(&tok), &base_form(&[])).await;
-        assert_eq!(s, 401);
+            Some("ershou") => Some("ershou"),
+            Some("service") => Some("service"),
+            Some("mark") => Some("mark"),
+            Some(other) => return Err(format!("请求参数错误:ext_type 无效值 {other}")),
+        };
+        let tag = match get("tag") {
+            None => false,
+            Some("time_card" | "fee_card") => true,
+            Some(other) => return Err(format!("请求参数错误:tag 无效值 {other}")),
+        };
+        Ok(Filters {
+            buyer_nick: get("buyer_nick").map(str::to_string),
+            rate,
+            ext_type,
+            tag,
+        })
     }
 
-    #[tokio::test]
-    async fn more_than_ten_requests_a_second_are_throttled() {
-        let sb = spawn(
-            "127.0.0.1:0".parse().unwrap(),
-            SandboxOptions {
-                orders: 5,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let c = client();
-        let url = format!("http://{}/vvtool/tool/erps/sold", sb.addr);
-        let mut codes = Vec::new();
-        for _ in 0..12 {
-            let (_, v) = fast_post(
-                &c,
-                url.clone(),
-                Some(ACCESS_TOKEN),
-                &[("shop_id", SHOP_ID.into()), ("fields", "tid".into())],
-            )
-            .await;
-            codes.push(v["code"].as_i64().unwrap());
-        }
-        assert_eq!(&codes[..10], &[0; 10]);
-        assert_eq!(codes[10], 614);
-        assert!(sb.state.faults.stats.throttled.load(Ordering::Relaxed) >= 1);
-    }
-
-    #[tokio::test]
-    async fn multipart_forms_like_the_vendor_samples_are_read() {
-        let sb = spawn(
-            "127.0.0.1:0".parse().unwrap(),
-            SandboxOptions {
-                orders: 20,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        // What `curl --form "fields=..." --form "shop_id=..."` sends.
-        let b = "------------------------d74496d66958873e";
-        let mut body = String::new();
-        for (k, v) in [
-            ("fields", "tid,type,status,orders,receiver_name"),
-            ("shop_id", SHOP_ID),
-            ("page_size", "2"),
-        ] {
-            body.push_str(&format!(
-                "--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-            ));
-        }
-        body.push_str(&format!("--{b}--\r\n"));
-        let r = client()
-            .post(format!("http://{}/vvtool/tool/erps/sold", sb.addr))
-            .header("Authorization", format!("Bearer {ACCESS_TOKEN}"))
-            .header("Content-Type", format!("multipart/form-data; boundary={b}"))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-        assert_eq!(v["code"], 0, "{v}");
-        assert_eq!(
-            v["data"]["total_results"].as_u64().map(|n| n > 2),
-            Some(true),
-            "{v}"
-        );
-        let mut keys: Vec<&String> = v["data"]["1"].as_object().unwrap().keys().collect();
-        keys.sort();
-        assert_eq!(keys, ["orders", "receiver_name", "status", "tid", "type"]);
-    }
-
-    #[test]
-    fn seed_trade_keeps_the_example_verbatim() {
-        let t = seed_trade(Utc::now());
-        let example: Value = serde_json::from_str(SEED_FIXTURE).unwrap();
-        assert_eq!(t["orders"], example["data"]["0"]["orders"]);
-        assert_eq!(t["buyer_nick"], example["data"]["0"]["buyer_nick"]);
-        assert_eq!(t["tid"].as_u64(), Some(SEED_TID));
+    fn accepts(&self, t: &Value) -> bool {
+        let is = |want: Option<bool>, field: &str| {
+            want.is_none_or(|w| t[field].as_bool().unwrap_or(false) == w)
+        };
+        let text = |field: &str| t[field].as_str().is_some_and(|s| !s.is_empty());
+        self.buyer_nick
+            .as_ref()
+            .is_none_or(|b| t["buyer_nick"].as_str() == Some(b))
+            && self
+                .rate
+                .is_none_or(|(buyer, seller)| is(buyer, "buyer_rate") && is(seller, "seller_rate"))
+            && self.ext_type.is_none_or(|e| match e {
+                "service" => t["service_orders"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
+                "mark" => text("mark_desc"),
+                _ => false,
+            })
+            && !self.tag
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -75,7 +75,8 @@ fn no_trade_is_lost_or_doubled_across_page_and_window_borders() {
             assert_eq!(o["shop"], SHOP);
             assert_eq!(o["total"], w["payment"], "total of {id}");
             assert_eq!(o["shipping_fee"], w["post_fee"]);
-            assert_eq!(o["discount"], w["discount_fee"]);
+            // Not the trade's discount_fee (the order-level share only): derived.
+            assert_money_invariants(o);
             assert_eq!(o["platform_status"], w["status"]);
             assert_eq!(o["created_at"].as_str().unwrap(), china(&w["created"]));
             assert_eq!(o["updated_at"].as_str().unwrap(), china(&w["modified"]));
@@ -287,7 +288,9 @@ fn normalize_streams_and_stops_at_a_malformed_trade() {
             let mut t = trade.clone();
             t["tid"] = Value::String(format!("{}", 1_000_000 + i));
             if i == n - 1 {
-                t.as_object_mut().unwrap().remove("payment");
+                // No id: the one thing a trade cannot do without.
+                t.as_object_mut().unwrap().remove("tid");
+                t.as_object_mut().unwrap().remove("tid_str");
             }
             t
         })
@@ -301,11 +304,7 @@ fn normalize_streams_and_stops_at_a_malformed_trade() {
 
     let r = run_binary(&["normalize", "--platform", "taobao-enhanced", path]);
     assert_ne!(r.code, 0);
-    assert!(
-        r.stderr.contains("$.data.items[599].payment"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("$.data.items[599].tid"), "{}", r.stderr);
     let lines = r.ndjson();
     assert!(
         !lines.is_empty() && lines.len() < n,
@@ -336,10 +335,142 @@ fn normalize_streams_and_stops_at_a_malformed_trade() {
 
     // The same trades without the fault: every one, in order.
     let mut body = body;
-    body["data"]["items"][n - 1]["payment"] = Value::String("1.00".into());
+    body["data"]["items"][n - 1]["tid"] = Value::String(format!("{}", 1_000_000 + n - 1));
     std::fs::write(&file, body.to_string()).unwrap();
     let r = as_json().ok();
     let all: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(all.len(), n);
     assert_eq!(all[n - 1]["order_id"], format!("{}", 1_000_000 + n - 1));
+}
+
+/// model.md's invariants on one normalized order (amounts as decimal strings): A, Σ(unit_price
+/// × quantity) + shipping_fee − discount = total, and B, Σ line totals + shipping_fee = total.
+pub fn assert_money_invariants(o: &Value) {
+    use rust_decimal::Decimal;
+    let id = &o["order_id"];
+    let d = |v: &Value| -> Decimal {
+        v.as_str()
+            .unwrap_or_else(|| panic!("order {id}: {v} is not an amount"))
+            .parse()
+            .unwrap()
+    };
+    let total = d(&o["total"]);
+    let shipping = d(&o["shipping_fee"]);
+    let lines = o["lines"].as_array().unwrap();
+    assert!(!lines.is_empty(), "order {id} has lines");
+    let list: Decimal = lines
+        .iter()
+        .map(|l| d(&l["unit_price"]) * Decimal::from(l["quantity"].as_i64().unwrap()))
+        .sum();
+    let paid: Decimal = lines.iter().map(|l| d(&l["total"])).sum();
+    assert_eq!(
+        list + shipping - d(&o["discount"]),
+        total,
+        "invariant A, order {id}"
+    );
+    assert_eq!(paid + shipping, total, "invariant B, order {id}");
+}
+
+#[test]
+fn money_invariants_hold_on_every_order() {
+    let env = Env::with_orders(300);
+    let until = Utc::now() - Duration::minutes(1);
+    let since = until - Duration::days(29);
+    let r = env
+        .run(&[
+            "pull",
+            "--shop",
+            SHOP,
+            "--by",
+            "created",
+            "--since",
+            &since.to_rfc3339(),
+            "--until",
+            &until.to_rfc3339(),
+        ])
+        .ok();
+    let got = r.ndjson();
+    let want = expected(&env, "created", since, until);
+    assert_eq!(got.len(), want.len());
+    let mut beyond_the_order_level_share = 0;
+    for o in &got {
+        assert_money_invariants(o);
+        let wire = &want[o["order_id"].as_str().unwrap()];
+        if o["discount"] != wire["discount_fee"] {
+            beyond_the_order_level_share += 1;
+        }
+    }
+    assert!(
+        beyond_the_order_level_share > 20,
+        "line discounts count: {beyond_the_order_level_share}"
+    );
+}
+
+#[test]
+fn the_seed_trade_money_and_the_month_warning() {
+    let env = Env::with_orders(10);
+    let r = env
+        .run(&[
+            "pull",
+            "--shop",
+            SHOP,
+            "--since",
+            "2021-10-01",
+            "--until",
+            "2021-10-08",
+        ])
+        .ok();
+    let orders = r.ndjson();
+    let o = orders
+        .iter()
+        .find(|o| o["order_id"] == "1410072240792463390")
+        .expect("the seed trade");
+    // model.md: line 138.00 × 1, total 105.58, discount 32.42 (not the order-level 8.42).
+    assert_eq!(o["total"], "105.58");
+    assert_eq!(o["shipping_fee"], "0.00");
+    assert_eq!(o["discount"], "32.42");
+    assert_eq!(o["lines"][0]["unit_price"], "138.00");
+    assert_eq!(o["lines"][0]["quantity"], 1);
+    assert_eq!(o["lines"][0]["total"], "105.58");
+    for o in &orders {
+        assert_money_invariants(o);
+    }
+    assert!(
+        r.stderr.contains("more than a month back") && r.stderr.contains("查询1个月内"),
+        "{}",
+        r.stderr
+    );
+    // Within the month: no warning.
+    let r = env.run(&["pull", "--shop", SHOP, "--since", "20d"]).ok();
+    assert!(!r.stderr.contains("month back"), "{}", r.stderr);
+}
+
+#[test]
+fn sysid_defaults_to_100() {
+    let env = Env::with_orders(60);
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let line = format!("sysid = \"{}\"\n", sbx::SYSID);
+    assert!(text.contains(&line));
+    let pull = |cfg: &std::path::Path| {
+        run_binary(&[
+            "pull",
+            "--shop",
+            SHOP,
+            "--since",
+            "10d",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .ok()
+        .ndjson()
+        .len()
+    };
+    let with = pull(&env.config);
+    assert!(with > 5, "{with}");
+    let unset = env.write_config("unset.toml", &text.replace(&line, ""));
+    assert_eq!(pull(&unset), with, "sysid not configured: 100 is sent");
+    // Configured empty, it is not sent: the sandbox then answers an empty list, as the
+    // vendor's sample warns.
+    let empty = env.write_config("empty.toml", &text.replace(&line, "sysid = \"\"\n"));
+    assert_eq!(pull(&empty), 0);
 }

@@ -213,13 +213,58 @@ fn a_configured_token_works_and_a_bad_one_exits_3() {
 }
 
 #[test]
-fn created_ranges_older_than_30_days_are_refused_with_the_reason() {
+fn created_ranges_up_to_90_days_are_served_with_a_warning_past_30() {
     let env = Env::with_orders(10);
-    let r = env.run(&["pull", "--shop", SHOP, "--by", "created", "--since", "40d"]);
+    let pull = |since: &str| {
+        env.run(&[
+            "pull", "--shop", SHOP, "--by", "created", "--since", since, "--window", "100d",
+        ])
+    };
+    let r = pull("29d").ok();
+    assert!(!r.stderr.contains("days back"), "{}", r.stderr);
+    for since in ["31d", "89d"] {
+        let r = pull(since).ok();
+        assert!(
+            r.stderr.contains("more than 30 days back"),
+            "{since}: {}",
+            r.stderr
+        );
+    }
+    // Further back than the start_created row's three months: refused, with the reason.
+    let r = pull("95d");
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("last 30 days"), "{}", r.stderr);
+    assert!(r.stderr.contains("last 90 days"), "{}", r.stderr);
     assert!(r.stderr.contains("--by modified"), "{}", r.stderr);
     assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn money_invariants_hold_on_every_order_over_90_days() {
+    let env = Env::with_orders(300);
+    let until = Utc::now() - Duration::minutes(1);
+    let since = until - Duration::days(89);
+    let got = pull(&env, "created", since, until, &["--window", "100d"]);
+    let want = expected(&env, "created", since, until);
+    check_set("created", &got, &want);
+    let old = got
+        .iter()
+        .filter(|o| {
+            let at = DateTime::parse_from_rfc3339(o["created_at"].as_str().unwrap()).unwrap();
+            at.to_utc() < until - Duration::days(31)
+        })
+        .count();
+    assert!(old > 5, "orders older than 30 days come back: {old}");
+    for o in &got {
+        crate::taobao_enhanced::assert_money_invariants(o);
+    }
+    // The seed example's trade: lines 1999.00 + 89.00, paid 110.48 + 0.00, no postage.
+    let seed_id = sbx::SEED_TID.to_string();
+    let seed = got
+        .iter()
+        .find(|o| o["order_id"] == seed_id.as_str())
+        .expect("the seed trade");
+    assert_eq!(seed["total"], "110.48");
+    assert_eq!(seed["discount"], "1977.52");
 }
 
 #[test]
