@@ -65,10 +65,14 @@ pub static SPEC_TAOBAO: PlatformSpec = PlatformSpec {
          and its orders carry no modification time; use --by created",
     ),
     default_window: Duration::from_secs(24 * 3600),
-    config_keys: "access_key, secret_key, user_id, signature_scheme (optional)",
-    notes: "signature scheme per shop (signature_scheme, default md5-query-key); oldest first; \
-            amounts in fen; page size 20 is the documented default (no maximum is documented); \
-            the end second of a range is inclusive",
+    config_keys: "access_key, secret_key, user_id, signature_scheme (optional), amount_unit \
+                  (optional: fen or yuan)",
+    notes: "signature scheme per shop (signature_scheme, default md5-query-key; find it with \
+            `config check --online --shop NAME --probe-signature`); oldest first; the amount \
+            unit is not documented: amount_unit = \"fen\" (default, as on the 1688 page) or \
+            \"yuan\"; no unit prices and no discount are given, so discount is null; page size \
+            20 is the documented default (no maximum is documented); the end second of a range \
+            is inclusive",
 };
 
 pub static SPEC_1688: PlatformSpec = PlatformSpec {
@@ -85,9 +89,15 @@ pub static SPEC_1688: PlatformSpec = PlatformSpec {
     ),
     default_window: Duration::from_secs(24 * 3600),
     config_keys: "access_key, secret_key, user_id, signature_scheme (optional)",
-    notes: "signature scheme per shop (signature_scheme, default md5-query-key); amounts in fen; \
-            tbOrderId is source_order_id; page size 20 (no maximum is documented); the end \
-            second of a range is inclusive",
+    notes: "signature scheme per shop (signature_scheme, default md5-query-key; find it with \
+            `config check --online --shop NAME --probe-signature`); amounts in fen; orderStatus \
+            codes are not documented for 1688: the Taobao page's table (0 awaiting payment, \
+            1/2 paid, 3/4 cancelled, 10 awaiting shipment, 11 shipped) is assumed, and any other \
+            code is warned about and kept as unknown; a full refund (refundStatus not 0, \
+            refundAmount = totalAmount) is refunded; discount = productAmount + shippingFee - \
+            totalAmount (the discount field is not what is taken off); line totals are \
+            itemAmount as given (invariant B is not promised); tbOrderId is source_order_id; \
+            page size 20 (no maximum is documented); the end second of a range is inclusive",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -163,6 +173,35 @@ impl Scheme {
 impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The unit of the Taobao page's amounts, which seed 003 does not state (`amount_unit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AmountUnit {
+    /// Integers in fen (`22500` is `225.00`), as the 1688 page of the same vendor gives them.
+    #[default]
+    Fen,
+    /// Decimal yuan (`225`, `225.5`, `"225.50"`).
+    Yuan,
+}
+
+impl AmountUnit {
+    /// The name used in `amount_unit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AmountUnit::Fen => "fen",
+            AmountUnit::Yuan => "yuan",
+        }
+    }
+
+    /// Parse an `amount_unit` value.
+    pub fn parse(s: &str) -> Option<AmountUnit> {
+        match s.trim() {
+            "fen" => Some(AmountUnit::Fen),
+            "yuan" => Some(AmountUnit::Yuan),
+            _ => None,
+        }
     }
 }
 
@@ -275,6 +314,7 @@ pub struct Pandapon {
     secret_key: SecretString,
     user_id: String,
     scheme: Scheme,
+    amount_unit: AmountUnit,
 }
 
 impl Pandapon {
@@ -301,6 +341,21 @@ impl Pandapon {
                 ))
             })?,
         };
+        let amount_unit = match r.amount_unit.as_deref().map(str::trim) {
+            None => AmountUnit::default(),
+            Some(s) => AmountUnit::parse(s).ok_or_else(|| {
+                usage(format!(
+                    "{}: `amount_unit` {s:?} is not a unit; it is \"fen\" (the default) or \"yuan\"",
+                    where_()
+                ))
+            })?,
+        };
+        if amount_unit != AmountUnit::default() && endpoint == Endpoint::Alibaba {
+            return Err(usage(format!(
+                "{}: `amount_unit` applies to pandapon-taobao only (the 1688 page documents fen)",
+                where_()
+            )));
+        }
         Ok(Pandapon {
             endpoint,
             shop: shop.name.clone(),
@@ -308,6 +363,7 @@ impl Pandapon {
             secret_key: shop.secret("secret_key", &r.secret_key)?,
             user_id: shop.require("user_id", &r.user_id)?,
             scheme,
+            amount_unit,
         })
     }
 
@@ -327,7 +383,14 @@ impl Pandapon {
             secret_key,
             user_id: user_id.to_string(),
             scheme,
+            amount_unit: AmountUnit::default(),
         })
+    }
+
+    /// The same shop with another signature scheme (`config check --probe-signature`).
+    pub fn with_scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
     }
 
     /// The signature scheme in use.
@@ -345,6 +408,7 @@ impl Pandapon {
             endpoint: self.endpoint,
             shop: &self.shop,
             scheme: Some(self.scheme),
+            amount_unit: self.amount_unit,
         }
     }
 
@@ -505,13 +569,24 @@ pub fn normalize_saved_each<'a>(
     shop: &'a str,
     emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
+    normalize_saved_each_in(platform, body, shop, AmountUnit::default(), emit)
+}
+
+/// As [`normalize_saved_each`], reading the Taobao page's amounts in `unit`.
+pub fn normalize_saved_each_in<'a>(
+    platform: PlatformId,
+    body: &'a [u8],
+    shop: &'a str,
+    unit: AmountUnit,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
+) -> Result<(), PlatformError> {
     let endpoint = Endpoint::of(platform).ok_or_else(|| PlatformError::Request {
         platform: platform.spec().id,
         message: "not a PandaPon platform".into(),
     })?;
     match endpoint {
-        Endpoint::Taobao => saved_each::<taobao::WireOrder>(endpoint, body, shop, emit),
-        Endpoint::Alibaba => saved_each::<alibaba::WireOrder>(endpoint, body, shop, emit),
+        Endpoint::Taobao => saved_each::<taobao::WireOrder>(endpoint, body, shop, unit, emit),
+        Endpoint::Alibaba => saved_each::<alibaba::WireOrder>(endpoint, body, shop, unit, emit),
     }
 }
 
@@ -536,6 +611,7 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
     endpoint: Endpoint,
     body: &'a [u8],
     shop: &'a str,
+    amount_unit: AmountUnit,
     emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
     let deferred = |index: usize, o: T| -> super::Deferred<'a> {
@@ -544,6 +620,7 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
                 endpoint,
                 shop,
                 scheme: None,
+                amount_unit,
             };
             o.normalize(&ctx, index, None)
         })
@@ -552,6 +629,7 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
         endpoint,
         shop,
         scheme: None,
+        amount_unit,
     };
     let skip = match stream::each_order::<T>(body, &mut |i, o| emit(deferred(i, o))) {
         stream::Outcome::Stopped => return Ok(()),
@@ -601,6 +679,8 @@ struct Ctx<'a> {
     shop: &'a str,
     /// The scheme the request was signed with (none for saved bodies).
     scheme: Option<Scheme>,
+    /// How the Taobao page's amounts are read.
+    amount_unit: AmountUnit,
 }
 
 /// The envelope without its data: checked first, so an error envelope whose `data` has an
@@ -716,7 +796,18 @@ fn parse_page<'a, T: Deserialize<'a>>(
                 malformed(ctx, page, "$.data.total", format!("{t:?} is not a count"))
             })?),
         };
-    Ok((data.data.unwrap_or_default(), total))
+    // An answer without the order list is not "no orders": only an explicit total of 0 may
+    // leave it out.
+    match (data.data, total) {
+        (Some(orders), _) => Ok((orders, total)),
+        (None, Some(0)) => Ok((Vec::new(), total)),
+        (None, _) => Err(malformed(
+            ctx,
+            page,
+            "$.data.data",
+            "code is 200 but data holds no order list (and no total of 0)".into(),
+        )),
+    }
 }
 
 fn malformed(ctx: &Ctx, page: Option<u32>, path: &str, detail: String) -> PlatformError {
@@ -909,18 +1000,26 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     None
 }
 
-/// Where a warning is about: platform and order.
+/// Where a warning is about: platform, order and its place in the page.
 struct At<'a> {
     platform: &'static str,
     order: &'a str,
+    /// The order's index in `data.data`.
+    index: usize,
 }
 
 impl At<'_> {
+    /// The JSON path of one of the order's fields.
+    fn path(&self, field: &str) -> String {
+        format!("$.data.data[{}].{field}", self.index)
+    }
+
     fn warn(&self, field: &str, what: &str) {
         tracing::warn!(
-            "{}: order {}: field {field} {what}; it is left null and the order is kept",
+            "{}: order {}: field {field} ({}) {what}; it is left null and the order is kept",
             self.platform,
-            self.order
+            self.order,
+            self.path(field)
         );
     }
 
@@ -937,12 +1036,16 @@ impl At<'_> {
         t
     }
 
-    /// An integer amount in fen; anything else is warned about and null.
+    /// An integer amount in fen; a missing one, or anything but a whole number, is warned
+    /// about and null (never 0.00).
     fn fen(&self, v: Option<TextOrNumber>, field: &str) -> Option<Amount> {
-        let minor = match v? {
+        let Some(v) = v.filter(|v| !is_blank(v)) else {
+            self.warn(field, "is missing");
+            return None;
+        };
+        let minor = match v {
             TextOrNumber::Int(i) => Some(i),
             TextOrNumber::UInt(u) => i64::try_from(u).ok(),
-            TextOrNumber::Text(s) if s.trim().is_empty() => return None,
             TextOrNumber::Text(s) => s.trim().parse::<i64>().ok(),
             TextOrNumber::Float(_) => None,
         };
@@ -950,6 +1053,52 @@ impl At<'_> {
             self.warn(field, "is not a whole number of fen");
         }
         minor.map(Amount::from_minor_units)
+    }
+
+    /// A Taobao-page amount in the shop's `amount_unit`. Missing or unreadable: warned about
+    /// and null. In fen, a fraction is an error: the unit is wrong for this shop, and every
+    /// amount would be a hundred times off.
+    fn amount(
+        &self,
+        ctx: &Ctx,
+        page: Option<u32>,
+        v: Option<TextOrNumber>,
+        field: &str,
+    ) -> Result<Option<Amount>, PlatformError> {
+        let Some(v) = v.filter(|v| !is_blank(v)) else {
+            self.warn(field, "is missing");
+            return Ok(None);
+        };
+        // A JSON number with a fraction arrives as f64; its shortest round-trip text is the
+        // text the platform sent (for up to 15 significant digits), parsed exactly from here.
+        let text = v.into_string();
+        let Ok(value) = Amount::parse(&text) else {
+            self.warn(field, &format!("holds {text:?}, which is not an amount"));
+            return Ok(None);
+        };
+        match ctx.amount_unit {
+            AmountUnit::Yuan => Ok(Some(value)),
+            AmountUnit::Fen => {
+                let minor = value.value();
+                if !minor.fract().is_zero() {
+                    return Err(malformed(
+                        ctx,
+                        page,
+                        &self.path(field),
+                        format!(
+                            "order {}: {text} is not a whole number of fen; if this shop's \
+                             amounts are in yuan, set amount_unit = \"yuan\" in its config",
+                            self.order
+                        ),
+                    ));
+                }
+                let minor = i64::try_from(minor).ok();
+                if minor.is_none() {
+                    self.warn(field, &format!("holds {text:?}, which is out of range"));
+                }
+                Ok(minor.map(Amount::from_minor_units))
+            }
+        }
     }
 
     /// A JSON value packed in a string. Absent, null and empty are `None` silently; text that
@@ -1029,6 +1178,11 @@ impl<'de> Deserialize<'de> for OrderedPairs {
         }
         d.deserialize_map(V)
     }
+}
+
+/// A scalar that holds nothing: blank text.
+fn is_blank(v: &TextOrNumber) -> bool {
+    matches!(v, TextOrNumber::Text(s) if s.trim().is_empty())
 }
 
 /// The text of a scalar, `None` when absent or blank.
