@@ -108,8 +108,17 @@ impl Page {
     }
 }
 
-/// A page's orders in wire form, each with its creation time.
-type Rendered = Arc<Vec<(DateTime<Utc>, Value)>>;
+/// One order of a page in wire form, with what the filters need and the wire does not show.
+struct Listed {
+    created: DateTime<Utc>,
+    /// The Taobao seller's nick (`sellerNick` filter): the Taobao page's orders do not carry
+    /// it, and the seeds' example orders have none (no `sellerNick` matches them).
+    seller_nick: Option<&'static str>,
+    order: Value,
+}
+
+/// A page's orders in wire form.
+type Rendered = Arc<Vec<Listed>>;
 
 /// One order held by the sandbox.
 #[derive(Clone)]
@@ -193,7 +202,10 @@ impl State {
 
     /// Every order of a page, in wire form (for tests).
     pub fn snapshot(&self, page: Page) -> Vec<Value> {
-        self.rendered(page).iter().map(|(_, o)| o.clone()).collect()
+        self.rendered(page)
+            .iter()
+            .map(|l| l.order.clone())
+            .collect()
     }
 
     /// The page's orders rendered once (and again after drift), with their creation time.
@@ -207,8 +219,17 @@ impl State {
         let fresh: Arc<Vec<_>> = Arc::new(
             orders
                 .iter()
-                .map(|r| render(page, r))
-                .filter_map(|o| Some((parse_filter_time(&o["createTime"])?, o)))
+                .filter_map(|r| {
+                    let order = render(page, r);
+                    Some(Listed {
+                        created: parse_filter_time(&order["createTime"])?,
+                        seller_nick: match r {
+                            Rec::Generated(g) => Some(render::taobao_seller(g)),
+                            Rec::Seed(_) => None,
+                        },
+                        order,
+                    })
+                })
                 .collect(),
         );
         cache[slot] = Some(fresh.clone());
@@ -470,6 +491,19 @@ fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
     let order_no = text_param(body, "orderNo");
     let id = text_param(body, "id").filter(|_| page == Page::Taobao);
     let tb_order_id = text_param(body, "tbOrderId").filter(|_| page == Page::Alibaba);
+    // Seed 003 documents `sellerNick` (商家昵称) on the Taobao page only; seed 004 has no
+    // seller filter, so there it is an unknown body key and ignored like any other.
+    let seller_nick = match (&body["sellerNick"], page) {
+        (Value::Null, _) | (_, Page::Alibaba) => None,
+        (Value::String(s), Page::Taobao) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        (other, Page::Taobao) => {
+            return Err(error(
+                sb,
+                400,
+                &format!("参数错误: sellerNick = {other} (not a string)"),
+            ));
+        }
+    };
     let user_ids: Option<Vec<String>> = match (&body["userIdList"], page) {
         (Value::Array(a), Page::Alibaba) if !a.is_empty() => Some(a.iter().map(str_of).collect()),
         _ => None,
@@ -481,8 +515,8 @@ fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
     let all = sb.pandapon.rendered(page);
     let mut hits: Vec<(DateTime<Utc>, &Value)> = all
         .iter()
-        .filter_map(|(created, o)| {
-            let created = *created;
+        .filter_map(|l| {
+            let (created, o) = (l.created, &l.order);
             let keep = begin.is_none_or(|b| created >= b)
                 && end.is_none_or(|e| created <= e)
                 && status.is_none_or(|s| o[page.status_field()].as_i64() == Some(s))
@@ -495,7 +529,10 @@ fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
                     .is_none_or(|n| str_of(&o["tbOrderId"]) == *n)
                 && user_ids
                     .as_ref()
-                    .is_none_or(|u| u.contains(&str_of(&o["userId"])));
+                    .is_none_or(|u| u.contains(&str_of(&o["userId"])))
+                && seller_nick
+                    .as_deref()
+                    .is_none_or(|n| l.seller_nick == Some(n));
             keep.then_some((created, o))
         })
         .collect();

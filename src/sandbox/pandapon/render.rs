@@ -146,6 +146,15 @@ fn render_taobao(g: &GenOrder) -> Value {
     })
 }
 
+/// Taobao seller nicks of the generated Taobao-page orders (the page does not show them; the
+/// `sellerNick` filter matches them).
+const TAOBAO_SELLERS: [&str; 3] = ["沙盒旗舰店", "pandapon沙盒小铺", "义乌沙盒百货"];
+
+/// The seller nick of a generated Taobao-page order.
+pub(super) fn taobao_seller(g: &GenOrder) -> &'static str {
+    TAOBAO_SELLERS[(g.seq % 3) as usize]
+}
+
 const SELLERS: [&str; 3] = ["斯嘉丽服装商行", "宝视源科技", "义乌市沙盒百货"];
 
 fn render_alibaba(g: &GenOrder) -> Value {
@@ -188,7 +197,16 @@ fn render_alibaba(g: &GenOrder) -> Value {
                 Some((stem, ext)) => format!("{stem}.80x80.{ext}"),
                 None => p.image.to_string(),
             };
-            let amount = l.unit_minor * l.quantity;
+            // As the seed's one-line order shows (price 59900, itemAmount 56905), that line's
+            // amount is after the order's discount; with several lines the seeds show no
+            // sharing, so each keeps its goods amount (platforms.md: 1688 keeps an order-level
+            // discount unshared).
+            let amount = l.unit_minor * l.quantity
+                - if g.lines.len() == 1 {
+                    g.discount_minor
+                } else {
+                    0
+                };
             json!({
                 "id": (1_242_000_000_000_000_000u64 + g.seq * 1000 + i as u64).to_string(),
                 "orderId": id.to_string(), "subTbOrderId": tb_order_id, "productId": offer(l),
@@ -210,7 +228,9 @@ fn render_alibaba(g: &GenOrder) -> Value {
         "id": id.to_string(), "developId": DEVELOP_ID, "developEmail": null, "developerAlias": null,
         "flow": "general", "orderNo": (1_241_000_000_000_000_000u64 + g.seq * 1000).to_string(),
         "tbOrderId": tb_order_id, "shopPromotionId": null,
-        "discount": g.discount_minor, "productAmount": g.goods_minor(), "shippingFee": g.shipping_minor,
+        // The seeds' `discount` is 0 even on an order with 29.95 off: the reduction shows only
+        // as productAmount + shippingFee - totalAmount.
+        "discount": 0, "productAmount": g.goods_minor(), "shippingFee": g.shipping_minor,
         "totalAmount": g.total_minor(), "refundAmount": if refunded { g.total_minor() } else { 0 },
         "cargoParamList": Value::Array(cargo).to_string(),
         "receiver": receiver.to_string(),

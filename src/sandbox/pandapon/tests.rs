@@ -107,15 +107,33 @@ fn generated_orders_follow_the_documented_shapes() {
     }
     let ali = st.snapshot(Page::Alibaba);
     assert_eq!(ali.len(), 32);
-    // (The seed's second order has a reduction its `discount` field does not show.)
+    // Money as the seeds show it: fen integers, `discount` 0, the reduction only in
+    // productAmount + shippingFee - totalAmount, and a one-line order's itemAmount after it.
+    let mut reduced = 0;
     for o in ali.iter().filter(|o| o["developId"] == DEVELOP_ID) {
-        let total = o["totalAmount"].as_i64().unwrap();
-        let (goods, ship, disc) = (
-            o["productAmount"].as_i64().unwrap(),
-            o["shippingFee"].as_i64().unwrap(),
-            o["discount"].as_i64().unwrap(),
-        );
-        assert_eq!(total, goods + ship - disc, "{}", o["orderNo"]);
+        let fen = |v: &Value| v.as_i64().unwrap_or_else(|| panic!("{v} is not fen"));
+        let total = fen(&o["totalAmount"]);
+        let (goods, ship) = (fen(&o["productAmount"]), fen(&o["shippingFee"]));
+        assert_eq!(fen(&o["discount"]), 0, "{}", o["orderNo"]);
+        let details = o["orderDetailInfoVOS"].as_array().unwrap();
+        let listed: i64 = details
+            .iter()
+            .map(|d| fen(&d["price"]) * fen(&d["quantity"]))
+            .sum();
+        assert_eq!(goods, listed, "productAmount is Σ price × quantity");
+        let off = goods + ship - total;
+        assert!(off >= 0, "{}", o["orderNo"]);
+        reduced += usize::from(off > 0);
+        if let [one] = details.as_slice() {
+            assert_eq!(fen(&one["itemAmount"]), goods - off);
+        } else {
+            for d in details {
+                assert_eq!(
+                    fen(&d["itemAmount"]),
+                    fen(&d["price"]) * fen(&d["quantity"])
+                );
+            }
+        }
         for text in [
             "receiver",
             "cargoParamList",
@@ -128,7 +146,114 @@ fn generated_orders_follow_the_documented_shapes() {
             );
         }
     }
+    assert!(
+        reduced > 0,
+        "some generated orders carry an order-level discount"
+    );
 }
+
+/// Invariant A (model.md) on every order of both pages as the adapter reads them, whenever the
+/// lines are complete; on 1688 the discount also equals productAmount + shippingFee -
+/// totalAmount.
+#[test]
+fn invariant_a_holds_on_every_sandbox_order() {
+    let st = State::new(&SandboxOptions {
+        orders: 300,
+        ..SandboxOptions::default()
+    });
+    let mut complete = 0;
+    for (platform, page) in [
+        (PlatformId::PandaponTaobao, Page::Taobao),
+        (PlatformId::Pandapon1688, Page::Alibaba),
+    ] {
+        let wire = st.snapshot(page);
+        let body = json!({"code": 200, "data": {"total": wire.len(), "data": wire}});
+        let orders = normalize_saved(platform, body.to_string().as_bytes(), "sb").unwrap();
+        assert_eq!(orders.len(), wire.len());
+        for (o, w) in orders.iter().zip(&wire) {
+            let Some(list) = o.list_price() else {
+                continue;
+            };
+            complete += 1;
+            let (ship, disc, total) = (
+                o.shipping_fee.unwrap().value(),
+                o.discount.unwrap().value(),
+                o.total.unwrap().value(),
+            );
+            assert_eq!(list.value() + ship - disc, total, "{}", o.order_id);
+            if page == Page::Alibaba {
+                let fen = |k: &str| rust_decimal::Decimal::new(w[k].as_i64().unwrap(), 2);
+                assert_eq!(
+                    disc,
+                    fen("productAmount") + fen("shippingFee") - fen("totalAmount"),
+                    "{}",
+                    o.order_id
+                );
+            }
+        }
+    }
+    assert!(complete >= 300, "1688 orders have complete lines");
+}
+
+#[tokio::test]
+async fn seller_nick_is_applied_on_the_taobao_page() {
+    let sb = start(SandboxOptions {
+        orders: 30,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let (a, t) = client(
+        &sb,
+        PlatformId::PandaponTaobao,
+        Scheme::Md5QueryKey,
+        USER_ID,
+    );
+    let mut seen = 0;
+    for nick in ["沙盒旗舰店", "pandapon沙盒小铺", "义乌沙盒百货"] {
+        let body = json!({"pageNum": 1, "pageSize": 100, "sellerNick": nick});
+        let r = t
+            .call(
+                PATH_TAOBAO_FOR_TESTS,
+                None,
+                |now| Ok(a.signed(body.clone(), now)),
+                |b| Ok(serde_json::from_slice::<Value>(b).unwrap()),
+            )
+            .await
+            .unwrap();
+        let n = r["data"]["data"].as_array().unwrap().len();
+        assert_eq!(r["data"]["total"].as_u64(), Some(n as u64));
+        assert!(n > 0 && n < 30, "{nick}: {n}");
+        seen += n;
+    }
+    assert_eq!(
+        seen, 30,
+        "every generated order has one of the three sellers"
+    );
+    let body = json!({"pageNum": 1, "pageSize": 100, "sellerNick": "nobody"});
+    let r = t
+        .call(
+            PATH_TAOBAO_FOR_TESTS,
+            None,
+            |now| Ok(a.signed(body.clone(), now)),
+            |b| Ok(serde_json::from_slice::<Value>(b).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["data"]["total"], 0, "an unknown seller matches nothing");
+    let body = json!({"pageNum": 1, "pageSize": 100, "sellerNick": 7});
+    let r = t
+        .call(
+            PATH_TAOBAO_FOR_TESTS,
+            None,
+            |now| Ok(a.signed(body.clone(), now)),
+            |b| Ok(serde_json::from_slice::<Value>(b).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["code"], 400, "{r}");
+}
+
+const PATH_TAOBAO_FOR_TESTS: &str = "/v2/taobao/order/page";
 
 fn retry() -> RetryPolicy {
     RetryPolicy {
