@@ -67,7 +67,17 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Get(args) => get(args, config).await,
         Command::Normalize(args) => normalize(args),
         Command::Platforms => platforms(),
-        Command::Config(ConfigCommand::Check { online }) => config_check(config, online).await,
+        Command::Config(ConfigCommand::Check {
+            online,
+            shop,
+            probe_signature,
+        }) => {
+            if probe_signature {
+                probe_signature_scheme(config, online, shop.as_deref()).await
+            } else {
+                config_check(config, online, shop.as_deref()).await
+            }
+        }
         Command::State(cmd) => crate::sync::state::command(cmd),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -491,15 +501,56 @@ fn human(d: StdDuration) -> String {
     }
 }
 
-async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Result<()> {
+/// `config check --online --shop NAME --probe-signature` (PandaPon only).
+async fn probe_signature_scheme(
+    config: Option<std::path::PathBuf>,
+    online: bool,
+    shop: Option<&str>,
+) -> Result<()> {
+    let (true, Some(name)) = (online, shop) else {
+        return Err(usage(
+            "--probe-signature sends requests, so it needs --online, and --shop NAME naming a \
+             PandaPon shop (pandapon-taobao or pandapon-1688)",
+        ));
+    };
     let config = Config::load(config.as_deref())?;
+    let shop = config.pick(Some(name), None)?;
+    if !matches!(
+        shop.platform,
+        PlatformId::PandaponTaobao | PlatformId::Pandapon1688
+    ) {
+        return Err(usage(format!(
+            "--probe-signature applies to PandaPon shops (pandapon-taobao, pandapon-1688) only: \
+             shop {name:?} is {}, whose signature is documented",
+            shop.platform
+        )));
+    }
+    let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
+    let probe = crate::platforms::pandapon::probe::probe(shop, &t).await?;
+    print!("{probe}");
+    probe.into_result()
+}
+
+async fn config_check(
+    config: Option<std::path::PathBuf>,
+    online: bool,
+    only: Option<&str>,
+) -> Result<()> {
+    let config = Config::load(config.as_deref())?;
+    if let Some(name) = only {
+        config.pick(Some(name), None)?;
+    }
     println!(
         "config file {}: {} shop(s)",
         config.path.display(),
         config.shops.len()
     );
     let mut bad = 0;
-    for shop in &config.shops {
+    for shop in config
+        .shops
+        .iter()
+        .filter(|s| only.is_none_or(|n| s.name == n))
+    {
         let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
         match built {
             Ok(()) => println!(

@@ -19,6 +19,7 @@
 //! emitted.
 
 mod alibaba;
+pub mod probe;
 mod stream;
 mod taobao;
 
@@ -903,10 +904,11 @@ fn hint(ctx: &Ctx, class: ErrorClass, message: &str) -> Option<String> {
                 .collect();
             format!(
                 "the request was signed with signature scheme `{scheme}`{default}; PandaPon does not \
-                 publish its formula. If access_key, secret_key and user_id of shop {:?} are right, set \
-                 `signature_scheme` in that shop's config to one of the others: {}",
-                ctx.shop,
+                 publish its formula. If access_key, secret_key and user_id of shop {shop:?} are right, set \
+                 `signature_scheme` in that shop's config to one of the others: {}; \
+                 `ordersync config check --online --shop {shop} --probe-signature` tries each",
                 others.join(", "),
+                shop = ctx.shop,
                 default = if scheme == Scheme::DEFAULT {
                     " (the default)"
                 } else {
