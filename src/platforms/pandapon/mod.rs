@@ -19,9 +19,9 @@
 //! packed in strings; one that does not parse is warned about and left null, and the order is
 //! still emitted.
 //!
-//! Submodules: [`scheme`] (signature schemes, amount unit), [`envelope`] (answer and errors),
-//! [`read`] (wire values), [`taobao`] and [`alibaba`] (the two pages), [`stream`] (saved pages
-//! read order by order), [`probe`] (`config check --probe-signature`).
+//! Submodules: `scheme` (signature schemes, amount unit), `envelope` (answer and errors),
+//! `read` (wire values), `taobao` and `alibaba` (the two pages), `stream` (saved pages read
+//! order by order), [`probe`] (`config check --probe-signature`).
 
 mod alibaba;
 mod envelope;
