@@ -12,11 +12,17 @@
 //!
 //! Filters: creation time (`beginDateTime`/`endDateTime`, `orderTimeBegin`/`orderTimeEnd`, both
 //! bounds inclusive; text `yyyy-MM-dd HH:mm:ss` China time, a date, ISO 8601 or epoch ms, as a
-//! Hutool `DateTime` accepts), status (`status`, `orderStatus`), `orderNo`, `id`, `tbOrderId`
-//! and `userIdList`. Paging is `pageNum`/`pageSize` (default 1/20, size at most 100). The Taobao
+//! Hutool `DateTime` accepts), status (`status`, `orderStatus`), `orderNo`, `id`, `tbOrderId`,
+//! `userIdList` and, on the Taobao page, `sellerNick` (each generated order has a seller the
+//! page does not show; the seeds' examples have none). Paging is `pageNum`/`pageSize` (default 1/20, size at most 100). The Taobao
 //! page lists oldest first and the 1688 page newest first, as the seeds' examples do. Besides
 //! the generated orders it serves the seeds' own example orders verbatim. Everything is rendered
-//! here with `json!` from the documents, never from the adapter's types.
+//! here with `json!` from the documents, never from the adapter's types (`render`); money is
+//! fen integers as in the seeds: an order-level discount seen only in productAmount +
+//! shippingFee − totalAmount (the `discount` field is 0), postage on the first line.
+//!
+//! Nothing from `crate::platforms` is used outside `#[cfg(test)]`: signatures are checked with
+//! this module's own strings and [`crate::sandbox::digest`].
 
 mod render;
 
