@@ -375,6 +375,17 @@ fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 }
 
 fn normalize(args: NormalizeArgs) -> Result<()> {
+    use crate::platforms::pandapon::{self, AmountUnit};
+    let unit = match args.amount_unit.as_deref() {
+        None => None,
+        Some(_) if args.platform != PlatformId::PandaponTaobao => {
+            return Err(usage(
+                "--amount-unit applies to --platform pandapon-taobao only (the other platforms \
+                 document their amounts)",
+            ));
+        }
+        Some(u) => Some(AmountUnit::parse(u).ok_or_else(|| usage(format!("--amount-unit {u:?}")))?),
+    };
     let mut body = Vec::new();
     if args.file.as_os_str() == "-" {
         std::io::stdin()
@@ -417,16 +428,23 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
             Ok(sink.flush()?)
         });
         let mut batch = Vec::with_capacity(BATCH);
-        let read =
-            crate::platforms::normalize_saved_each(args.platform, &body, &args.shop, &mut |o| {
-                batch.push(o);
-                if batch.len() < BATCH {
-                    return true;
-                }
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                // A send fails only once the writer has stopped; its error is reported below.
-                tx.send(Batch::Orders(full)).is_ok()
-            });
+        let mut emit = |o| {
+            batch.push(o);
+            if batch.len() < BATCH {
+                return true;
+            }
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            // A send fails only once the writer has stopped; its error is reported below.
+            tx.send(Batch::Orders(full)).is_ok()
+        };
+        let read = match unit {
+            Some(unit) => {
+                pandapon::normalize_saved_each_in(args.platform, &body, &args.shop, unit, &mut emit)
+            }
+            None => {
+                crate::platforms::normalize_saved_each(args.platform, &body, &args.shop, &mut emit)
+            }
+        };
         if read.is_ok() {
             let _ = tx.send(Batch::Orders(batch));
             let _ = tx.send(Batch::End);

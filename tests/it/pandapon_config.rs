@@ -236,6 +236,35 @@ fn a_fraction_read_as_fen_names_the_path_and_amount_unit() {
         "{}",
         r.stderr
     );
+    // The same page read as yuan: exact amounts.
+    let r = run_binary(&[
+        "normalize",
+        "--platform",
+        "pandapon-taobao",
+        "--amount-unit",
+        "yuan",
+        path.to_str().unwrap(),
+    ])
+    .ok();
+    let o = &r.ndjson()[0];
+    assert_eq!(
+        (&o["total"], &o["lines"][0]["total"], &o["shipping_fee"]),
+        (
+            &Value::from("12.50"),
+            &Value::from("12.50"),
+            &Value::from("0.00")
+        )
+    );
+    let r = run_binary(&[
+        "normalize",
+        "--platform",
+        "pandapon-1688",
+        "--amount-unit",
+        "yuan",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("pandapon-taobao only"), "{}", r.stderr);
 }
 
 /// An answer without PandaPon's envelope is an error, never "no orders".

@@ -99,7 +99,8 @@ impl At<'_> {
                         &self.path(field),
                         format!(
                             "order {}: {text} is not a whole number of fen; if this shop's \
-                             amounts are in yuan, set amount_unit = \"yuan\" in its config",
+                             amounts are in yuan, set amount_unit = \"yuan\" in its config \
+                             (ordersync normalize: --amount-unit yuan)",
                             self.order
                         ),
                     ));

@@ -162,6 +162,11 @@ impl WireOrder<'_> {
             lines.push(line(ctx, page, &at, i, s)?);
         }
         if lines.is_empty() {
+            // Postage is given per sub-order only.
+            at.warn(
+                "subOrderVOS",
+                "holds no sub-order, so shipping_fee is unknown",
+            );
             shipping = None;
         }
 
