@@ -306,3 +306,25 @@ fn answers_without_the_envelope_are_errors() {
     .ok();
     assert!(r.stdout.is_empty());
 }
+
+#[test]
+fn platforms_says_what_is_assumed() {
+    let r = run_binary(&["platforms"]).ok();
+    let section = |id: &str| {
+        let start = r.stdout.find(&format!("{id}  ")).unwrap();
+        let rest = &r.stdout[start..];
+        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_string()
+    };
+    let ali = section("pandapon-1688");
+    assert!(
+        ali.contains("orderStatus codes are not documented for 1688")
+            && ali.contains("Taobao page's table")
+            && ali.contains("is assumed"),
+        "{ali}"
+    );
+    let tb = section("pandapon-taobao");
+    assert!(
+        tb.contains("amount_unit") && tb.contains("not documented"),
+        "{tb}"
+    );
+}
