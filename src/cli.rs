@@ -279,13 +279,13 @@ pub struct NormalizeArgs {
     pub format: Format,
     #[arg(long = "csv", value_enum, default_value_t = CsvMode::Lines, value_name = "MODE")]
     pub csv_mode: CsvMode,
+    /// A saved response body; - reads stdin.
+    #[arg(default_value = "-", value_name = "FILE")]
+    pub file: PathBuf,
     /// pandapon-taobao: the unit of the saved page's amounts (undocumented; a shop's
     /// `amount_unit`) [default: fen].
     #[arg(long, value_name = "UNIT", value_parser = ["fen", "yuan"])]
     pub amount_unit: Option<String>,
-    /// A saved response body; - reads stdin.
-    #[arg(default_value = "-", value_name = "FILE")]
-    pub file: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
