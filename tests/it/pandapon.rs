@@ -119,6 +119,26 @@ fn taobao_page_matches_the_sandbox_field_by_field() {
             fen(&w["purchaseAmount"]),
             "total of {id}"
         );
+        // The page's own discount figure: sub-order amounts + postage - what the order cost.
+        let subs_sum = |k: &str| -> Option<i64> {
+            w["subOrderVOS"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s[k].as_i64())
+                .sum()
+        };
+        match subs_sum("purchaseAmount").zip(subs_sum("domesticPostFee")) {
+            Some((goods, ship)) => {
+                let off = goods + ship - w["purchaseAmount"].as_i64().unwrap();
+                assert_eq!(
+                    o["discount"].as_str().unwrap(),
+                    fen(&Value::from(off)),
+                    "{id}"
+                );
+            }
+            None => assert_eq!(o["discount"], Value::Null, "{id}"),
+        }
         assert_eq!(o["currency"], "CNY");
         let c = o["created_at"].as_str().unwrap();
         assert_eq!(

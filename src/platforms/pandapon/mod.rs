@@ -76,7 +76,8 @@ pub static SPEC_TAOBAO: PlatformSpec = PlatformSpec {
     notes: "signature scheme per shop (signature_scheme, default md5-query-key; find it with \
             `config check --online --shop NAME --probe-signature`); oldest first; the amount \
             unit is not documented: amount_unit = \"fen\" (default, as on the 1688 page) or \
-            \"yuan\"; no unit prices and no discount are given, so discount is null; page size \
+            \"yuan\"; no unit prices are given; discount = sub-order purchaseAmounts + \
+            domesticPostFees - purchaseAmount, null until the sub-orders have amounts; page size \
             20 is the documented default (no maximum is documented); the end second of a range \
             is inclusive",
 };

@@ -10,8 +10,11 @@
 //! shows only `0` and `null`); the shop's `amount_unit` does (default fen, as the 1688 page of
 //! the same vendor), and a fraction read as fen is an error naming the field. The order's
 //! `purchaseAmount` is the total, Σ `domesticPostFee` the shipping, and a sub-order's
-//! `purchaseAmount` its line total. No unit price and no discount are given, so the lines are
-//! never complete and `discount` is null (nothing to derive it from).
+//! `purchaseAmount` its line total. No unit price is given, so the lines are never complete and
+//! the discount is the page's own figure: Σ sub-order `purchaseAmount` + Σ `domesticPostFee` −
+//! the order's `purchaseAmount`, taking the sub-orders' amounts as before the order's discount
+//! (as PandaPon's 1688 line amounts are); null while any of them is (an unpaid order's
+//! sub-orders have none in the seed).
 
 use super::{At, Ctx, OrderedPairs, map_status, order_id, quantity, text, tree_str, value_str};
 use crate::error::PlatformError;
@@ -215,10 +218,31 @@ impl WireOrder<'_> {
             lines,
             order_id: id,
         };
-        // The page gives no unit prices, so this stays null unless it ever does.
-        order.discount = order.derived_discount(None);
+        // No unit prices, so the lines are never complete: the page's own figure is what the
+        // sub-orders' amounts and postage come to, less what the order cost.
+        let figure = lines_paid(&order.lines)
+            .zip(order.shipping_fee)
+            .zip(order.total)
+            .and_then(|((goods, ship), total)| {
+                goods
+                    .value()
+                    .checked_add(ship.value())
+                    .and_then(|d| d.checked_sub(total.value()))
+            })
+            .map(Amount::from);
+        order.discount = order.derived_discount(figure);
         Ok(order)
     }
+}
+
+/// Σ line totals, when every line has one.
+fn lines_paid(lines: &[OrderLine]) -> Option<Amount> {
+    if lines.is_empty() {
+        return None;
+    }
+    lines
+        .iter()
+        .try_fold(Amount::ZERO, |sum, l| sum.checked_add(l.total?))
 }
 
 fn non_blank(s: Option<Cow<'_, str>>) -> Option<String> {

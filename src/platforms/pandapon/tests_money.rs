@@ -81,6 +81,34 @@ fn taobao_amounts_follow_amount_unit() {
 }
 
 #[test]
+fn taobao_discount_is_the_pages_own_figure() {
+    let body = envelope(json!([
+        {"orderNo": "D1", "status": 11, "purchaseAmount": 23000,
+         "subOrderVOS": [
+            {"subOrderId": "L1", "quantity": 2, "purchaseAmount": 20000, "domesticPostFee": 800},
+            {"subOrderId": "L2", "quantity": 1, "purchaseAmount": 4000, "domesticPostFee": 0}]},
+        {"orderNo": "D2", "status": 0, "purchaseAmount": 0,
+         "subOrderVOS": [{"subOrderId": "L3", "quantity": 1, "purchaseAmount": null,
+                          "domesticPostFee": 0}]},
+    ]));
+    let (orders, log) =
+        warnings(|| normalize_saved(PlatformId::PandaponTaobao, &body, "s").unwrap());
+    // 200.00 + 40.00 + 8.00 postage - 230.00 paid = 18.00 off.
+    assert_eq!(orders[0].discount.unwrap().to_string(), "18.00");
+    assert_eq!(
+        orders[0].lines[0].unit_price, None,
+        "no unit price is invented"
+    );
+    // An unpaid order's sub-orders have no amount (as in the seed): no discount either.
+    assert_eq!(orders[1].discount, None);
+    assert_eq!(orders[1].total.unwrap().to_string(), "0.00");
+    assert!(
+        log.contains("$.data.data[1].subOrderVOS[0].purchaseAmount"),
+        "{log}"
+    );
+}
+
+#[test]
 fn amount_unit_values_are_checked() {
     let e = adapter("pandapon-taobao", "amount_unit = \"jiao\"\n")
         .err()

@@ -161,7 +161,7 @@ fn invariant_a_holds_on_every_sandbox_order() {
         orders: 300,
         ..SandboxOptions::default()
     });
-    let mut complete = 0;
+    let (mut complete, mut taobao_discounts) = (0, 0);
     for (platform, page) in [
         (PlatformId::PandaponTaobao, Page::Taobao),
         (PlatformId::Pandapon1688, Page::Alibaba),
@@ -171,6 +171,21 @@ fn invariant_a_holds_on_every_sandbox_order() {
         let orders = normalize_saved(platform, body.to_string().as_bytes(), "sb").unwrap();
         assert_eq!(orders.len(), wire.len());
         for (o, w) in orders.iter().zip(&wire) {
+            if page == Page::Taobao {
+                // No unit prices: the discount is the page's own figure, from fen integers.
+                let subs = w["subOrderVOS"].as_array().unwrap();
+                let sum = |k: &str| -> Option<i64> { subs.iter().map(|s| s[k].as_i64()).sum() };
+                let figure = sum("purchaseAmount")
+                    .zip(sum("domesticPostFee"))
+                    .map(|(goods, ship)| goods + ship - w["purchaseAmount"].as_i64().unwrap());
+                assert_eq!(
+                    o.discount,
+                    figure.map(crate::model::Amount::from_minor_units),
+                    "{}",
+                    o.order_id
+                );
+                taobao_discounts += usize::from(figure.is_some_and(|f| f > 0));
+            }
             let Some(list) = o.list_price() else {
                 continue;
             };
@@ -193,6 +208,10 @@ fn invariant_a_holds_on_every_sandbox_order() {
         }
     }
     assert!(complete >= 300, "1688 orders have complete lines");
+    assert!(
+        taobao_discounts > 0,
+        "some Taobao-page orders carry a discount"
+    );
 }
 
 #[tokio::test]
