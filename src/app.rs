@@ -67,7 +67,17 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Get(args) => get(args, config).await,
         Command::Normalize(args) => normalize(args),
         Command::Platforms => platforms(),
-        Command::Config(ConfigCommand::Check { online }) => config_check(config, online).await,
+        Command::Config(ConfigCommand::Check {
+            online,
+            shop,
+            probe_signature,
+        }) => {
+            if probe_signature {
+                probe_signature_scheme(config, online, shop.as_deref()).await
+            } else {
+                config_check(config, online, shop.as_deref()).await
+            }
+        }
         Command::State(cmd) => crate::sync::state::command(cmd),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -375,6 +385,17 @@ fn read_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 }
 
 fn normalize(args: NormalizeArgs) -> Result<()> {
+    use crate::platforms::pandapon::{self, AmountUnit};
+    let unit = match args.amount_unit.as_deref() {
+        None => None,
+        Some(_) if args.platform != PlatformId::PandaponTaobao => {
+            return Err(usage(
+                "--amount-unit applies to --platform pandapon-taobao only (the other platforms \
+                 document their amounts)",
+            ));
+        }
+        Some(u) => Some(AmountUnit::parse(u).ok_or_else(|| usage(format!("--amount-unit {u:?}")))?),
+    };
     let mut body = Vec::new();
     if args.file.as_os_str() == "-" {
         std::io::stdin()
@@ -417,16 +438,23 @@ fn normalize(args: NormalizeArgs) -> Result<()> {
             Ok(sink.flush()?)
         });
         let mut batch = Vec::with_capacity(BATCH);
-        let read =
-            crate::platforms::normalize_saved_each(args.platform, &body, &args.shop, &mut |o| {
-                batch.push(o);
-                if batch.len() < BATCH {
-                    return true;
-                }
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                // A send fails only once the writer has stopped; its error is reported below.
-                tx.send(Batch::Orders(full)).is_ok()
-            });
+        let mut emit = |o| {
+            batch.push(o);
+            if batch.len() < BATCH {
+                return true;
+            }
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            // A send fails only once the writer has stopped; its error is reported below.
+            tx.send(Batch::Orders(full)).is_ok()
+        };
+        let read = match unit {
+            Some(unit) => {
+                pandapon::normalize_saved_each_in(args.platform, &body, &args.shop, unit, &mut emit)
+            }
+            None => {
+                crate::platforms::normalize_saved_each(args.platform, &body, &args.shop, &mut emit)
+            }
+        };
         if read.is_ok() {
             let _ = tx.send(Batch::Orders(batch));
             let _ = tx.send(Batch::End);
@@ -501,15 +529,56 @@ fn human(d: StdDuration) -> String {
     }
 }
 
-async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Result<()> {
+/// `config check --online --shop NAME --probe-signature` (PandaPon only).
+async fn probe_signature_scheme(
+    config: Option<std::path::PathBuf>,
+    online: bool,
+    shop: Option<&str>,
+) -> Result<()> {
+    let (true, Some(name)) = (online, shop) else {
+        return Err(usage(
+            "--probe-signature sends requests, so it needs --online, and --shop NAME naming a \
+             PandaPon shop (pandapon-taobao or pandapon-1688)",
+        ));
+    };
     let config = Config::load(config.as_deref())?;
+    let shop = config.pick(Some(name), None)?;
+    if !matches!(
+        shop.platform,
+        PlatformId::PandaponTaobao | PlatformId::Pandapon1688
+    ) {
+        return Err(usage(format!(
+            "--probe-signature applies to PandaPon shops (pandapon-taobao, pandapon-1688) only: \
+             shop {name:?} is {}, whose signature is documented",
+            shop.platform
+        )));
+    }
+    let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
+    let probe = crate::platforms::pandapon::probe::probe(shop, &t).await?;
+    print!("{probe}");
+    probe.into_result()
+}
+
+async fn config_check(
+    config: Option<std::path::PathBuf>,
+    online: bool,
+    only: Option<&str>,
+) -> Result<()> {
+    let config = Config::load(config.as_deref())?;
+    if let Some(name) = only {
+        config.pick(Some(name), None)?;
+    }
     println!(
         "config file {}: {} shop(s)",
         config.path.display(),
         config.shops.len()
     );
     let mut bad = 0;
-    for shop in &config.shops {
+    for shop in config
+        .shops
+        .iter()
+        .filter(|s| only.is_none_or(|n| s.name == n))
+    {
         let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
         match built {
             Ok(()) => println!(

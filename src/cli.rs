@@ -287,18 +287,30 @@ pub struct NormalizeArgs {
     /// A saved response body; - reads stdin.
     #[arg(default_value = "-", value_name = "FILE")]
     pub file: PathBuf,
+    /// pandapon-taobao: the unit of the saved page's amounts (undocumented; a shop's
+    /// `amount_unit`) [default: fen].
+    #[arg(long, value_name = "UNIT", value_parser = ["fen", "yuan"])]
+    pub amount_unit: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Load the config, resolve every secret, and report per shop.
     #[command(
-        after_help = "Examples:\n  ordersync config check\n  ordersync config check --online --config shops.toml"
+        after_help = "Examples:\n  ordersync config check\n  ordersync config check --online --config shops.toml\n  ordersync config check --online --shop pp --probe-signature"
     )]
     Check {
         /// Also make one cheap signed request per shop.
         #[arg(long)]
         online: bool,
+        /// Check only this shop.
+        #[arg(long, value_name = "NAME")]
+        shop: Option<String>,
+        /// PandaPon: sign one cheap request with each signature scheme, report which the
+        /// server accepts and print the `signature_scheme` line to keep (needs --online and
+        /// --shop naming a PandaPon shop).
+        #[arg(long)]
+        probe_signature: bool,
     },
 }
 

@@ -47,6 +47,8 @@ pub struct ShopConfig {
     pub secret_key: Option<SecretRef>,
     pub user_id: Option<String>,
     pub signature_scheme: Option<String>,
+    /// pandapon-taobao: `"fen"` (default) or `"yuan"`; the seed does not say.
+    pub amount_unit: Option<String>,
 }
 
 /// Keys each platform accepts besides the common ones.
@@ -55,9 +57,13 @@ fn platform_keys(p: PlatformId) -> &'static [&'static str] {
         PlatformId::TaobaoTw => &["app_key", "app_secret", "access_token"],
         PlatformId::TaobaoEnhanced => &["appid", "app_secret", "seller_nick", "sysid"],
         PlatformId::Vvtool => &["shop_id", "access_token", "client_id", "client_secret"],
-        PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
-            &["access_key", "secret_key", "user_id", "signature_scheme"]
-        }
+        PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => &[
+            "access_key",
+            "secret_key",
+            "user_id",
+            "signature_scheme",
+            "amount_unit",
+        ],
     }
 }
 
@@ -81,7 +87,8 @@ impl ShopConfig {
             access_key,
             secret_key,
             user_id,
-            signature_scheme
+            signature_scheme,
+            amount_unit
         );
         v
     }

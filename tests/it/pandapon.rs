@@ -119,6 +119,26 @@ fn taobao_page_matches_the_sandbox_field_by_field() {
             fen(&w["purchaseAmount"]),
             "total of {id}"
         );
+        // The page's own discount figure: sub-order amounts + postage - what the order cost.
+        let subs_sum = |k: &str| -> Option<i64> {
+            w["subOrderVOS"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s[k].as_i64())
+                .sum()
+        };
+        match subs_sum("purchaseAmount").zip(subs_sum("domesticPostFee")) {
+            Some((goods, ship)) => {
+                let off = goods + ship - w["purchaseAmount"].as_i64().unwrap();
+                assert_eq!(
+                    o["discount"].as_str().unwrap(),
+                    fen(&Value::from(off)),
+                    "{id}"
+                );
+            }
+            None => assert_eq!(o["discount"], Value::Null, "{id}"),
+        }
         assert_eq!(o["currency"], "CNY");
         let c = o["created_at"].as_str().unwrap();
         assert_eq!(
@@ -180,6 +200,7 @@ fn alibaba_page_matches_the_sandbox_field_by_field() {
         want.len()
     );
     assert_eq!(got.len(), want.len(), "order count");
+    let (mut discounted, mut refunds) = (0, 0);
     for o in &got {
         let id = o["order_id"].as_str().unwrap();
         let w = want
@@ -189,14 +210,30 @@ fn alibaba_page_matches_the_sandbox_field_by_field() {
         assert_eq!(o["source_order_id"], w["tbOrderId"]);
         assert_eq!(o["total"].as_str().unwrap(), fen(&w["totalAmount"]));
         assert_eq!(o["shipping_fee"].as_str().unwrap(), fen(&w["shippingFee"]));
-        assert_eq!(o["discount"].as_str().unwrap(), fen(&w["discount"]));
+        // The discount is what was taken off: productAmount + shippingFee - totalAmount (the
+        // wire's `discount` is 0 on every order, as in the seeds).
+        let off = w["productAmount"].as_i64().unwrap() + w["shippingFee"].as_i64().unwrap()
+            - w["totalAmount"].as_i64().unwrap();
+        assert_eq!(o["discount"].as_str().unwrap(), fen(&Value::from(off)));
+        discounted += usize::from(off > 0);
         assert_eq!(o["created_at"], w["createTime"]);
-        assert_eq!(o["status"], status_of(w["orderStatus"].as_i64().unwrap()));
+        let refunded = w["refundStatus"] != 0 && w["refundAmount"] == w["totalAmount"];
+        refunds += usize::from(refunded);
+        if refunded {
+            assert_eq!(o["status"], "refunded", "{id}");
+        } else {
+            assert_eq!(o["status"], status_of(w["orderStatus"].as_i64().unwrap()));
+        }
         assert_eq!(o["seller"]["name"], w["sellerLoginId"]);
         let rc: Value = serde_json::from_str(w["receiver"].as_str().unwrap()).unwrap();
         assert_eq!(o["receiver"]["name"], rc["toFullName"]);
         assert_eq!(o["receiver"]["phone"], rc["toMobile"]);
         assert_eq!(o["receiver"]["zip"], rc["toPost"]);
+        let wh: Value = serde_json::from_str(w["warehouseAddressInfo"].as_str().unwrap()).unwrap();
+        match wh["townText"].as_str().filter(|t| !t.is_empty()) {
+            Some(town) => assert_eq!(o["receiver"]["town"], town),
+            None => assert_eq!(o["receiver"]["town"], Value::Null),
+        }
         let area = rc["toArea"].as_str().unwrap();
         assert!(
             area.starts_with(&format!(
@@ -214,8 +251,20 @@ fn alibaba_page_matches_the_sandbox_field_by_field() {
         let lines = o["lines"].as_array().unwrap();
         let details = w["orderDetailInfoVOS"].as_array().unwrap();
         assert_eq!(lines.len(), details.len());
+        // Invariant A: Σ unit_price × quantity + shipping_fee - discount = total, in fen.
+        let cents = |v: &Value| -> i64 { v.as_str().unwrap().replace('.', "").parse().unwrap() };
+        let listed: i64 = lines
+            .iter()
+            .map(|l| cents(&l["unit_price"]) * l["quantity"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            listed + cents(&o["shipping_fee"]) - cents(&o["discount"]),
+            cents(&o["total"]),
+            "invariant A on {id}"
+        );
         for (l, d) in lines.iter().zip(details) {
             assert_eq!(l["line_id"], d["id"]);
+            assert_eq!(l["refund_status"], w["refundStatus"].to_string());
             assert_eq!(l["unit_price"].as_str().unwrap(), fen(&d["price"]));
             assert_eq!(l["total"].as_str().unwrap(), fen(&d["itemAmount"]));
             let skus: Vec<Value> = serde_json::from_str(d["skuInfos"].as_str().unwrap()).unwrap();
@@ -233,6 +282,7 @@ fn alibaba_page_matches_the_sandbox_field_by_field() {
             );
         }
     }
+    assert!(discounted > 0 && refunds > 0, "{discounted} {refunds}");
     // Newest first on the wire, but every order exactly once.
     let ids: std::collections::BTreeSet<&str> = got
         .iter()
@@ -548,3 +598,6 @@ fn normalize_reads_a_big_file_as_it_reads_stdin() {
     assert_eq!(out[n / 2]["order_id"], format!("big-{}", n / 2));
     assert_eq!(out[n - 1]["order_id"], format!("big-{}", n - 1));
 }
+
+#[path = "pandapon_config.rs"]
+mod config;

@@ -5,13 +5,25 @@
 //! `skuInfos` and `productImgUrl` are JSON text (the image list holds an `.80x80.` thumbnail and
 //! the full-size image; the full-size one is taken). The receiver is the `receiver` JSON text:
 //! `toArea` is "province city district [town] street", split into state, city and district,
-//! the rest kept verbatim as the address. Times look like `2025-04-24T17:17:43.000+08:00`.
-//! The seed documents no codes for `orderStatus`; PandaPon's Taobao-page table is applied, and
-//! the code is kept verbatim as `platform_status`.
+//! the rest kept verbatim as the address, less the town when `warehouseAddressInfo` names one
+//! (`townText`, the receiver's `town`). Times look like `2025-04-24T17:17:43.000+08:00`.
+//!
+//! Status: the seed documents no codes for `orderStatus`; PandaPon's Taobao-page table is
+//! assumed (an unknown code is warned about), and the code is kept verbatim as
+//! `platform_status`. Without an `orderStatus`, `payStatus` (0 unpaid, 1 paid, as in the seed)
+//! decides between awaiting payment and paid. A full refund (`refundStatus` not 0 and
+//! `refundAmount` at least `totalAmount`) makes the order `refunded`; 1688 gives the refund
+//! status per order only, so every line carries the order's `refundStatus` verbatim.
+//!
+//! Money (seed order 1232386407805223845: goods 599.00, shipping 25.00, total 594.05, and a
+//! `discount` field of 0): the discount is Σ price × quantity + shippingFee − totalAmount when
+//! the lines are complete ([`Order::derived_discount`]), else productAmount + shippingFee −
+//! totalAmount; the `discount` field is not read, since it does not hold what was taken off.
+//! A line's total is its `itemAmount` as given.
 
 use super::{At, Ctx, map_status, order_id, quantity, text, value_str};
 use crate::error::PlatformError;
-use crate::model::{Order, OrderLine, Party, Receiver, SkuProperty, non_empty};
+use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status, non_empty};
 use crate::platforms::TextOrNumber;
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,13 +34,17 @@ pub(super) struct WireOrder {
     id: Option<TextOrNumber>,
     order_no: Option<TextOrNumber>,
     tb_order_id: Option<TextOrNumber>,
-    discount: Option<TextOrNumber>,
+    product_amount: Option<TextOrNumber>,
     shipping_fee: Option<TextOrNumber>,
     total_amount: Option<TextOrNumber>,
+    refund_amount: Option<TextOrNumber>,
     receiver: Option<Value>,
+    warehouse_address_info: Option<Value>,
     sub_buyer_login_id: Option<TextOrNumber>,
     seller_login_id: Option<TextOrNumber>,
     order_status: Option<TextOrNumber>,
+    pay_status: Option<TextOrNumber>,
+    refund_status: Option<TextOrNumber>,
     message: Option<TextOrNumber>,
     user_id: Option<TextOrNumber>,
     user_name: Option<TextOrNumber>,
@@ -65,6 +81,21 @@ struct WireReceiver {
     to_area: Option<TextOrNumber>,
 }
 
+/// The `warehouseAddressInfo` JSON text (only what the receiver lacks is read from it).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireWarehouse {
+    full_name: Option<TextOrNumber>,
+    mobile: Option<TextOrNumber>,
+    phone: Option<TextOrNumber>,
+    post_code: Option<TextOrNumber>,
+    province_text: Option<TextOrNumber>,
+    city_text: Option<TextOrNumber>,
+    area_text: Option<TextOrNumber>,
+    town_text: Option<TextOrNumber>,
+    address: Option<TextOrNumber>,
+}
+
 /// One `skuInfos` entry.
 #[derive(Deserialize)]
 struct WireSku {
@@ -99,9 +130,10 @@ impl WireOrder {
         let at = At {
             platform,
             order: &id,
+            index,
         };
         let platform_status = text(self.order_status).unwrap_or_default();
-        let status = map_status(platform, &platform_status);
+        let refund_status = text(self.refund_status);
         let details = self.details.unwrap_or_default();
         let mut paid_at = None;
         let mut lines = Vec::with_capacity(details.len());
@@ -114,11 +146,31 @@ impl WireOrder {
                 (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
                 (a, b) => a.or(b),
             };
-            lines.push(line(&at, i, d));
+            let mut l = line(&at, i, d);
+            l.refund_status.clone_from(&refund_status);
+            lines.push(l);
         }
         let receiver: Option<WireReceiver> = at.json_text(self.receiver.as_ref(), "receiver");
-        let receiver = receiver.map(receiver_of).unwrap_or_default();
-        Ok(Order {
+        let warehouse: Option<WireWarehouse> =
+            at.json_text(self.warehouse_address_info.as_ref(), "warehouseAddressInfo");
+        let total = at.fen(self.total_amount, "totalAmount");
+        let shipping_fee = at.fen(self.shipping_fee, "shippingFee");
+        let product_amount = at.fen(self.product_amount, "productAmount");
+        let refund_amount = match self.refund_amount {
+            None => None,
+            v => at.fen(v, "refundAmount"),
+        };
+        let status = order_status(
+            &at,
+            &platform_status,
+            text(self.pay_status).as_deref(),
+            Refund {
+                status: refund_status.as_deref(),
+                amount: refund_amount,
+                total,
+            },
+        );
+        let mut order = Order {
             platform: platform.into(),
             shop: ctx.shop.into(),
             source_order_id: text(self.tb_order_id),
@@ -128,9 +180,9 @@ impl WireOrder {
             updated_at: None,
             paid_at,
             currency: "CNY".into(),
-            total: at.fen(self.total_amount, "totalAmount"),
-            shipping_fee: at.fen(self.shipping_fee, "shippingFee"),
-            discount: at.fen(self.discount, "discount"),
+            total,
+            shipping_fee,
+            discount: None,
             buyer: Party {
                 id: text(self.user_id),
                 name: text(self.user_name).or_else(|| text(self.sub_buyer_login_id)),
@@ -139,30 +191,109 @@ impl WireOrder {
                 id: None,
                 name: text(self.seller_login_id),
             },
-            receiver,
+            receiver: receiver_of(receiver, warehouse),
             buyer_message: text(self.message),
             seller_memo: None,
             lines,
-            order_id: id,
-        })
+            order_id: id.clone(),
+        };
+        let goods_formula = match (product_amount, shipping_fee, total) {
+            (Some(goods), Some(ship), Some(total)) => goods
+                .value()
+                .checked_add(ship.value())
+                .and_then(|d| d.checked_sub(total.value()))
+                .map(Amount::from),
+            _ => None,
+        };
+        order.discount = order.derived_discount(goods_formula);
+        if order.discount.is_none() && order.list_price().is_none() {
+            at.warn(
+                "discount",
+                "cannot be derived: the lines are incomplete and productAmount, shippingFee or \
+                 totalAmount is missing",
+            );
+        }
+        Ok(order)
     }
 }
 
-fn receiver_of(r: WireReceiver) -> Receiver {
-    let (state, city, district, address) = match text(r.to_area) {
+/// What the refund fields say about an order.
+struct Refund<'a> {
+    status: Option<&'a str>,
+    amount: Option<Amount>,
+    total: Option<Amount>,
+}
+
+impl Refund<'_> {
+    /// `refundStatus` is not 0 and the whole total was refunded.
+    fn is_full(&self) -> bool {
+        let pending = self.status.is_some_and(|s| s.trim() != "0");
+        match (self.amount, self.total) {
+            (Some(amount), Some(total)) => pending && amount > Amount::ZERO && amount >= total,
+            _ => false,
+        }
+    }
+}
+
+/// The normalized status from `orderStatus` (the Taobao page's table, assumed), else
+/// `payStatus`, overridden by a full refund.
+fn order_status(at: &At, order_status: &str, pay_status: Option<&str>, refund: Refund) -> Status {
+    if refund.is_full() {
+        return Status::Refunded;
+    }
+    if !order_status.trim().is_empty() {
+        return map_status(at.platform, order_status);
+    }
+    match pay_status.map(str::trim) {
+        Some("0") => Status::PendingPayment,
+        Some("1") => Status::Paid,
+        other => {
+            at.warn(
+                "orderStatus",
+                &format!("is missing and payStatus is {other:?}; the status is unknown"),
+            );
+            Status::Unknown
+        }
+    }
+}
+
+/// The receiver from the `receiver` text, completed from `warehouseAddressInfo` (the address
+/// the goods go to, the same place in the seed): `townText` is the town, and is taken off the
+/// front of the street address that `toArea` leaves.
+fn receiver_of(r: Option<WireReceiver>, w: Option<WireWarehouse>) -> Receiver {
+    if r.is_none() && w.is_none() {
+        return Receiver::default();
+    }
+    let (state, city, district, address) = match r.as_ref().and_then(|r| text(r.to_area.clone())) {
         Some(area) => split_area(&area),
         None => (None, None, None, None),
     };
+    let wf = |f: fn(&WireWarehouse) -> &Option<TextOrNumber>| {
+        w.as_ref().and_then(|w| text(f(w).clone()))
+    };
+    let rf =
+        |f: fn(&WireReceiver) -> &Option<TextOrNumber>| r.as_ref().and_then(|r| text(f(r).clone()));
+    let town = wf(|w| &w.town_text);
+    let address = match (address, &town) {
+        (Some(a), Some(t)) => match a.strip_prefix(t.as_str()) {
+            Some(rest) if rest.starts_with(char::is_whitespace) => non_empty(Some(rest.trim())),
+            _ => Some(a),
+        },
+        (a, _) => a.or_else(|| wf(|w| &w.address)),
+    };
     Receiver {
-        name: text(r.to_full_name),
-        phone: text(r.to_mobile).or_else(|| text(r.to_phone)),
+        name: rf(|r| &r.to_full_name).or_else(|| wf(|w| &w.full_name)),
+        phone: rf(|r| &r.to_mobile)
+            .or_else(|| rf(|r| &r.to_phone))
+            .or_else(|| wf(|w| &w.mobile))
+            .or_else(|| wf(|w| &w.phone)),
         country: None,
-        state,
-        city,
-        district,
-        town: None,
+        state: state.or_else(|| wf(|w| &w.province_text)),
+        city: city.or_else(|| wf(|w| &w.city_text)),
+        district: district.or_else(|| wf(|w| &w.area_text)),
+        town,
         address,
-        zip: text(r.to_post),
+        zip: rf(|r| &r.to_post).or_else(|| wf(|w| &w.post_code)),
     }
 }
 

@@ -14,33 +14,39 @@
 //! listed twice and dropped as a duplicate, and none falls between windows); neither page has a
 //! modification time. The
 //! Taobao page lists oldest first (the seed's example page is in ascending creation order), the
-//! 1688 page newest first. Amounts are integers in fen. Several fields are JSON packed in
-//! strings; one that does not parse is warned about and left null, and the order is still
-//! emitted.
+//! 1688 page newest first. The 1688 page's amounts are integers in fen; the Taobao page's unit
+//! is not documented and is the shop's `amount_unit` (default fen). Several fields are JSON
+//! packed in strings; one that does not parse is warned about and left null, and the order is
+//! still emitted.
+//!
+//! Submodules: `scheme` (signature schemes, amount unit), `envelope` (answer and errors),
+//! `read` (wire values), `taobao` and `alibaba` (the two pages), `stream` (saved pages read
+//! order by order), [`probe`] (`config check --probe-signature`).
 
 mod alibaba;
+mod envelope;
+pub mod probe;
+mod read;
+mod scheme;
 mod stream;
 mod taobao;
 
+use envelope::{Ctx, Head, api_error, malformed, parse_page, value_text};
+use read::{At, OrderedPairs, order_id, quantity, text, tree_str, value_str};
+pub use scheme::{AmountUnit, Scheme, nonce};
+
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformId,
-    PlatformSpec, TextOrNumber, parse_json,
+    PlatformSpec, TextOrNumber,
 };
 use crate::config::Shop;
-use crate::error::{ErrorClass, PlatformError, usage};
-use crate::model::{
-    Amount, Order, Status, Timestamp, non_empty, non_empty_owned, platform_offset,
-    warn_unknown_status,
-};
+use crate::error::{PlatformError, usage};
+use crate::model::{Order, Status, Timestamp, platform_offset, warn_unknown_status};
 use crate::net::Transport;
-use crate::platforms::json::{Json, Shape};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
-use rand::distr::{Alphanumeric, SampleString};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-use std::fmt;
 use std::time::Duration;
 
 pub const ID_TAOBAO: &str = "pandapon-taobao";
@@ -65,10 +71,15 @@ pub static SPEC_TAOBAO: PlatformSpec = PlatformSpec {
          and its orders carry no modification time; use --by created",
     ),
     default_window: Duration::from_secs(24 * 3600),
-    config_keys: "access_key, secret_key, user_id, signature_scheme (optional)",
-    notes: "signature scheme per shop (signature_scheme, default md5-query-key); oldest first; \
-            amounts in fen; page size 20 is the documented default (no maximum is documented); \
-            the end second of a range is inclusive",
+    config_keys: "access_key, secret_key, user_id, signature_scheme (optional), amount_unit \
+                  (optional: fen or yuan)",
+    notes: "signature scheme per shop (signature_scheme, default md5-query-key; find it with \
+            `config check --online --shop NAME --probe-signature`); oldest first; the amount \
+            unit is not documented: amount_unit = \"fen\" (default, as on the 1688 page) or \
+            \"yuan\"; no unit prices are given; discount = sub-order purchaseAmounts + \
+            domesticPostFees - purchaseAmount, null until the sub-orders have amounts; page size \
+            20 is the documented default (no maximum is documented); the end second of a range \
+            is inclusive",
 };
 
 pub static SPEC_1688: PlatformSpec = PlatformSpec {
@@ -85,91 +96,16 @@ pub static SPEC_1688: PlatformSpec = PlatformSpec {
     ),
     default_window: Duration::from_secs(24 * 3600),
     config_keys: "access_key, secret_key, user_id, signature_scheme (optional)",
-    notes: "signature scheme per shop (signature_scheme, default md5-query-key); amounts in fen; \
-            tbOrderId is source_order_id; page size 20 (no maximum is documented); the end \
-            second of a range is inclusive",
+    notes: "signature scheme per shop (signature_scheme, default md5-query-key; find it with \
+            `config check --online --shop NAME --probe-signature`); amounts in fen; orderStatus \
+            codes are not documented for 1688: the Taobao page's table (0 awaiting payment, \
+            1/2 paid, 3/4 cancelled, 10 awaiting shipment, 11 shipped) is assumed, and any other \
+            code is warned about and kept as unknown; a full refund (refundStatus not 0, \
+            refundAmount = totalAmount) is refunded; discount = productAmount + shippingFee - \
+            totalAmount (the discount field is not what is taken off); line totals are \
+            itemAmount as given (invariant B is not promised); tbOrderId is source_order_id; \
+            page size 20 (no maximum is documented); the end second of a range is inclusive",
 };
-
-// ---------------------------------------------------------------------------------------------
-// Signature schemes
-
-/// One candidate signature formula (see `platforms.md`). All give 32 uppercase hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// `UPPER(MD5("access-key=AK&nonce-str=N&timestamp=T&key=S"))`, WeChat-Pay style.
-    Md5QueryKey,
-    /// `UPPER(MD5("access-key=AK&nonce-str=N&timestamp=T" + S))`.
-    Md5QuerySecret,
-    /// `UPPER(MD5(AK + N + T + S))`.
-    Md5Concat,
-    /// `UPPER(MD5(S + "access-key" + AK + "nonce-str" + N + "timestamp" + T + S))`.
-    Md5Wrapped,
-    /// `UPPER(HMAC_MD5(key = S, "access-key=AK&nonce-str=N&timestamp=T"))`.
-    HmacMd5Query,
-}
-
-impl Scheme {
-    pub const DEFAULT: Scheme = Scheme::Md5QueryKey;
-    pub const ALL: [Scheme; 5] = [
-        Scheme::Md5QueryKey,
-        Scheme::Md5QuerySecret,
-        Scheme::Md5Concat,
-        Scheme::Md5Wrapped,
-        Scheme::HmacMd5Query,
-    ];
-
-    /// The name used in `signature_scheme`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheme::Md5QueryKey => "md5-query-key",
-            Scheme::Md5QuerySecret => "md5-query-secret",
-            Scheme::Md5Concat => "md5-concat",
-            Scheme::Md5Wrapped => "md5-wrapped",
-            Scheme::HmacMd5Query => "hmac-md5-query",
-        }
-    }
-
-    /// Parse a `signature_scheme` value.
-    pub fn parse(s: &str) -> Option<Scheme> {
-        Scheme::ALL.into_iter().find(|x| x.name() == s.trim())
-    }
-
-    /// Every scheme name, comma-separated, for messages.
-    pub fn names() -> String {
-        Scheme::ALL.map(Scheme::name).join(", ")
-    }
-
-    /// The `signature` header for these signed values.
-    pub fn sign(self, access_key: &str, nonce: &str, timestamp: &str, secret: &str) -> String {
-        use super::signing::{hmac_md5, md5};
-        let query = format!("access-key={access_key}&nonce-str={nonce}&timestamp={timestamp}");
-        let digest = match self {
-            Scheme::Md5QueryKey => md5(format!("{query}&key={secret}").as_bytes()).to_vec(),
-            Scheme::Md5QuerySecret => md5(format!("{query}{secret}").as_bytes()).to_vec(),
-            Scheme::Md5Concat => {
-                md5(format!("{access_key}{nonce}{timestamp}{secret}").as_bytes()).to_vec()
-            }
-            Scheme::Md5Wrapped => md5(format!(
-                "{secret}access-key{access_key}nonce-str{nonce}timestamp{timestamp}{secret}"
-            )
-            .as_bytes())
-            .to_vec(),
-            Scheme::HmacMd5Query => hmac_md5(secret.as_bytes(), query.as_bytes()),
-        };
-        hex::encode_upper(digest)
-    }
-}
-
-impl fmt::Display for Scheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// 32 random alphanumeric characters from the thread's CSPRNG, new for every request.
-pub fn nonce() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 32)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The two endpoints
@@ -275,6 +211,7 @@ pub struct Pandapon {
     secret_key: SecretString,
     user_id: String,
     scheme: Scheme,
+    amount_unit: AmountUnit,
 }
 
 impl Pandapon {
@@ -301,6 +238,21 @@ impl Pandapon {
                 ))
             })?,
         };
+        let amount_unit = match r.amount_unit.as_deref().map(str::trim) {
+            None => AmountUnit::default(),
+            Some(s) => AmountUnit::parse(s).ok_or_else(|| {
+                usage(format!(
+                    "{}: `amount_unit` {s:?} is not a unit; it is \"fen\" (the default) or \"yuan\"",
+                    where_()
+                ))
+            })?,
+        };
+        if amount_unit != AmountUnit::default() && endpoint == Endpoint::Alibaba {
+            return Err(usage(format!(
+                "{}: `amount_unit` applies to pandapon-taobao only (the 1688 page documents fen)",
+                where_()
+            )));
+        }
         Ok(Pandapon {
             endpoint,
             shop: shop.name.clone(),
@@ -308,6 +260,7 @@ impl Pandapon {
             secret_key: shop.secret("secret_key", &r.secret_key)?,
             user_id: shop.require("user_id", &r.user_id)?,
             scheme,
+            amount_unit,
         })
     }
 
@@ -327,7 +280,14 @@ impl Pandapon {
             secret_key,
             user_id: user_id.to_string(),
             scheme,
+            amount_unit: AmountUnit::default(),
         })
+    }
+
+    /// The same shop with another signature scheme (`config check --probe-signature`).
+    pub fn with_scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
     }
 
     /// The signature scheme in use.
@@ -345,6 +305,7 @@ impl Pandapon {
             endpoint: self.endpoint,
             shop: &self.shop,
             scheme: Some(self.scheme),
+            amount_unit: self.amount_unit,
         }
     }
 
@@ -505,13 +466,24 @@ pub fn normalize_saved_each<'a>(
     shop: &'a str,
     emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
+    normalize_saved_each_in(platform, body, shop, AmountUnit::default(), emit)
+}
+
+/// As [`normalize_saved_each`], reading the Taobao page's amounts in `unit`.
+pub fn normalize_saved_each_in<'a>(
+    platform: PlatformId,
+    body: &'a [u8],
+    shop: &'a str,
+    unit: AmountUnit,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
+) -> Result<(), PlatformError> {
     let endpoint = Endpoint::of(platform).ok_or_else(|| PlatformError::Request {
         platform: platform.spec().id,
         message: "not a PandaPon platform".into(),
     })?;
     match endpoint {
-        Endpoint::Taobao => saved_each::<taobao::WireOrder>(endpoint, body, shop, emit),
-        Endpoint::Alibaba => saved_each::<alibaba::WireOrder>(endpoint, body, shop, emit),
+        Endpoint::Taobao => saved_each::<taobao::WireOrder>(endpoint, body, shop, unit, emit),
+        Endpoint::Alibaba => saved_each::<alibaba::WireOrder>(endpoint, body, shop, unit, emit),
     }
 }
 
@@ -536,6 +508,7 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
     endpoint: Endpoint,
     body: &'a [u8],
     shop: &'a str,
+    amount_unit: AmountUnit,
     emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
     let deferred = |index: usize, o: T| -> super::Deferred<'a> {
@@ -544,6 +517,7 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
                 endpoint,
                 shop,
                 scheme: None,
+                amount_unit,
             };
             o.normalize(&ctx, index, None)
         })
@@ -552,6 +526,7 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
         endpoint,
         shop,
         scheme: None,
+        amount_unit,
     };
     let skip = match stream::each_order::<T>(body, &mut |i, o| emit(deferred(i, o))) {
         stream::Outcome::Stopped => return Ok(()),
@@ -590,244 +565,6 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
         }
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Envelope and errors
-
-/// What parsing needs to know besides the body.
-struct Ctx<'a> {
-    endpoint: Endpoint,
-    shop: &'a str,
-    /// The scheme the request was signed with (none for saved bodies).
-    scheme: Option<Scheme>,
-}
-
-/// The envelope without its data: checked first, so an error envelope whose `data` has an
-/// unexpected shape is still reported as the platform's error.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Head {
-    request_id: Option<TextOrNumber>,
-    code: Option<TextOrNumber>,
-    msg: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct Envelope<T> {
-    data: Option<PageData<T>>,
-}
-
-/// Head and data in one parse (the common case: a well-formed answer).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Whole<T> {
-    request_id: Option<TextOrNumber>,
-    code: Option<TextOrNumber>,
-    msg: Option<Value>,
-    data: Option<PageData<T>>,
-}
-
-#[derive(Deserialize)]
-struct PageData<T> {
-    total: Option<TextOrNumber>,
-    data: Option<Vec<T>>,
-    /// The 1688 page repeats a code and message inside `data`.
-    code: Option<TextOrNumber>,
-    msg: Option<Value>,
-}
-
-fn value_text(v: Option<Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
-    }
-}
-
-/// Check the envelope and return the page's wire orders and `data.total`.
-fn parse_page<'a, T: Deserialize<'a>>(
-    body: &'a [u8],
-    page: Option<u32>,
-    ctx: &Ctx,
-) -> Result<(Vec<T>, Option<u64>), PlatformError> {
-    let platform = ctx.endpoint.id();
-    let endpoint = ctx.endpoint.path();
-    // One pass reads head and data together. Only when that fails is the head read alone, so
-    // an error answer whose `data` has an unexpected shape is still the platform's error.
-    let whole: serde_json::Result<Whole<T>> = crate::platforms::json::over_body!(body, |de| {
-        Whole::<T>::deserialize(&mut de).and_then(|v| de.end().map(|()| v))
-    });
-    let (head, data) = match whole {
-        Ok(w) => (
-            Head {
-                request_id: w.request_id,
-                code: w.code,
-                msg: w.msg,
-            },
-            w.data,
-        ),
-        Err(_) => {
-            let head: Head = parse_json(body, platform, endpoint, page)?;
-            if head
-                .code
-                .clone()
-                .map(TextOrNumber::into_string)
-                .as_deref()
-                .map(str::trim)
-                == Some("200")
-            {
-                let env: Envelope<T> = parse_json(body, platform, endpoint, page)?;
-                (head, env.data)
-            } else {
-                (head, None)
-            }
-        }
-    };
-    let request_id = head.request_id.map(TextOrNumber::into_string);
-    let Some(code) = head.code.map(TextOrNumber::into_string) else {
-        return Err(malformed(
-            ctx,
-            page,
-            "$.code",
-            "the answer has no code".into(),
-        ));
-    };
-    if code.trim() != "200" {
-        return Err(api_error(ctx, code, value_text(head.msg), request_id));
-    }
-    let Some(data) = data else {
-        return Err(malformed(
-            ctx,
-            page,
-            "$.data",
-            "code is 200 but there is no data".into(),
-        ));
-    };
-    if let Some(inner) = data.code.map(TextOrNumber::into_string)
-        && inner.trim() != "200"
-    {
-        return Err(api_error(ctx, inner, value_text(data.msg), request_id));
-    }
-    let total =
-        match data.total.map(TextOrNumber::into_string) {
-            None => None,
-            Some(t) => Some(t.trim().parse::<u64>().map_err(|_| {
-                malformed(ctx, page, "$.data.total", format!("{t:?} is not a count"))
-            })?),
-        };
-    Ok((data.data.unwrap_or_default(), total))
-}
-
-fn malformed(ctx: &Ctx, page: Option<u32>, path: &str, detail: String) -> PlatformError {
-    PlatformError::malformed(ctx.endpoint.id(), ctx.endpoint.path(), page, path, detail)
-}
-
-fn api_error(
-    ctx: &Ctx,
-    code: String,
-    message: String,
-    request_id: Option<String>,
-) -> PlatformError {
-    let class = classify(&code, &message);
-    PlatformError::Api {
-        platform: ctx.endpoint.id(),
-        endpoint: ctx.endpoint.path().to_string(),
-        hint: hint(ctx, class, &message),
-        code,
-        kind: None,
-        message,
-        request_id,
-        class,
-        retry_after: None,
-    }
-}
-
-fn contains_any(haystack: &str, needles: &[&str]) -> bool {
-    needles.iter().any(|n| haystack.contains(n))
-}
-
-const THROTTLE_WORDS: &[&str] = &["频繁", "限流", "limit", "too many", "throttl"];
-const CLOCK_WORDS: &[&str] = &["timestamp", "时间戳", "expired", "过期"];
-const AUTH_WORDS: &[&str] = &[
-    "sign",
-    "签名",
-    "access-key",
-    "accesskey",
-    "access_key",
-    "secret",
-    "密钥",
-    "user-id",
-    "userid",
-    "auth",
-    "认证",
-    "鉴权",
-    "permission",
-    "权限",
-    "forbidden",
-    "nonce",
-];
-const BUSY_WORDS: &[&str] = &["繁忙", "busy", "系统异常", "timeout", "超时", "unavailable"];
-
-/// PandaPon's error codes are not documented; it answers HTTP-like codes (`200` is success),
-/// so the class comes from the code's range and the message's words.
-fn classify(code: &str, message: &str) -> ErrorClass {
-    let msg = message.to_lowercase();
-    let n: Option<u32> = code.trim().parse().ok();
-    if n == Some(429) || contains_any(&msg, THROTTLE_WORDS) {
-        return ErrorClass::Transient;
-    }
-    if matches!(n, Some(401 | 403))
-        || contains_any(&msg, CLOCK_WORDS)
-        || contains_any(&msg, AUTH_WORDS)
-    {
-        return ErrorClass::Auth;
-    }
-    if matches!(n, Some(500..=599)) || contains_any(&msg, BUSY_WORDS) {
-        return ErrorClass::Transient;
-    }
-    if matches!(n, Some(400..=499)) {
-        return ErrorClass::Invalid;
-    }
-    ErrorClass::Other
-}
-
-fn hint(ctx: &Ctx, class: ErrorClass, message: &str) -> Option<String> {
-    if class != ErrorClass::Auth {
-        return None;
-    }
-    let msg = message.to_lowercase();
-    if contains_any(&msg, CLOCK_WORDS) && !msg.contains("sign") && !msg.contains("签名") {
-        return Some(
-            "the request time was refused (PandaPon allows 600 s of clock difference): check this machine's clock"
-                .into(),
-        );
-    }
-    Some(match ctx.scheme {
-        Some(scheme) => {
-            let others: Vec<&str> = Scheme::ALL
-                .into_iter()
-                .filter(|s| *s != scheme)
-                .map(Scheme::name)
-                .collect();
-            format!(
-                "the request was signed with signature scheme `{scheme}`{default}; PandaPon does not \
-                 publish its formula. If access_key, secret_key and user_id of shop {:?} are right, set \
-                 `signature_scheme` in that shop's config to one of the others: {}",
-                ctx.shop,
-                others.join(", "),
-                default = if scheme == Scheme::DEFAULT {
-                    " (the default)"
-                } else {
-                    ""
-                },
-            )
-        }
-        None => format!(
-            "the credentials or signature were refused; the signature schemes are: {}",
-            Scheme::names()
-        ),
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -907,185 +644,6 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
         return Some(shown(t, s.contains('.')));
     }
     None
-}
-
-/// Where a warning is about: platform and order.
-struct At<'a> {
-    platform: &'static str,
-    order: &'a str,
-}
-
-impl At<'_> {
-    fn warn(&self, field: &str, what: &str) {
-        tracing::warn!(
-            "{}: order {}: field {field} {what}; it is left null and the order is kept",
-            self.platform,
-            self.order
-        );
-    }
-
-    /// A time field; one that does not parse is warned about and null.
-    fn time(&self, v: Option<TextOrNumber>, field: &str) -> Option<Timestamp> {
-        let s = text(v)?;
-        let t = parse_time(&s);
-        if t.is_none() {
-            self.warn(
-                field,
-                &format!("holds {s:?}, which is not a known time format"),
-            );
-        }
-        t
-    }
-
-    /// An integer amount in fen; anything else is warned about and null.
-    fn fen(&self, v: Option<TextOrNumber>, field: &str) -> Option<Amount> {
-        let minor = match v? {
-            TextOrNumber::Int(i) => Some(i),
-            TextOrNumber::UInt(u) => i64::try_from(u).ok(),
-            TextOrNumber::Text(s) if s.trim().is_empty() => return None,
-            TextOrNumber::Text(s) => s.trim().parse::<i64>().ok(),
-            TextOrNumber::Float(_) => None,
-        };
-        if minor.is_none() {
-            self.warn(field, "is not a whole number of fen");
-        }
-        minor.map(Amount::from_minor_units)
-    }
-
-    /// A JSON value packed in a string. Absent, null and empty are `None` silently; text that
-    /// does not parse is warned about (naming the order and the field) and `None`. A value that
-    /// already arrives as structured JSON is taken as is.
-    fn json_text<T: DeserializeOwned>(&self, v: Option<&Value>, field: &str) -> Option<T> {
-        let parsed = match v? {
-            Value::Null => return None,
-            Value::String(s) if blank_text(s) => return None,
-            Value::String(s) => serde_json::from_str::<Option<T>>(s),
-            other => serde_json::from_value::<Option<T>>(other.clone()),
-        };
-        self.or_warn(parsed, field)
-    }
-
-    /// Like [`At::json_text`], into a tree that borrows from the text and keeps what `shape`
-    /// asks for (a JSON value given as such rather than as text is taken as it is).
-    fn json_tree_in<'v>(
-        &self,
-        v: Option<&'v Json<'_>>,
-        field: &str,
-        shape: &'static dyn Shape,
-    ) -> Option<Json<'v>> {
-        let parsed = match v? {
-            Json::Null => return None,
-            Json::String(s) if blank_text(s) => return None,
-            Json::String(s) => Json::parse_shaped_text(s, shape),
-            other => return Some(other.clone()),
-        };
-        self.or_warn(
-            parsed.map(|tree| (tree != Json::Null).then_some(tree)),
-            field,
-        )
-    }
-
-    /// [`At::json_text`] for a value inside such a tree.
-    fn json_text_in_tree<T: DeserializeOwned>(&self, v: &Json<'_>, field: &str) -> Option<T> {
-        let parsed = match v {
-            Json::Null => return None,
-            Json::String(s) if blank_text(s) => return None,
-            Json::String(s) => serde_json::from_str::<Option<T>>(s),
-            other => serde_json::from_str::<Option<T>>(&other.to_string()),
-        };
-        self.or_warn(parsed, field)
-    }
-
-    /// The parsed value of a JSON-in-text field, or `None` with a warning when it did not parse.
-    fn or_warn<T>(&self, parsed: serde_json::Result<Option<T>>, field: &str) -> Option<T> {
-        parsed.unwrap_or_else(|e| {
-            self.warn(field, &format!("is not the expected JSON text ({e})"));
-            None
-        })
-    }
-}
-
-/// A JSON object's members in document order (whatever `serde_json::Map` keeps).
-struct OrderedPairs(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for OrderedPairs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = OrderedPairs;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object of properties")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<OrderedPairs, A::Error> {
-                let mut v = Vec::new();
-                while let Some((k, val)) = m.next_entry::<String, Value>()? {
-                    v.push((k, val));
-                }
-                Ok(OrderedPairs(v))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// The text of a scalar, `None` when absent or blank.
-fn text(v: Option<TextOrNumber>) -> Option<String> {
-    non_empty_owned(v?.into_string())
-}
-
-/// A JSON-in-text field that holds nothing: empty, blank or `null`.
-fn blank_text(s: &str) -> bool {
-    let s = s.trim();
-    s.is_empty() || s == "null"
-}
-
-/// [`value_str`] for a value of a borrowed tree.
-fn tree_str(v: Option<&Json<'_>>) -> Option<String> {
-    match v? {
-        Json::Null => None,
-        Json::String(s) => non_empty(Some(s)),
-        other => Some(other.to_string()),
-    }
-}
-
-/// The text of a JSON scalar inside a JSON-in-string field.
-fn value_str(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::Null => None,
-        Value::String(s) => non_empty(Some(s)),
-        other => Some(other.to_string()),
-    }
-}
-
-/// A whole-number quantity.
-fn quantity(v: Option<TextOrNumber>) -> i64 {
-    match v {
-        Some(TextOrNumber::Int(i)) => i,
-        Some(TextOrNumber::UInt(u)) => i64::try_from(u).unwrap_or(i64::MAX),
-        Some(TextOrNumber::Text(s)) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// The id of an order: `orderNo`, or PandaPon's internal `id` (with a warning) when the order
-/// has no `orderNo`.
-fn order_id(
-    platform: &'static str,
-    order_no: Option<TextOrNumber>,
-    id: Option<TextOrNumber>,
-    index: usize,
-) -> Option<String> {
-    if let Some(no) = text(order_no) {
-        return Some(no);
-    }
-    let id = text(id)?;
-    tracing::warn!(
-        "{platform}: order #{index} of the page has no orderNo; using PandaPon's internal id {id} as its order_id"
-    );
-    Some(id)
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ pub(super) fn each_order<'a, T: Deserialize<'a>>(
         inner_code: None,
         inner_msg: None,
         emitted: 0,
+        saw_list: false,
         stopped: false,
         each,
     };
@@ -58,6 +59,9 @@ pub(super) fn each_order<'a, T: Deserialize<'a>>(
     });
     match read {
         _ if state.stopped => Outcome::Stopped,
+        // No order list (`data: {}`, a missing `data`): the ordinary read decides whether that
+        // is an error (it is, unless `total` is 0).
+        Ok(()) if !state.saw_list => Outcome::Fallback,
         Ok(()) => Outcome::Done {
             head: state.head,
             total: state.total,
@@ -77,6 +81,8 @@ struct State<'f, T> {
     inner_code: Option<TextOrNumber>,
     inner_msg: Option<Value>,
     emitted: usize,
+    /// `data.data` was an array.
+    saw_list: bool,
     stopped: bool,
     each: &'f mut dyn FnMut(usize, T) -> bool,
 }
@@ -203,6 +209,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Orders<'_, '_, T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let state = self.0;
+        state.saw_list = true;
         while let Some(order) = seq.next_element::<T>()? {
             let index = state.emitted;
             state.emitted += 1;

@@ -4,7 +4,17 @@
 //! is JSON text whose `option_fields.zh` is JSON text again (the SKU properties, in document
 //! order) and whose `option_fields.SKU_IMG_URL` is the line's image. Sub-order status strings
 //! (`BULIDING`, sic) are kept verbatim as the line's `platform_status`; PandaPon documents no
-//! table for them, so the line's normalized `status` is null. Amounts are integers in fen.
+//! table for them, so the line's normalized `status` is null.
+//!
+//! Money: the seed does not say the unit of `purchaseAmount` and `domesticPostFee` (its example
+//! shows only `0` and `null`); the shop's `amount_unit` does (default fen, as the 1688 page of
+//! the same vendor), and a fraction read as fen is an error naming the field. The order's
+//! `purchaseAmount` is the total, Σ `domesticPostFee` the shipping, and a sub-order's
+//! `purchaseAmount` its line total. No unit price is given, so the lines are never complete and
+//! the discount is the page's own figure: Σ sub-order `purchaseAmount` + Σ `domesticPostFee` −
+//! the order's `purchaseAmount`, taking the sub-orders' amounts as before the order's discount
+//! (as PandaPon's 1688 line amounts are); null while any of them is (an unpaid order's
+//! sub-orders have none in the seed).
 
 use super::{At, Ctx, OrderedPairs, map_status, order_id, quantity, text, tree_str, value_str};
 use crate::error::PlatformError;
@@ -123,27 +133,27 @@ impl WireOrder<'_> {
         let at = At {
             platform,
             order: &id,
+            index,
         };
         let platform_status = text(own(self.status)).unwrap_or_default();
         let status = map_status(platform, &platform_status);
         let subs = self.sub_orders.unwrap_or_default();
 
-        let mut shipping: Option<Amount> = None;
+        // Σ domesticPostFee; unknown as soon as one sub-order's fee is.
+        let mut shipping: Option<Amount> = Some(Amount::ZERO);
         let mut purchase_ids: Vec<String> = Vec::new();
         let mut currency = None;
         let mut lines = Vec::with_capacity(subs.len());
         for (i, s) in subs.into_iter().enumerate() {
-            if let Some(fee) = at.fen(
+            let fee = at.amount(
+                ctx,
+                page,
                 own(s.domestic_post_fee.clone()),
                 &format!("subOrderVOS[{i}].domesticPostFee"),
-            ) {
-                shipping = Some(
-                    shipping
-                        .unwrap_or(Amount::ZERO)
-                        .checked_add(fee)
-                        .unwrap_or(fee),
-                );
-            }
+            )?;
+            shipping = shipping
+                .zip(fee)
+                .and_then(|(sum, fee)| sum.checked_add(fee));
             if let Some(p) = text(own(s.taobao_purchase_id.clone()))
                 && !purchase_ids.contains(&p)
             {
@@ -152,7 +162,15 @@ impl WireOrder<'_> {
             if currency.is_none() {
                 currency = non_blank(s.purchase_currency.clone());
             }
-            lines.push(line(&at, i, s));
+            lines.push(line(ctx, page, &at, i, s)?);
+        }
+        if lines.is_empty() {
+            // Postage is given per sub-order only.
+            at.warn(
+                "subOrderVOS",
+                "holds no sub-order, so shipping_fee is unknown",
+            );
+            shipping = None;
         }
 
         // The receiver view has no name or phone; the warehouse address the goods go to has.
@@ -171,7 +189,8 @@ impl WireOrder<'_> {
             zip: pick(r.zip, w.zip),
         };
 
-        Ok(Order {
+        let total = at.amount(ctx, page, own(self.purchase_amount), "purchaseAmount")?;
+        let mut order = Order {
             platform: platform.into(),
             shop: ctx.shop.into(),
             // One Taobao purchase order behind all sub-orders: the marketplace's id.
@@ -185,7 +204,7 @@ impl WireOrder<'_> {
             updated_at: None,
             paid_at: at.time(own(self.pay_time), "payTime"),
             currency: currency.unwrap_or_else(|| "CNY".into()),
-            total: at.fen(own(self.purchase_amount), "purchaseAmount"),
+            total,
             shipping_fee: shipping,
             discount: None,
             buyer: Party {
@@ -198,8 +217,32 @@ impl WireOrder<'_> {
             seller_memo: None,
             lines,
             order_id: id,
-        })
+        };
+        // No unit prices, so the lines are never complete: the page's own figure is what the
+        // sub-orders' amounts and postage come to, less what the order cost.
+        let figure = lines_paid(&order.lines)
+            .zip(order.shipping_fee)
+            .zip(order.total)
+            .and_then(|((goods, ship), total)| {
+                goods
+                    .value()
+                    .checked_add(ship.value())
+                    .and_then(|d| d.checked_sub(total.value()))
+            })
+            .map(Amount::from);
+        order.discount = order.derived_discount(figure);
+        Ok(order)
     }
+}
+
+/// Σ line totals, when every line has one.
+fn lines_paid(lines: &[OrderLine]) -> Option<Amount> {
+    if lines.is_empty() {
+        return None;
+    }
+    lines
+        .iter()
+        .try_fold(Amount::ZERO, |sum, l| sum.checked_add(l.total?))
 }
 
 fn non_blank(s: Option<Cow<'_, str>>) -> Option<String> {
@@ -222,7 +265,13 @@ impl Shape for SubOrderResult {
     }
 }
 
-fn line(at: &At, i: usize, s: WireSubOrder<'_>) -> OrderLine {
+fn line(
+    ctx: &Ctx,
+    page: Option<u32>,
+    at: &At,
+    i: usize,
+    s: WireSubOrder<'_>,
+) -> Result<OrderLine, PlatformError> {
     let field = format!("subOrderVOS[{i}].subOrderResult");
     let result = at.json_tree_in(s.sub_order_result.as_ref(), &field, &SubOrderResult);
     let options = result.as_ref().and_then(|r| r.get("option_fields"));
@@ -245,7 +294,13 @@ fn line(at: &At, i: usize, s: WireSubOrder<'_>) -> OrderLine {
         .unwrap_or_default();
     let from_result = |key: &str| tree_str(result.as_ref().and_then(|r| r.get(key)));
     let platform_status = text(own(s.status)).or_else(|| from_result("status"));
-    OrderLine {
+    let total = at.amount(
+        ctx,
+        page,
+        own(s.purchase_amount),
+        &format!("subOrderVOS[{i}].purchaseAmount"),
+    )?;
+    Ok(OrderLine {
         line_id: text(own(s.sub_order_id))
             .or_else(|| from_result("sub_purchase_order_id"))
             .unwrap_or_default(),
@@ -257,15 +312,12 @@ fn line(at: &At, i: usize, s: WireSubOrder<'_>) -> OrderLine {
         sku_properties,
         quantity: quantity(own(s.quantity)),
         unit_price: None,
-        total: at.fen(
-            own(s.purchase_amount),
-            &format!("subOrderVOS[{i}].purchaseAmount"),
-        ),
+        total,
         status: None::<Status>,
         platform_status,
         refund_status: text(own(s.refund_status)),
         carrier: None,
         tracking_number: None,
         image_url: tree_str(options.and_then(|o| o.get("SKU_IMG_URL"))),
-    }
+    })
 }

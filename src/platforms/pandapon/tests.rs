@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Config;
-use crate::error::{Exit, exit_code};
+use crate::error::{ErrorClass, Exit, exit_code};
 use crate::platforms::Window;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -525,6 +525,9 @@ fn streamed_saved_pages_read_as_ordinary_pages() {
             .to_string(),
         json!({"code": 200, "data": null}).to_string(),
         json!({"code": 200, "data": {"total": 0, "data": null}}).to_string(),
+        json!({"code": 200, "data": {}}).to_string(),
+        json!({"code": 200, "data": {"total": 3}}).to_string(),
+        json!({}).to_string(),
         // Code after data, and text codes.
         r#"{"data":{"total":1,"data":[{"orderNo":"A","status":10}]},"code":200}"#.into(),
         r#"{"code":"200","data":{"total":"1","data":[{"orderNo":"A","status":10}]}}"#.into(),
@@ -538,6 +541,7 @@ fn streamed_saved_pages_read_as_ordinary_pages() {
             endpoint,
             shop: "s",
             scheme: None,
+            amount_unit: AmountUnit::Fen,
         };
         for body in &bodies {
             let streamed = normalize_saved(platform, body.as_bytes(), "s")
@@ -551,3 +555,6 @@ fn streamed_saved_pages_read_as_ordinary_pages() {
         }
     }
 }
+
+#[path = "tests_money.rs"]
+mod money;

@@ -1,0 +1,268 @@
+//! Reading the wire values both pages share: amounts (fen, or the Taobao page's `amount_unit`),
+//! times, JSON packed in strings, ids and quantities. Whatever cannot be read is warned about
+//! with the order and its JSON path, and left null; only a fraction read as fen is an error.
+
+use super::{AmountUnit, Ctx, malformed, parse_time};
+use crate::error::PlatformError;
+use crate::model::{Amount, Timestamp, non_empty, non_empty_owned};
+use crate::platforms::TextOrNumber;
+use crate::platforms::json::{Json, Shape};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::fmt;
+
+/// Where a warning is about: platform, order and its place in the page.
+pub(super) struct At<'a> {
+    pub(super) platform: &'static str,
+    pub(super) order: &'a str,
+    /// The order's index in `data.data`.
+    pub(super) index: usize,
+}
+
+impl At<'_> {
+    /// The JSON path of one of the order's fields.
+    pub(super) fn path(&self, field: &str) -> String {
+        format!("$.data.data[{}].{field}", self.index)
+    }
+
+    pub(super) fn warn(&self, field: &str, what: &str) {
+        tracing::warn!(
+            "{}: order {}: field {field} ({}) {what}; it is left null and the order is kept",
+            self.platform,
+            self.order,
+            self.path(field)
+        );
+    }
+
+    /// A time field; one that does not parse is warned about and null.
+    pub(super) fn time(&self, v: Option<TextOrNumber>, field: &str) -> Option<Timestamp> {
+        let s = text(v)?;
+        let t = parse_time(&s);
+        if t.is_none() {
+            self.warn(
+                field,
+                &format!("holds {s:?}, which is not a known time format"),
+            );
+        }
+        t
+    }
+
+    /// An integer amount in fen; a missing one, or anything but a whole number, is warned
+    /// about and null (never 0.00).
+    pub(super) fn fen(&self, v: Option<TextOrNumber>, field: &str) -> Option<Amount> {
+        let Some(v) = v.filter(|v| !is_blank(v)) else {
+            self.warn(field, "is missing");
+            return None;
+        };
+        let minor = match v {
+            TextOrNumber::Int(i) => Some(i),
+            TextOrNumber::UInt(u) => i64::try_from(u).ok(),
+            TextOrNumber::Text(s) => s.trim().parse::<i64>().ok(),
+            TextOrNumber::Float(_) => None,
+        };
+        if minor.is_none() {
+            self.warn(field, "is not a whole number of fen");
+        }
+        minor.map(Amount::from_minor_units)
+    }
+
+    /// A Taobao-page amount in the shop's `amount_unit`. Missing or unreadable: warned about
+    /// and null. In fen, a fraction is an error: the unit is wrong for this shop, and every
+    /// amount would be a hundred times off.
+    pub(super) fn amount(
+        &self,
+        ctx: &Ctx,
+        page: Option<u32>,
+        v: Option<TextOrNumber>,
+        field: &str,
+    ) -> Result<Option<Amount>, PlatformError> {
+        let Some(v) = v.filter(|v| !is_blank(v)) else {
+            self.warn(field, "is missing");
+            return Ok(None);
+        };
+        // A JSON number with a fraction arrives as f64; its shortest round-trip text is the
+        // text the platform sent (for up to 15 significant digits), parsed exactly from here.
+        let text = v.into_string();
+        let Ok(value) = Amount::parse(&text) else {
+            self.warn(field, &format!("holds {text:?}, which is not an amount"));
+            return Ok(None);
+        };
+        match ctx.amount_unit {
+            AmountUnit::Yuan => Ok(Some(value)),
+            AmountUnit::Fen => {
+                let minor = value.value();
+                if !minor.fract().is_zero() {
+                    return Err(malformed(
+                        ctx,
+                        page,
+                        &self.path(field),
+                        format!(
+                            "order {}: {text} is not a whole number of fen; if this shop's \
+                             amounts are in yuan, set amount_unit = \"yuan\" in its config \
+                             (ordersync normalize: --amount-unit yuan)",
+                            self.order
+                        ),
+                    ));
+                }
+                let minor = i64::try_from(minor).ok();
+                if minor.is_none() {
+                    self.warn(field, &format!("holds {text:?}, which is out of range"));
+                }
+                Ok(minor.map(Amount::from_minor_units))
+            }
+        }
+    }
+
+    /// A JSON value packed in a string. Absent, null and empty are `None` silently; text that
+    /// does not parse is warned about (naming the order and the field) and `None`. A value that
+    /// already arrives as structured JSON is taken as is.
+    pub(super) fn json_text<T: DeserializeOwned>(
+        &self,
+        v: Option<&Value>,
+        field: &str,
+    ) -> Option<T> {
+        let parsed = match v? {
+            Value::Null => return None,
+            Value::String(s) if blank_text(s) => return None,
+            Value::String(s) => serde_json::from_str::<Option<T>>(s),
+            other => serde_json::from_value::<Option<T>>(other.clone()),
+        };
+        self.or_warn(parsed, field)
+    }
+
+    /// Like [`At::json_text`], into a tree that borrows from the text and keeps what `shape`
+    /// asks for (a JSON value given as such rather than as text is taken as it is).
+    pub(super) fn json_tree_in<'v>(
+        &self,
+        v: Option<&'v Json<'_>>,
+        field: &str,
+        shape: &'static dyn Shape,
+    ) -> Option<Json<'v>> {
+        let parsed = match v? {
+            Json::Null => return None,
+            Json::String(s) if blank_text(s) => return None,
+            Json::String(s) => Json::parse_shaped_text(s, shape),
+            other => return Some(other.clone()),
+        };
+        self.or_warn(
+            parsed.map(|tree| (tree != Json::Null).then_some(tree)),
+            field,
+        )
+    }
+
+    /// [`At::json_text`] for a value inside such a tree.
+    pub(super) fn json_text_in_tree<T: DeserializeOwned>(
+        &self,
+        v: &Json<'_>,
+        field: &str,
+    ) -> Option<T> {
+        let parsed = match v {
+            Json::Null => return None,
+            Json::String(s) if blank_text(s) => return None,
+            Json::String(s) => serde_json::from_str::<Option<T>>(s),
+            other => serde_json::from_str::<Option<T>>(&other.to_string()),
+        };
+        self.or_warn(parsed, field)
+    }
+
+    /// The parsed value of a JSON-in-text field, or `None` with a warning when it did not parse.
+    pub(super) fn or_warn<T>(
+        &self,
+        parsed: serde_json::Result<Option<T>>,
+        field: &str,
+    ) -> Option<T> {
+        parsed.unwrap_or_else(|e| {
+            self.warn(field, &format!("is not the expected JSON text ({e})"));
+            None
+        })
+    }
+}
+
+/// A JSON object's members in document order (whatever `serde_json::Map` keeps).
+pub(super) struct OrderedPairs(pub(super) Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for OrderedPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OrderedPairs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object of properties")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedPairs, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, val)) = m.next_entry::<String, Value>()? {
+                    v.push((k, val));
+                }
+                Ok(OrderedPairs(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A scalar that holds nothing: blank text.
+pub(super) fn is_blank(v: &TextOrNumber) -> bool {
+    matches!(v, TextOrNumber::Text(s) if s.trim().is_empty())
+}
+
+/// The text of a scalar, `None` when absent or blank.
+pub(super) fn text(v: Option<TextOrNumber>) -> Option<String> {
+    non_empty_owned(v?.into_string())
+}
+
+/// A JSON-in-text field that holds nothing: empty, blank or `null`.
+pub(super) fn blank_text(s: &str) -> bool {
+    let s = s.trim();
+    s.is_empty() || s == "null"
+}
+
+/// [`value_str`] for a value of a borrowed tree.
+pub(super) fn tree_str(v: Option<&Json<'_>>) -> Option<String> {
+    match v? {
+        Json::Null => None,
+        Json::String(s) => non_empty(Some(s)),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The text of a JSON scalar inside a JSON-in-string field.
+pub(super) fn value_str(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) => non_empty(Some(s)),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A whole-number quantity.
+pub(super) fn quantity(v: Option<TextOrNumber>) -> i64 {
+    match v {
+        Some(TextOrNumber::Int(i)) => i,
+        Some(TextOrNumber::UInt(u)) => i64::try_from(u).unwrap_or(i64::MAX),
+        Some(TextOrNumber::Text(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The id of an order: `orderNo`, or PandaPon's internal `id` (with a warning) when the order
+/// has no `orderNo`.
+pub(super) fn order_id(
+    platform: &'static str,
+    order_no: Option<TextOrNumber>,
+    id: Option<TextOrNumber>,
+    index: usize,
+) -> Option<String> {
+    if let Some(no) = text(order_no) {
+        return Some(no);
+    }
+    let id = text(id)?;
+    tracing::warn!(
+        "{platform}: order #{index} of the page has no orderNo; using PandaPon's internal id {id} as its order_id"
+    );
+    Some(id)
+}
