@@ -143,16 +143,16 @@ fn check_order(p: &Platform, o: &Value, t: &mut Tally) -> Result<(), String> {
             ));
         }
     }
-    if p.line_totals_paid {
-        if let (Some(paid), Some(total), Some(shipping)) = (paid, total, shipping) {
-            t.checked_b += 1;
-            if paid + shipping != total {
-                return Err(format!(
-                    "{}: order {id} breaks invariant B: line totals {paid} + shipping \
-                     {shipping} != total {total}\n{o}",
-                    p.id
-                ));
-            }
+    if p.line_totals_paid
+        && let (Some(paid), Some(total), Some(shipping)) = (paid, total, shipping)
+    {
+        t.checked_b += 1;
+        if paid + shipping != total {
+            return Err(format!(
+                "{}: order {id} breaks invariant B: line totals {paid} + shipping \
+                 {shipping} != total {total}\n{o}",
+                p.id
+            ));
         }
     }
     Ok(())
