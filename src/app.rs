@@ -262,7 +262,7 @@ fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()
     }
     if !quiet {
         eprintln!(
-            "ordersync: {} orders from {} (shop {}) in {:.1}s: {} windows, {} pages, {} requests ({} retried), {} duplicates dropped, {} re-scans{}",
+            "ordersync: {} orders from {} (shop {}) in {:.1}s: {} windows, {} pages, {} requests ({} retried), {} duplicates dropped, {} re-scans{}{}",
             s.orders_emitted,
             s.platform,
             s.shop,
@@ -273,6 +273,14 @@ fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()
             s.retries,
             s.duplicates_dropped,
             s.rescans,
+            if s.windows_reasked > 0 {
+                format!(
+                    ", {} windows asked again for answers that contradicted themselves",
+                    s.windows_reasked
+                )
+            } else {
+                String::new()
+            },
             if s.stopped_at_limit {
                 " (stopped at --limit)"
             } else {

@@ -68,6 +68,18 @@ pub enum PlatformError {
         status: u16,
         retry_after: Option<Duration>,
     },
+    /// A redirect that was not followed: to another origin (the request's signature, token
+    /// or secrets would go along), or one too many.
+    #[error(
+        "{platform} {endpoint}: HTTP status {status}, a redirect to {to}, not followed: a redirect to another host would carry the credentials there; check base_url"
+    )]
+    Redirect {
+        platform: &'static str,
+        endpoint: String,
+        status: u16,
+        /// The `Location`'s host (and port).
+        to: String,
+    },
     /// The request never got an answer (connection refused or reset, timeout).
     #[error("{platform} {endpoint}: {detail}")]
     Transport {
@@ -97,6 +109,18 @@ pub enum PlatformError {
         path: String,
         detail: String,
         saved_body: Option<PathBuf>,
+    },
+    /// The answer contradicts itself or the window's other answers (a total with no orders,
+    /// `has_next` on an empty page, a short page that is not the last). Trusting it would
+    /// complete a window with orders missing and move the state past them, so it is asked
+    /// again like a garbled answer, and the window fails when it keeps contradicting itself.
+    #[error("{platform} {endpoint}{page}: the answer contradicts itself: {detail}",
+        page = page.map(|p| format!(" page {p}")).unwrap_or_default())]
+    Contradiction {
+        platform: &'static str,
+        endpoint: String,
+        page: Option<u32>,
+        detail: String,
     },
     /// A request could not be built (bad local input such as a range the platform cannot serve).
     #[error("{platform}: {message}")]
@@ -137,10 +161,10 @@ impl PlatformError {
             // A cut-off body is most often a fault of the connection; retrying is safe because
             // list calls are idempotent. A well-formed answer of the wrong shape will not get
             // better by asking again.
-            PlatformError::Transport { .. } | PlatformError::Garbled { .. } => {
-                ErrorClass::Transient
-            }
-            PlatformError::Malformed { .. } => ErrorClass::Other,
+            PlatformError::Transport { .. }
+            | PlatformError::Garbled { .. }
+            | PlatformError::Contradiction { .. } => ErrorClass::Transient,
+            PlatformError::Malformed { .. } | PlatformError::Redirect { .. } => ErrorClass::Other,
             PlatformError::Request { .. } => ErrorClass::Invalid,
         }
     }

@@ -138,6 +138,7 @@ impl Transport {
             .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .no_proxy()
+            .redirect(same_origin_redirects())
             .build()?;
         // A burst of one and a period 2% longer than 1/rate, so that `rate` consecutive
         // requests span a little more than a second; `SecondGuard` then holds back any request
@@ -295,6 +296,14 @@ impl Transport {
             status,
             body.len()
         );
+        if status.is_redirection() {
+            return Err(PlatformError::Redirect {
+                platform: self.platform,
+                endpoint: endpoint.to_string(),
+                status: status.as_u16(),
+                to: location_host(resp.headers(), resp.url()),
+            });
+        }
         if !status.is_success() {
             return Err(PlatformError::Http {
                 platform: self.platform,
@@ -388,6 +397,26 @@ impl Transport {
     }
 }
 
+/// Redirects are followed only within the origin (scheme, host, port) they come from, five at
+/// most: a request carries its signature, token or client secret in its query, headers or
+/// body, and following a redirect would send them to whoever the `Location` names. A redirect
+/// that is not followed is answered as it is, and [`Transport::body`] makes it an error.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt.previous().first().is_some_and(|first| {
+            let next = attempt.url();
+            first.scheme() == next.scheme()
+                && first.host_str() == next.host_str()
+                && first.port_or_known_default() == next.port_or_known_default()
+        });
+        if same && attempt.previous().len() <= 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// Replace each secret in `text` with `[REDACTED]`.
 pub fn redact(text: &str, secrets: &[SecretString]) -> String {
     let mut out = text.to_string();
@@ -398,6 +427,25 @@ pub fn redact(text: &str, secrets: &[SecretString]) -> String {
         }
     }
     out
+}
+
+/// Where a redirect points, for the message: its host and port only (its path and query may
+/// carry a token).
+fn location_host(headers: &reqwest::header::HeaderMap, base: &reqwest::Url) -> String {
+    let Some(location) = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "nowhere (no Location header)".into();
+    };
+    match base.join(location) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => "an address without a host".into(),
+        },
+        Err(_) => "an unreadable Location".into(),
+    }
 }
 
 /// A reqwest error described without its URL (which may carry a token or signature).

@@ -1,0 +1,361 @@
+//! The binary against a hostile server: one that sits between it and the sandbox and can
+//! claim orders it does not list, redirect, echo what it was sent, cut an answer off, inflate
+//! a small gzip body into a huge one, or stall.
+//!
+//! The server speaks just enough HTTP/1.1 by hand (one request per connection) that each test
+//! decides, request by request, what goes back on the wire: a forwarded answer of the sandbox
+//! (changed or not), or raw bytes.
+
+use crate::support::{Env, Run, run_binary};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One request as the hostile server read it.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What the hostile server does with a request.
+#[allow(dead_code)] // Stall: for the run deadline
+pub enum Reply {
+    /// Ask the sandbox, and answer with its body as changed by the function.
+    Forward(Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>),
+    /// Write these bytes (a whole HTTP answer, or a piece of one) and close.
+    Raw(Vec<u8>),
+    /// Never answer.
+    Stall,
+}
+
+type Decide = dyn Fn(&Req) -> Reply + Send + Sync;
+
+/// A hostile server in front of `upstream` (the sandbox), with its own runtime.
+pub struct Hostile {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Req>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Hostile {
+    pub fn start(
+        upstream: SocketAddr,
+        decide: impl Fn(&Req) -> Reply + Send + Sync + 'static,
+    ) -> Hostile {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let decide: Arc<Decide> = Arc::new(decide);
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let log = seen.clone();
+        rt.spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (decide, client, log) = (decide.clone(), client.clone(), log.clone());
+                tokio::spawn(async move {
+                    let _ = serve(sock, upstream, &*decide, &client, &log).await;
+                });
+            }
+        });
+        Hostile {
+            addr,
+            seen,
+            _rt: rt,
+        }
+    }
+
+    /// `env`'s config with every base URL pointing here instead of at the sandbox.
+    pub fn config(&self, env: &Env) -> std::path::PathBuf {
+        let text = std::fs::read_to_string(&env.config).unwrap().replace(
+            &format!("http://{}", env.sandbox.addr),
+            &format!("http://{}", self.addr),
+        );
+        env.write_config("hostile.toml", &text)
+    }
+}
+
+async fn serve(
+    mut sock: tokio::net::TcpStream,
+    upstream: SocketAddr,
+    decide: &Decide,
+    client: &reqwest::Client,
+    log: &Mutex<Vec<Req>>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_string();
+    let target = first.next().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let req = Req {
+        method,
+        target,
+        headers,
+        body,
+    };
+    log.lock().unwrap().push(req.clone());
+    match decide(&req) {
+        Reply::Stall => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        Reply::Raw(bytes) => {
+            sock.write_all(&bytes).await?;
+            sock.flush().await?;
+        }
+        Reply::Forward(change) => {
+            let url = format!("http://{upstream}{}", req.target);
+            let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
+            let mut rb = client.request(method, url).body(req.body.clone());
+            for (k, v) in &req.headers {
+                if !["host", "content-length", "connection", "accept-encoding"]
+                    .contains(&k.as_str())
+                {
+                    rb = rb.header(k, v);
+                }
+            }
+            let resp = rb.send().await.map_err(std::io::Error::other)?;
+            let status = resp.status().as_u16();
+            let answer = resp.bytes().await.map_err(std::io::Error::other)?;
+            let answer = change(answer.to_vec());
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                answer.len()
+            );
+            sock.write_all(head.as_bytes()).await?;
+            sock.write_all(&answer).await?;
+            sock.flush().await?;
+        }
+    }
+    Ok(())
+}
+
+/// A whole JSON answer with this status line and extra headers.
+pub fn answer(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The answer with its orders taken out and everything else (totals, `has_next`) kept: every
+/// array of objects emptied, every member named by a number (vv-tool's trades) removed.
+pub fn without_orders(body: Vec<u8>) -> Vec<u8> {
+    fn strip(v: &mut Value) -> bool {
+        let mut changed = false;
+        match v {
+            Value::Array(items) if items.iter().any(Value::is_object) => {
+                items.clear();
+                changed = true;
+            }
+            Value::Array(items) => {
+                for i in items {
+                    changed |= strip(i);
+                }
+            }
+            Value::Object(m) => {
+                let before = m.len();
+                m.retain(|k, _| !k.chars().all(|c| c.is_ascii_digit()));
+                changed |= m.len() != before;
+                for (_, x) in m.iter_mut() {
+                    changed |= strip(x);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    strip(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// Whether the answer holds orders `without_orders` would take out.
+fn has_orders(body: &[u8]) -> bool {
+    without_orders(body.to_vec())
+        != serde_json::to_vec(&serde_json::from_slice::<Value>(body).unwrap_or(Value::Null))
+            .unwrap()
+}
+
+const SHOPS: [&str; 5] = [
+    "sandbox-taobao-tw",
+    "sandbox-taobao-enhanced",
+    "sandbox-vvtool",
+    "sandbox-pandapon-taobao",
+    "sandbox-pandapon-1688",
+];
+
+fn pull(config: &std::path::Path, shop: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "pull",
+        "--shop",
+        shop,
+        "--since",
+        "3d",
+        "--by",
+        "created",
+        "--page-size",
+        "5",
+        "--retries",
+        "1",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_binary(&args)
+}
+
+/// Issue 14: a page claiming orders it does not list completed the window, moved the mark and
+/// exited 0. Now the window is asked again, then fails with exit 4, the mark unmoved.
+#[test]
+fn a_total_without_its_orders_fails_the_window_and_keeps_the_mark() {
+    let env = Env::with_orders(900);
+    let hostile = Hostile::start(env.sandbox.addr, |_| {
+        Reply::Forward(Box::new(without_orders))
+    });
+    let config = hostile.config(&env);
+    for shop in SHOPS {
+        let state = env.path(&format!("{shop}.state.json"));
+        let r = pull(&config, shop, &["--state", state.to_str().unwrap()]);
+        assert_eq!(r.code, 4, "{shop}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("contradicts itself"),
+            "{shop}: {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{shop}: {}", r.stdout);
+        let mark = std::fs::read_to_string(&state).unwrap_or_default();
+        assert!(!mark.contains(shop), "{shop}: the mark moved: {mark}");
+    }
+}
+
+/// One contradicting answer is asked again; the run then completes with every order and says
+/// so in its summary.
+#[test]
+fn one_contradicting_answer_is_asked_again_and_counted() {
+    let env = Env::with_orders(900);
+    for shop in SHOPS {
+        let lied = Arc::new(AtomicUsize::new(0));
+        let l = lied.clone();
+        let hostile = Hostile::start(env.sandbox.addr, move |_| {
+            let l = l.clone();
+            Reply::Forward(Box::new(move |body| {
+                if has_orders(&body) && l.fetch_add(1, Ordering::SeqCst) == 0 {
+                    without_orders(body)
+                } else {
+                    body
+                }
+            }))
+        });
+        let config = hostile.config(&env);
+        let summary = env.path("summary.json");
+        let until = chrono::Utc::now() - chrono::Duration::minutes(5);
+        let until = until.to_rfc3339();
+        let direct = pull(&env.config, shop, &["--until", &until]).ok();
+        let r = pull(
+            &config,
+            shop,
+            &[
+                "--until",
+                &until,
+                "--summary-json",
+                summary.to_str().unwrap(),
+            ],
+        )
+        .ok();
+        assert!(
+            lied.load(Ordering::SeqCst) > 1,
+            "{shop}: nothing was forwarded"
+        );
+        assert_eq!(r.ndjson().len(), direct.ndjson().len(), "{shop}");
+        assert!(!direct.ndjson().is_empty(), "{shop}");
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(s["windows_reasked"], 1, "{shop}: {s}");
+        assert!(
+            r.stderr.contains("1 windows asked again"),
+            "{shop}: {}",
+            r.stderr
+        );
+    }
+}
+
+/// Issue 14: a 307 to another host was followed, the request (signature, token, a POSTed
+/// client secret) re-sent there. Now it is an error naming the status and the host.
+#[test]
+fn a_redirect_to_another_host_is_not_followed() {
+    let env = Env::with_orders(30);
+    let thief = Hostile::start(env.sandbox.addr, |_| {
+        Reply::Raw(answer("200 OK", &[], b"{}"))
+    });
+    let to = format!("http://{}/steal", thief.addr);
+    let hostile = Hostile::start(env.sandbox.addr, move |_| {
+        Reply::Raw(answer("307 Temporary Redirect", &[("Location", &to)], b""))
+    });
+    let config = hostile.config(&env);
+    for shop in ["sandbox-vvtool", "sandbox-taobao-tw"] {
+        let r = pull(&config, shop, &[]);
+        assert_eq!(r.code, 1, "{shop}: {}", r.stderr);
+        let host = thief.addr.to_string();
+        assert!(
+            r.stderr.contains("307") && r.stderr.contains(&host),
+            "{shop}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("/steal"), "{}", r.stderr);
+    }
+    assert!(hostile.seen.lock().unwrap().len() >= 2);
+    assert!(
+        thief.seen.lock().unwrap().is_empty(),
+        "requests were re-sent to the other host"
+    );
+}
