@@ -111,9 +111,20 @@ async fn load_source(
         });
     }
     Ok(Source {
-        config: Config::load(config)?,
+        config: remember_secrets(Config::load(config)?),
         _sandbox: None,
     })
+}
+
+/// Every secret of every shop is redacted from all output from now on.
+fn remember_secrets(config: Config) -> Config {
+    use secrecy::ExposeSecret;
+    for shop in &config.shops {
+        for s in shop.secrets() {
+            crate::logging::add_secret(s.expose_secret());
+        }
+    }
+    config
 }
 
 fn transport(
@@ -121,9 +132,13 @@ fn transport(
     rate_limit: Option<u32>,
     timeout: StdDuration,
     retries: usize,
-    dump: Option<std::path::PathBuf>,
+    dump: Option<&std::path::Path>,
 ) -> Result<Transport> {
-    Transport::new(TransportOptions {
+    let dumps = match dump {
+        Some(dir) => Some(crate::dump::Dumps::explicit(dir)?),
+        None => crate::dump::Dumps::default_dir(),
+    };
+    Ok(Transport::new(TransportOptions {
         platform: shop.platform.as_str(),
         base_url: shop.base_url.clone(),
         rate_limit: rate_limit.unwrap_or(shop.rate_limit),
@@ -133,8 +148,9 @@ fn transport(
             ..RetryPolicy::default()
         },
         secrets: shop.secrets(),
-        dump_dir: Some(dump.unwrap_or_else(|| std::env::temp_dir().join("ordersync"))),
-    })
+        dump_dir: None,
+    })?
+    .with_dumps(dumps))
 }
 
 async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -> Result<()> {
@@ -225,7 +241,7 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         args.rate_limit,
         args.timeout,
         args.retries,
-        args.dump_dir.clone(),
+        args.dump_dir.as_deref(),
     )?;
     // With --output, the file appears only at the end, so the state may only advance then;
     // on stdout, each window is delivered when flushed, so the state follows each window.
@@ -256,12 +272,12 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
 
 fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()> {
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(s)?;
+        let text = crate::logging::redact(&serde_json::to_string_pretty(s)?);
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the summary to {}", path.display()))?;
     }
     if !quiet {
-        eprintln!(
+        let line = format!(
             "ordersync: {} orders from {} (shop {}) in {:.1}s: {} windows, {} pages, {} requests ({} retried), {} duplicates dropped, {} re-scans{}{}",
             s.orders_emitted,
             s.platform,
@@ -287,6 +303,7 @@ fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()
                 ""
             }
         );
+        eprintln!("{}", crate::logging::redact(&line));
     }
     Ok(())
 }
@@ -500,7 +517,8 @@ fn human(d: StdDuration) -> String {
 }
 
 async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Result<()> {
-    let config = Config::load(config.as_deref())?;
+    let config = remember_secrets(Config::load(config.as_deref())?);
+    let redact = |e: &anyhow::Error| crate::logging::redact(&format!("{e:#}"));
     println!(
         "config file {}: {} shop(s)",
         config.path.display(),
@@ -516,7 +534,7 @@ async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Resul
             ),
             Err(e) => {
                 bad += 1;
-                println!("  {} ({}): {e:#}", shop.name, shop.platform);
+                println!("  {} ({}): {}", shop.name, shop.platform, redact(&e));
                 continue;
             }
         }
@@ -554,7 +572,7 @@ async fn config_check(config: Option<std::path::PathBuf>, online: bool) -> Resul
                 Ok(()) => println!("    online: a signed request succeeded"),
                 Err(e) => {
                     bad += 1;
-                    println!("    online: {e:#}");
+                    println!("    online: {}", redact(&e));
                 }
             }
         }

@@ -62,7 +62,7 @@ pub struct Transport {
     /// Values scrubbed from anything we save or print.
     secrets: Vec<SecretString>,
     /// Where malformed bodies are saved for the user to inspect.
-    dump_dir: Option<PathBuf>,
+    dumps: Option<crate::dump::Dumps>,
     pub stats: Arc<Stats>,
     /// Whose turn it is to read and parse a body: see [`Transport::send`].
     bodies: tokio::sync::Semaphore,
@@ -148,6 +148,9 @@ impl Transport {
             .expect("period is positive")
             .allow_burst(NonZeroU32::MIN);
         let limiter = RateLimiter::direct(quota);
+        for secret in &opts.secrets {
+            crate::logging::add_secret(secret.expose_secret());
+        }
         Ok(Transport {
             client,
             base_url: opts.base_url.trim_end_matches('/').to_string(),
@@ -156,11 +159,21 @@ impl Transport {
             guard: SecondGuard::new(opts.rate_limit),
             retry: opts.retry,
             secrets: opts.secrets,
-            dump_dir: opts.dump_dir,
+            // A folder named by the caller is used as it is (tests name a fresh one);
+            // `ordersync pull` checks it first (`with_dumps`).
+            dumps: opts
+                .dump_dir
+                .and_then(|d| crate::dump::Dumps::explicit(&d).ok()),
             stats: Arc::new(Stats::default()),
             bodies: tokio::sync::Semaphore::new(1),
             timeout: opts.timeout,
         })
+    }
+
+    /// Save malformed bodies with `dumps` (`None`: not at all).
+    pub fn with_dumps(mut self, dumps: Option<crate::dump::Dumps>) -> Transport {
+        self.dumps = dumps;
+        self
     }
 
     /// The platform id, for messages.
@@ -190,14 +203,22 @@ impl Transport {
                 self.guard.wait_turn().await;
                 self.stats.requests.fetch_add(1, Ordering::Relaxed);
                 let req = build(Utc::now())?;
-                self.head(endpoint, &req).await
+                let exchange = is_credentials_exchange(&req);
+                self.head(endpoint, &req).await.map(|r| (r, exchange))
             };
             // The place in the queue for reading bodies is taken at once, before the rate
             // limiter is waited for: whichever request the limiter lets out first, bodies are
             // read in the order the calls were made (see `head`).
             let (resp, turn) = tokio::join!(head, self.bodies.acquire());
             let _turn = turn.expect("the body semaphore is never closed");
-            let body = self.body(endpoint, resp?).await?;
+            let (resp, exchange) = resp?;
+            let body = self.body(endpoint, resp).await?;
+            if exchange {
+                // Whatever token it issues is a secret from now on, and its answer is never
+                // saved: a token must not land on disk.
+                remember_issued_tokens(&body);
+                return parse(&body);
+            }
             parse(&body).map_err(|e| self.save_malformed(e, page, &body))
         };
         attempt
@@ -248,6 +269,13 @@ impl Transport {
             rb = rb.query(&req.query);
         }
         for (k, v) in &req.headers {
+            if k.eq_ignore_ascii_case("authorization") {
+                // A bearer token (configured or issued) is a secret wherever it shows up.
+                crate::logging::add_secret(v);
+                if let Some((_scheme, token)) = v.split_once(' ') {
+                    crate::logging::add_secret(token);
+                }
+            }
             rb = rb.header(k, v);
         }
         rb = match &req.body {
@@ -334,9 +362,9 @@ impl Transport {
         }
     }
 
-    /// Remove every secret from a text.
+    /// Remove every secret from a text (this shop's, and every other known one).
     pub fn redact(&self, text: &str) -> String {
-        redact(text, &self.secrets)
+        crate::logging::redact(&redact(text, &self.secrets))
     }
 
     /// Save the raw body of a malformed response (secrets removed) and name the file.
@@ -382,18 +410,46 @@ impl Transport {
 
     /// Write a body (secrets removed) into the dump folder; the path, when it worked.
     fn save_body(&self, platform: &str, endpoint: &str, body: &[u8]) -> Option<PathBuf> {
-        self.dump_dir.as_ref().and_then(|dir| {
-            let text = self.redact(&String::from_utf8_lossy(body));
-            let _ = std::fs::create_dir_all(dir);
-            let name = format!(
-                "{}-{}-{}.json",
-                platform,
-                endpoint.trim_matches('/').replace('/', "_"),
-                Utc::now().format("%Y%m%dT%H%M%S%.3f")
-            );
-            let path = dir.join(name);
-            std::fs::write(&path, text).ok().map(|_| path)
-        })
+        self.dumps.as_ref()?.save(platform, endpoint, body)
+    }
+}
+
+/// Whether a request exchanges credentials for a token (OAuth2's `grant_type`, or a
+/// `client_secret` or `refresh_token` sent along): its answer carries a token.
+fn is_credentials_exchange(req: &ApiRequest) -> bool {
+    const KEYS: [&str; 3] = ["grant_type", "client_secret", "refresh_token"];
+    let named = |k: &str| KEYS.iter().any(|x| k.eq_ignore_ascii_case(x));
+    req.query.iter().any(|(k, _)| named(k))
+        || match &req.body {
+            Body::None => false,
+            Body::Form(f) => f.iter().any(|(k, _)| named(k)),
+            Body::Json(v) => v.as_object().is_some_and(|m| m.keys().any(|k| named(k))),
+        }
+}
+
+/// Remember every token a credentials exchange answered with: any text member whose name
+/// says token (`access_token`, `refresh_token`, `id_token`, ...), at any depth.
+fn remember_issued_tokens(body: &[u8]) {
+    fn walk(v: &serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match x {
+                        serde_json::Value::String(t)
+                            if k.to_ascii_lowercase().contains("token") =>
+                        {
+                            crate::logging::add_secret(t);
+                        }
+                        other => walk(other),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        walk(&v);
     }
 }
 

@@ -359,3 +359,157 @@ fn a_redirect_to_another_host_is_not_followed() {
         "requests were re-sent to the other host"
     );
 }
+
+/// The files in a folder, with their content (none when the folder was never made).
+fn saved(dir: &std::path::Path) -> Vec<(String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| {
+            let p = e.unwrap().path();
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            (p.display().to_string(), text)
+        })
+        .collect()
+}
+
+/// Issue 14: the token vv-tool issues during the run is a secret too: a server echoing it
+/// back (in an error, in a garbled body that gets saved) must not get it printed or saved.
+#[test]
+fn an_issued_token_never_leaves_the_process() {
+    let env = Env::with_orders(30);
+    let hostile = Hostile::start(env.sandbox.addr, |req| {
+        if req.target.contains("/oauth/token") {
+            return Reply::Forward(Box::new(|b| b));
+        }
+        let auth = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        // Cut off: garbled, so saved; the token in it raw and as the header was sent.
+        let body = format!(r#"{{"code":0,"data":{{"echo":"{auth}","again":"{auth}"#);
+        Reply::Raw(answer("200 OK", &[], body.as_bytes()))
+    });
+    let config = hostile.config(&env);
+    let dump = env.path("bodies");
+    let r = pull(
+        &config,
+        "sandbox-vvtool",
+        &["-vvv", "--dump-dir", dump.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let token = hostile
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|q| q.headers.clone())
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.trim_start_matches("Bearer ").to_string())
+        .expect("a list request was sent");
+    assert!(token.len() > 8, "{token}");
+    assert!(r.stderr.contains("raw body saved to"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(&token),
+        "the token was printed: {}",
+        r.stderr
+    );
+    let files = saved(&dump);
+    assert!(!files.is_empty());
+    for (path, text) in files {
+        assert!(text.contains("[REDACTED]"), "{path}: {text}");
+        assert!(!text.contains(&token), "{path} holds the token");
+    }
+}
+
+/// A token answer that cannot be read is not saved: it may hold the token.
+#[test]
+fn a_token_answer_is_never_saved() {
+    let env = Env::with_orders(30);
+    let hostile = Hostile::start(env.sandbox.addr, |_| {
+        let body =
+            br#"{"code":0,"data":{"access_token":"issued-by-the-hostile-9z8y7x","expires_in":"#;
+        Reply::Raw(answer("200 OK", &[], body))
+    });
+    let config = hostile.config(&env);
+    let dump = env.path("bodies");
+    let r = pull(
+        &config,
+        "sandbox-vvtool",
+        &["-vvv", "--dump-dir", dump.to_str().unwrap()],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("/oauth/token"), "{}", r.stderr);
+    assert!(!r.stderr.contains("9z8y7x"), "{}", r.stderr);
+    assert!(saved(&dump).is_empty(), "{:?}", saved(&dump));
+}
+
+/// A configured secret is removed in the forms JSON and URLs give it too: as sent in the
+/// query (percent-encoded), JSON-escaped, with non-ASCII as \u escapes. From the error line
+/// (a platform's message quoting it) and from a saved body alike.
+#[test]
+fn a_secret_is_removed_in_its_escaped_forms_too() {
+    let env = Env::with_orders(0);
+    let secret = "tok\"en/é-4242";
+    let escaped = [
+        r#"tok\"en\/é-4242"#,
+        r#"tok\"en/\u00e9-4242"#,
+        r#"tok\"en\/\u00E9-4242"#,
+    ];
+    let garbled = Arc::new(AtomicUsize::new(0));
+    let g = garbled.clone();
+    let hostile = Hostile::start(env.sandbox.addr, move |req| {
+        let target = req.target.clone();
+        if g.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+            // Garbled (cut off), so saved: the query as sent, and the escaped forms.
+            let body = format!(
+                r#"{{"code":"0","result":{{"echo":"{target}","a":"{}","b":"{}","c":"{}""#,
+                escaped[0], escaped[1], escaped[2]
+            );
+            Reply::Raw(answer("200 OK", &[], body.as_bytes()))
+        } else {
+            // An error whose message quotes the token (JSON-escaped on the wire).
+            let body = format!(
+                r#"{{"type":"ISV","code":"InvalidParameter","message":"bad token {} in {target}","request_id":"1"}}"#,
+                escaped[1]
+            );
+            Reply::Raw(answer("200 OK", &[], body.as_bytes()))
+        }
+    });
+    let text = format!(
+        "[shops.t]\nplatform = \"taobao-tw\"\nbase_url = \"http://{}/rest\"\napp_key = \"1\"\n\
+         app_secret = \"app-secret-1234\"\naccess_token = {}\n",
+        hostile.addr,
+        toml_string(secret)
+    );
+    let config = env.write_config("escaped.toml", &text);
+    let dump = env.path("bodies");
+    for _ in 0..2 {
+        let r = pull(
+            &config,
+            "t",
+            &["-vvv", "--dump-dir", dump.to_str().unwrap()],
+        );
+        assert_ne!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("[REDACTED]"), "{}", r.stderr);
+        for form in std::iter::once(secret)
+            .chain(escaped)
+            .chain(["tok%22en%2F%C3%A9-4242"])
+        {
+            assert!(!r.stderr.contains(form), "{form} printed: {}", r.stderr);
+        }
+    }
+    let files = saved(&dump);
+    assert!(!files.is_empty());
+    for (path, text) in files {
+        assert!(!text.contains("4242"), "{path}: {text}");
+    }
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
