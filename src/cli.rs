@@ -218,7 +218,8 @@ pub struct PullArgs {
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
-    /// Folder for raw bodies of malformed responses [default: the system temp dir].
+    /// Folder for raw bodies of malformed responses, private to the user (0700, own)
+    /// [default: $XDG_CACHE_HOME/ordersync/bodies, else ~/.cache/ordersync/bodies].
     #[arg(long, value_name = "DIR")]
     pub dump_dir: Option<PathBuf>,
 }

@@ -513,3 +513,78 @@ fn a_secret_is_removed_in_its_escaped_forms_too() {
 fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
+
+/// `ordersync ARGS` with extra environment variables.
+fn run_with_env(args: &[&str], vars: &[(&str, &std::path::Path)]) -> Run {
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    cmd.args(args)
+        .env_remove("ORDERSYNC_LOG")
+        .env_remove("ORDERSYNC_CONFIG")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// Issue 14: bodies were saved in a shared, predictable `$TMPDIR/ordersync`. Now in the
+/// user's cache folder, private, as new 0600 files; a folder open to others, or a link, is
+/// refused.
+#[cfg(unix)]
+#[test]
+fn saved_bodies_go_to_a_private_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::with_orders(0);
+    let hostile = Hostile::start(env.sandbox.addr, |_| {
+        Reply::Raw(answer("200 OK", &[], br#"{"code":"0","result":{"#))
+    });
+    let config = hostile.config(&env);
+    let cache = env.path("cache");
+    let args = [
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        "1d",
+        "--retries",
+        "0",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let r = run_with_env(&args, &[("XDG_CACHE_HOME", &cache)]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let bodies = cache.join("ordersync/bodies");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&bodies), 0o700);
+    let files = saved(&bodies);
+    assert!(!files.is_empty());
+    assert!(
+        files.iter().any(|(p, _)| r.stderr.contains(p)),
+        "{}",
+        r.stderr
+    );
+    for (p, _) in &files {
+        assert_eq!(mode(std::path::Path::new(p)), 0o600, "{p}");
+    }
+    let before = files.len();
+
+    // Opened to others: refused, nothing saved, the run still says what went wrong.
+    std::fs::set_permissions(&bodies, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let r = run_with_env(&args, &[("XDG_CACHE_HOME", &cache)]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("chmod 700"), "{}", r.stderr);
+    assert_eq!(saved(&bodies).len(), before);
+
+    // --dump-dir gets the same checks, and a bad one is a usage error before anything runs.
+    let link = env.path("link");
+    std::os::unix::fs::symlink(&bodies, &link).unwrap();
+    let r = run_binary(&[&args[..], &["--dump-dir", link.to_str().unwrap()]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert_eq!(saved(&bodies).len(), before);
+}
