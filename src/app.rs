@@ -165,6 +165,9 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
             PlatformId::ALL.map(|p| p.as_str()).join("|")
         )));
     }
+    if let Some(p) = args.summary_json.as_deref() {
+        refuse_link("--summary-json", p)?;
+    }
     let source = load_source(args.sandbox, config.as_deref(), args.sandbox_orders).await?;
     let mut shop = source
         .config
@@ -234,6 +237,9 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         scan_until: now,
         concurrency: usize::from(args.concurrency),
     };
+    if let Some(dir) = args.output.as_deref().and_then(|p| p.parent()) {
+        crate::sync::state::remove_leftovers(dir);
+    }
     let out = Output::open(args.output.as_deref())?;
     let mut sink = sink::make(args.format, args.csv_mode, args.csv_bom, out);
     let t = transport(
@@ -273,7 +279,7 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
 fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()> {
     if let Some(path) = json {
         let text = crate::logging::redact(&serde_json::to_string_pretty(s)?);
-        std::fs::write(path, text + "\n")
+        write_no_follow(path, (text + "\n").as_bytes())
             .with_context(|| format!("cannot write the summary to {}", path.display()))?;
     }
     if !quiet {
@@ -306,6 +312,27 @@ fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()
         eprintln!("{}", crate::logging::redact(&line));
     }
     Ok(())
+}
+
+/// A file named by `flag` must not be a symbolic link: writing through one would let whoever
+/// planted it choose which file a run overwrites.
+fn refuse_link(flag: &str, path: &std::path::Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(usage(format!(
+            "{flag} {} is a symbolic link; it is not followed: give the file's own path",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Create or replace `path`'s content, never through a symbolic link.
+fn write_no_follow(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
+    opts.open(path)?.write_all(bytes)
 }
 
 async fn serve_sandbox(args: SandboxArgs) -> Result<()> {
