@@ -248,20 +248,27 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         args.timeout,
         args.retries,
         args.dump_dir.as_deref(),
-    )?;
+    )?
+    .with_max_body(args.max_body);
     // With --output, the file appears only at the end, so the state may only advance then;
     // on stdout, each window is delivered when flushed, so the state follows each window.
     let per_window = args.output.is_none();
     let mut last_end = None;
+    let deadline = args.give_up_after;
     let result: Result<Summary> = with_adapter!(&shop, |a| {
-        sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
+        let pulling = sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
             last_end = Some(end);
             match &state {
                 Some(s) if per_window => s.advance(end),
                 _ => Ok(()),
             }
-        })
-        .await
+        });
+        // The whole run is bounded: a server answering just slowly enough never to time
+        // out, or a ban waited out over and over, ends here.
+        match tokio::time::timeout(deadline, pulling).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::Error::new(crate::error::GaveUp(human(deadline)))),
+        }
     });
     let mut summary = match result {
         Ok(s) => s,

@@ -28,6 +28,13 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
+/// The run took longer than `--give-up-after`: exit code 4, like giving up on retries.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "gave up: the run took longer than --give-up-after {0}; the state is at the last complete window"
+)]
+pub struct GaveUp(pub String);
+
 /// What kind of failure a platform error is, for retries and exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -79,6 +86,15 @@ pub enum PlatformError {
         status: u16,
         /// The `Location`'s host (and port).
         to: String,
+    },
+    /// The answer is bigger than `--max-body` (once inflated, when it came compressed).
+    #[error(
+        "{platform} {endpoint}: the answer is larger than {limit} bytes (--max-body); not read further"
+    )]
+    TooLarge {
+        platform: &'static str,
+        endpoint: String,
+        limit: u64,
     },
     /// The request never got an answer (connection refused or reset, timeout).
     #[error("{platform} {endpoint}: {detail}")]
@@ -164,7 +180,9 @@ impl PlatformError {
             PlatformError::Transport { .. }
             | PlatformError::Garbled { .. }
             | PlatformError::Contradiction { .. } => ErrorClass::Transient,
-            PlatformError::Malformed { .. } | PlatformError::Redirect { .. } => ErrorClass::Other,
+            PlatformError::Malformed { .. }
+            | PlatformError::Redirect { .. }
+            | PlatformError::TooLarge { .. } => ErrorClass::Other,
             PlatformError::Request { .. } => ErrorClass::Invalid,
         }
     }
@@ -199,7 +217,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<UsageError>().is_some() {
             return Exit::Usage;
         }
-        if cause.downcast_ref::<crate::sync::state::Locked>().is_some() {
+        if cause.downcast_ref::<crate::sync::state::Locked>().is_some()
+            || cause.downcast_ref::<GaveUp>().is_some()
+        {
             return Exit::GaveUp;
         }
         if let Some(p) = cause.downcast_ref::<PlatformError>() {

@@ -68,7 +68,13 @@ pub struct Transport {
     bodies: tokio::sync::Semaphore,
     /// For the answer's head, and again for its body once it is its turn to be read.
     timeout: Duration,
+    /// The most bytes of one answer read (after gzip inflation): `--max-body`.
+    max_body: u64,
 }
+
+/// The default `--max-body`: far above the largest real page (a 500-trade taobao-enhanced
+/// page is a few MB), low enough that a hostile or broken server cannot exhaust memory.
+pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
 
 /// The platforms count requests per second (a sliding second, in the sandbox). The limiter
 /// spaces requests a little more than 1/rate apart, but a task woken late can send a request
@@ -167,7 +173,14 @@ impl Transport {
             stats: Arc::new(Stats::default()),
             bodies: tokio::sync::Semaphore::new(1),
             timeout: opts.timeout,
+            max_body: DEFAULT_MAX_BODY,
         })
+    }
+
+    /// Read at most `bytes` of any answer (`--max-body`).
+    pub fn with_max_body(mut self, bytes: u64) -> Transport {
+        self.max_body = bytes.max(1);
+        self
     }
 
     /// Save malformed bodies with `dumps` (`None`: not at all).
@@ -306,11 +319,28 @@ impl Transport {
             .map(Duration::from_secs);
         // Read piece by piece into one buffer sized from Content-Length: collecting the pieces
         // first and then joining them held a big page (a few MB of trades) twice.
-        let expected = resp.content_length().unwrap_or(0).min(MOST_PREALLOCATED);
+        let too_large = || PlatformError::TooLarge {
+            platform: self.platform,
+            endpoint: endpoint.to_string(),
+            limit: self.max_body,
+        };
+        if resp.content_length().is_some_and(|n| n > self.max_body) {
+            return Err(too_large());
+        }
+        let expected = resp
+            .content_length()
+            .unwrap_or(0)
+            .min(MOST_PREALLOCATED)
+            .min(self.max_body);
         let reading = async {
             let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+            // Pieces come inflated when the answer was gzipped: the cap counts what is held.
             while let Some(piece) = resp.chunk().await.transpose() {
-                body.extend_from_slice(&piece.map_err(|e| self.transport_err(endpoint, &e))?);
+                let piece = piece.map_err(|e| self.transport_err(endpoint, &e))?;
+                if (body.len() + piece.len()) as u64 > self.max_body {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&piece);
             }
             Ok(body)
         };

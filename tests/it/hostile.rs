@@ -25,7 +25,6 @@ pub struct Req {
 }
 
 /// What the hostile server does with a request.
-#[allow(dead_code)] // Stall: for the run deadline
 pub enum Reply {
     /// Ask the sandbox, and answer with its body as changed by the function.
     Forward(Box<dyn Fn(Vec<u8>) -> Vec<u8> + Send + Sync>),
@@ -587,4 +586,89 @@ fn saved_bodies_go_to_a_private_folder() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
     assert_eq!(saved(&bodies).len(), before);
+}
+
+/// Issue 14: an answer was read whole, however big, and a small gzip body inflated without
+/// bound. Now `--max-body` caps what is read, inflated.
+#[test]
+fn a_body_past_the_cap_is_refused_inflated_or_not() {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+    let env = Env::with_orders(0);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&vec![b' '; 3 << 20]).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    let big = vec![b' '; 2 << 20];
+    static INFLATED: AtomicUsize = AtomicUsize::new(0);
+    // The first answer a gzip bomb (3 MiB of spaces in a few KiB), the second plainly big.
+    let hostile = Hostile::start(env.sandbox.addr, move |_| {
+        let n = INFLATED.fetch_add(1, Ordering::SeqCst);
+        if n.is_multiple_of(2) {
+            Reply::Raw(answer("200 OK", &[("Content-Encoding", "gzip")], &bomb))
+        } else {
+            Reply::Raw(answer("200 OK", &[], &big))
+        }
+    });
+    let config = hostile.config(&env);
+    for _ in 0..2 {
+        let r = pull(&config, "sandbox-taobao-tw", &["--max-body", "1MiB"]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("larger than 1048576 bytes (--max-body)"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(INFLATED.load(Ordering::SeqCst), 2, "one of each");
+}
+
+/// Issue 14: nothing bounded a whole run. `--give-up-after` does: exit 4, the state at the
+/// last complete window.
+#[test]
+fn a_stalling_server_is_given_up_on_with_the_state_at_the_last_window() {
+    let env = Env::with_orders(0);
+    let asked = Arc::new(AtomicUsize::new(0));
+    let a = asked.clone();
+    // No orders: one request per window. Two windows are answered, the third never is.
+    let hostile = Hostile::start(env.sandbox.addr, move |_| {
+        if a.fetch_add(1, Ordering::SeqCst) < 2 {
+            Reply::Forward(Box::new(|b| b))
+        } else {
+            Reply::Stall
+        }
+    });
+    let config = hostile.config(&env);
+    let since = chrono::Utc::now() - chrono::Duration::days(4);
+    let state = env.path("state.json");
+    let started = std::time::Instant::now();
+    let r = run_binary(&[
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--by",
+        "modified",
+        "--since",
+        &since.to_rfc3339(),
+        "--window",
+        "1d",
+        "--state",
+        state.to_str().unwrap(),
+        "--give-up-after",
+        "3s",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("--give-up-after 3s"), "{}", r.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let mark = chrono::DateTime::parse_from_rfc3339(
+        s["shops"]["sandbox-taobao-tw"]["mark"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        mark.timestamp_millis(),
+        (since + chrono::Duration::days(2)).timestamp_millis()
+    );
 }
