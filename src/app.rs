@@ -217,6 +217,45 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         Some(u) => u,
         None => latest,
     };
+    let mark = state.as_ref().and_then(|s| s.mark());
+    if let Some(mark) = mark.filter(|&m| m > now) {
+        // A clock turned back, or a state copied from elsewhere: orders up to the mark would
+        // never be pulled again.
+        tracing::warn!(
+            "the state's mark for shop {:?} ({}) is ahead of now ({}): everything before it \
+             counts as pulled. If the clock was wrong, reset it: ordersync state reset --state {} \
+             --shop {} --to TIME",
+            shop.name,
+            mark.to_rfc3339(),
+            now.to_rfc3339(),
+            args.state
+                .as_deref()
+                .unwrap_or(std::path::Path::new("FILE"))
+                .display(),
+            shop.name
+        );
+    }
+    if since >= until
+        && let Some(mark) = mark
+    {
+        // Resuming from the state, nothing is due yet: success, not a mistake. A mark ahead
+        // of now is worth a warning (a clock turned back, a state copied from elsewhere):
+        // orders up to it would never be pulled again.
+        if mark <= now {
+            tracing::info!(
+                "nothing to pull yet: the state's mark ({}) is within --settle and --lookback of now",
+                mark.to_rfc3339()
+            );
+        }
+        let summary = Summary {
+            platform: shop.platform.to_string(),
+            shop: shop.name.clone(),
+            since: since.to_rfc3339(),
+            until: until.to_rfc3339(),
+            ..Summary::default()
+        };
+        return report(&summary, quiet, args.summary_json.as_deref());
+    }
     if since >= until {
         return Err(usage(format!(
             "nothing to pull: --since {} is not before the end of the range {}",
