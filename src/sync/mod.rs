@@ -19,6 +19,7 @@
 //! sink is flushed and `checkpoint` is called with the window's end, which is what state files
 //! record.
 
+mod check;
 pub mod progress;
 pub mod state;
 pub mod window;
@@ -641,7 +642,7 @@ impl<A: Adapter> Fetcher<'_, A> {
         // A page that contradicts itself fails like a garbled one: the transport asks again.
         let parse = |b: &[u8]| {
             let p = self.adapter.parse_list(b, &q)?;
-            match contradiction(&p, page, size) {
+            match check::contradiction(&p, page, size) {
                 None => Ok(p),
                 Some(detail) => {
                     self.reasked(w);
@@ -763,37 +764,6 @@ fn is_contradiction(e: &anyhow::Error) -> bool {
         e.downcast_ref::<PlatformError>(),
         Some(PlatformError::Contradiction { .. })
     )
-}
-
-/// What is wrong with page `n` (of `size` orders) on its own, if anything: orders missing
-/// that its own total or `has_next` says are there.
-fn contradiction(p: &ListPage, n: u32, size: u32) -> Option<String> {
-    let got = p.orders.len() as u64;
-    let size = u64::from(size);
-    match p.has_next {
-        Some(true) if got == 0 => return Some("has_next is true on a page with no orders".into()),
-        Some(true) if got < size => {
-            return Some(format!(
-                "has_next is true on a short page ({got} of {size} orders)"
-            ));
-        }
-        _ => {}
-    }
-    let total = p.total?;
-    let before = u64::from(n.saturating_sub(1)) * size;
-    let expected = total.saturating_sub(before).min(size);
-    if got < expected {
-        return Some(format!(
-            "the total is {total}, so page {n} of {size} orders should hold {expected}, but it holds {got}"
-        ));
-    }
-    if p.has_next == Some(false) && before + got < total {
-        return Some(format!(
-            "has_next is false on page {n}, but the total is {total} and {} came so far",
-            before + got
-        ));
-    }
-    None
 }
 
 fn is_transient(e: &anyhow::Error) -> bool {
