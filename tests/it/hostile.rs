@@ -672,3 +672,30 @@ fn a_stalling_server_is_given_up_on_with_the_state_at_the_last_window() {
         (since + chrono::Duration::days(2)).timestamp_millis()
     );
 }
+
+/// A window whose pages each look plausible (page 2 without its orders, and without a total
+/// that would give it away) but add up to less than page 1's total is asked again, then fails.
+#[test]
+fn pages_that_do_not_add_up_to_the_total_fail_the_window() {
+    let env = Env::with_orders(900);
+    let hostile = Hostile::start(env.sandbox.addr, |req| {
+        let form = String::from_utf8_lossy(&req.body).into_owned();
+        let second = form.split('&').any(|kv| kv == "page_no=2");
+        Reply::Forward(Box::new(move |body| {
+            if !second {
+                return body;
+            }
+            let mut v: Value = serde_json::from_slice(&without_orders(body)).unwrap();
+            v["data"].as_object_mut().unwrap().remove("total");
+            serde_json::to_vec(&v).unwrap()
+        }))
+    });
+    let config = hostile.config(&env);
+    let r = pull(&config, "sandbox-taobao-enhanced", &[]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("but its pages held") && r.stderr.contains("asking for the window again"),
+        "{}",
+        r.stderr
+    );
+}
