@@ -284,10 +284,8 @@ impl Transport {
         for (k, v) in &req.headers {
             if k.eq_ignore_ascii_case("authorization") {
                 // A bearer token (configured or issued) is a secret wherever it shows up.
-                crate::logging::add_secret(v);
-                if let Some((_scheme, token)) = v.split_once(' ') {
-                    crate::logging::add_secret(token);
-                }
+                let token = v.split_once(' ').map_or(v.as_str(), |(_scheme, t)| t);
+                crate::logging::add_secret(token);
             }
             rb = rb.header(k, v);
         }
