@@ -378,13 +378,20 @@ fn sparse_created_windows_grow_and_has_next_paging_wastes_little() {
 #[test]
 fn dense_windows_are_cut_before_they_are_scanned() {
     let env = Env::with_orders(4_000);
+    // One range for every run: with `--since 31d` alone each run ended at its own "now minus
+    // --settle", and an order modified in the seconds between two runs' ends was in one set
+    // only.
+    let since = (Utc::now() - Duration::days(31)).to_rfc3339();
+    let until = (Utc::now() - Duration::minutes(5)).to_rfc3339();
     let pull = |shop: &str, by: &str, window: &str| {
         let args = [
             "pull",
             "--shop",
             shop,
             "--since",
-            "31d",
+            &since,
+            "--until",
+            &until,
             "--by",
             by,
             "--window",
