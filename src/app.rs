@@ -121,9 +121,20 @@ async fn load_source(
         });
     }
     Ok(Source {
-        config: Config::load(config)?,
+        config: remember_secrets(Config::load(config)?),
         _sandbox: None,
     })
+}
+
+/// Every secret of every shop is redacted from all output from now on.
+fn remember_secrets(config: Config) -> Config {
+    use secrecy::ExposeSecret;
+    for shop in &config.shops {
+        for s in shop.secrets() {
+            crate::logging::add_secret(s.expose_secret());
+        }
+    }
+    config
 }
 
 fn transport(
@@ -131,9 +142,13 @@ fn transport(
     rate_limit: Option<u32>,
     timeout: StdDuration,
     retries: usize,
-    dump: Option<std::path::PathBuf>,
+    dump: Option<&std::path::Path>,
 ) -> Result<Transport> {
-    Transport::new(TransportOptions {
+    let dumps = match dump {
+        Some(dir) => Some(crate::dump::Dumps::explicit(dir)?),
+        None => crate::dump::Dumps::default_dir(),
+    };
+    Ok(Transport::new(TransportOptions {
         platform: shop.platform.as_str(),
         base_url: shop.base_url.clone(),
         rate_limit: rate_limit.unwrap_or(shop.rate_limit),
@@ -143,8 +158,9 @@ fn transport(
             ..RetryPolicy::default()
         },
         secrets: shop.secrets(),
-        dump_dir: Some(dump.unwrap_or_else(|| std::env::temp_dir().join("ordersync"))),
-    })
+        dump_dir: None,
+    })?
+    .with_dumps(dumps))
 }
 
 async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -> Result<()> {
@@ -158,6 +174,9 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
             "with --sandbox, say which platform: --platform {}",
             PlatformId::ALL.map(|p| p.as_str()).join("|")
         )));
+    }
+    if let Some(p) = args.summary_json.as_deref() {
+        refuse_link("--summary-json", p)?;
     }
     let source = load_source(args.sandbox, config.as_deref(), args.sandbox_orders).await?;
     let mut shop = source
@@ -208,6 +227,45 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         Some(u) => u,
         None => latest,
     };
+    let mark = state.as_ref().and_then(|s| s.mark());
+    if let Some(mark) = mark.filter(|&m| m > now) {
+        // A clock turned back, or a state copied from elsewhere: orders up to the mark would
+        // never be pulled again.
+        tracing::warn!(
+            "the state's mark for shop {:?} ({}) is ahead of now ({}): everything before it \
+             counts as pulled. If the clock was wrong, reset it: ordersync state reset --state {} \
+             --shop {} --to TIME",
+            shop.name,
+            mark.to_rfc3339(),
+            now.to_rfc3339(),
+            args.state
+                .as_deref()
+                .unwrap_or(std::path::Path::new("FILE"))
+                .display(),
+            shop.name
+        );
+    }
+    if since >= until
+        && let Some(mark) = mark
+    {
+        // Resuming from the state, nothing is due yet: success, not a mistake. A mark ahead
+        // of now is worth a warning (a clock turned back, a state copied from elsewhere):
+        // orders up to it would never be pulled again.
+        if mark <= now {
+            tracing::info!(
+                "nothing to pull yet: the state's mark ({}) is within --settle and --lookback of now",
+                mark.to_rfc3339()
+            );
+        }
+        let summary = Summary {
+            platform: shop.platform.to_string(),
+            shop: shop.name.clone(),
+            since: since.to_rfc3339(),
+            until: until.to_rfc3339(),
+            ..Summary::default()
+        };
+        return report(&summary, quiet, args.summary_json.as_deref());
+    }
     if since >= until {
         return Err(usage(format!(
             "nothing to pull: --since {} is not before the end of the range {}",
@@ -230,6 +288,9 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     };
     let output = sink::file_or_stdout(args.output.as_deref());
     let (format, csv_mode) = sink::choose_format(args.format, args.csv_mode, args.csv_bom, output)?;
+    if let Some(dir) = output.and_then(|p| p.parent()) {
+        crate::sync::state::remove_leftovers(dir);
+    }
     let out = Output::open(output)?;
     let mut sink = sink::make(format, csv_mode, args.csv_bom, out);
     let t = transport(
@@ -237,21 +298,28 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
         args.rate_limit,
         args.timeout,
         args.retries,
-        args.dump_dir.clone(),
-    )?;
+        args.dump_dir.as_deref(),
+    )?
+    .with_max_body(args.max_body);
     // With --output, the file appears only at the end, so the state may only advance then;
     // on stdout, each window is delivered when flushed, so the state follows each window.
     let per_window = output.is_none();
     let mut last_end = None;
+    let deadline = args.give_up_after;
     let result: Result<Summary> = with_adapter!(&shop, |a| {
-        sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
+        let pulling = sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
             last_end = Some(end);
             match &state {
                 Some(s) if per_window => s.advance(end),
                 _ => Ok(()),
             }
-        })
-        .await
+        });
+        // The whole run is bounded: a server answering just slowly enough never to time
+        // out, or a ban waited out over and over, ends here.
+        match tokio::time::timeout(deadline, pulling).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::Error::new(crate::error::GaveUp(human(deadline)))),
+        }
     });
     let mut summary = match result {
         Ok(s) => s,
@@ -268,7 +336,7 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
 
 fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()> {
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(s)? + "\n";
+        let text = crate::logging::redact(&serde_json::to_string_pretty(s)?) + "\n";
         if sink::file_or_stdout(Some(path)).is_none() {
             let mut stdout = std::io::stdout().lock();
             stdout
@@ -276,13 +344,13 @@ fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()
                 .and_then(|()| stdout.flush())
                 .context("cannot write the summary to stdout")?;
         } else {
-            std::fs::write(path, text)
+            write_no_follow(path, text.as_bytes())
                 .with_context(|| format!("cannot write the summary to {}", path.display()))?;
         }
     }
     if !quiet {
-        eprintln!(
-            "ordersync: {} orders from {} (shop {}) in {:.1}s: {} windows, {} pages, {} requests ({} retried), {} duplicates dropped, {} re-scans{}",
+        let line = format!(
+            "ordersync: {} orders from {} (shop {}) in {:.1}s: {} windows, {} pages, {} requests ({} retried), {} duplicates dropped, {} re-scans{}{}",
             s.orders_emitted,
             s.platform,
             s.shop,
@@ -293,14 +361,44 @@ fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()
             s.retries,
             s.duplicates_dropped,
             s.rescans,
+            if s.windows_reasked > 0 {
+                format!(
+                    ", {} windows asked again for answers that contradicted themselves",
+                    s.windows_reasked
+                )
+            } else {
+                String::new()
+            },
             if s.stopped_at_limit {
                 " (stopped at --limit)"
             } else {
                 ""
             }
         );
+        eprintln!("{}", crate::logging::redact(&line));
     }
     Ok(())
+}
+
+/// A file named by `flag` must not be a symbolic link: writing through one would let whoever
+/// planted it choose which file a run overwrites.
+fn refuse_link(flag: &str, path: &std::path::Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(usage(format!(
+            "{flag} {} is a symbolic link; it is not followed: give the file's own path",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Create or replace `path`'s content, never through a symbolic link.
+fn write_no_follow(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
+    opts.open(path)?.write_all(bytes)
 }
 
 async fn serve_sandbox(args: SandboxArgs) -> Result<()> {
@@ -541,7 +639,7 @@ async fn probe_signature_scheme(
              PandaPon shop (pandapon-taobao or pandapon-1688)",
         ));
     };
-    let config = Config::load(config.as_deref())?;
+    let config = remember_secrets(Config::load(config.as_deref())?);
     let shop = config.pick(Some(name), None)?;
     if !matches!(
         shop.platform,
@@ -555,7 +653,7 @@ async fn probe_signature_scheme(
     }
     let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
     let probe = crate::platforms::pandapon::probe::probe(shop, &t).await?;
-    print!("{probe}");
+    print!("{}", crate::logging::redact(&probe.to_string()));
     probe.into_result()
 }
 
@@ -564,7 +662,8 @@ async fn config_check(
     online: bool,
     only: Option<&str>,
 ) -> Result<()> {
-    let config = Config::load(config.as_deref())?;
+    let config = remember_secrets(Config::load(config.as_deref())?);
+    let redact = |e: &anyhow::Error| crate::logging::redact(&format!("{e:#}"));
     if let Some(name) = only {
         config.pick(Some(name), None)?;
     }
@@ -587,7 +686,7 @@ async fn config_check(
             ),
             Err(e) => {
                 bad += 1;
-                println!("  {} ({}): {e:#}", shop.name, shop.platform);
+                println!("  {} ({}): {}", shop.name, shop.platform, redact(&e));
                 continue;
             }
         }
@@ -625,7 +724,7 @@ async fn config_check(
                 Ok(()) => println!("    online: a signed request succeeded"),
                 Err(e) => {
                     bad += 1;
-                    println!("    online: {e:#}");
+                    println!("    online: {}", redact(&e));
                 }
             }
         }

@@ -18,7 +18,8 @@ Exit codes:
   1  anything else went wrong
   2  usage or config error (bad flag, date, config file, missing credential)
   3  the platform refused authentication or permission (secret, token, signature)
-  4  gave up on a transient failure (network, throttling) after retries;
+  4  gave up on a transient failure (network, throttling, answers that
+     contradict themselves) after retries, or after --give-up-after;
      the state file is left at the last complete window
 
 Logging: -v, -vv, -vvv or ORDERSYNC_LOG (e.g. ORDERSYNC_LOG=ordersync=debug). Logs,
@@ -217,11 +218,22 @@ pub struct PullArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub retries: usize,
 
+    /// Give up on the whole run after this long (exit 4; the state stays at the last
+    /// complete window, so the next run resumes there).
+    #[arg(long, value_parser = duration_arg, default_value = "10m", value_name = "DURATION")]
+    pub give_up_after: Duration,
+
+    /// The largest answer read, once inflated when it came gzipped (e.g. 64MiB, 512KiB); a
+    /// larger one is an error. Far above the largest real page.
+    #[arg(long, value_parser = size_arg, default_value = "64MiB", value_name = "SIZE")]
+    pub max_body: u64,
+
     /// Also write the end-of-run summary as JSON to FILE (- is stdout).
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
 
-    /// Folder for raw bodies of malformed responses [default: the system temp dir].
+    /// Folder for raw bodies of malformed responses, private to the user (0700, own)
+    /// [default: $XDG_CACHE_HOME/ordersync/bodies, else ~/.cache/ordersync/bodies].
     #[arg(long, value_name = "DIR")]
     pub dump_dir: Option<PathBuf>,
 }
@@ -345,6 +357,29 @@ fn time_arg(s: &str) -> Result<DateTime<Utc>, String> {
     parse_time(s, Utc::now())
 }
 
+/// A size in bytes: a number, optionally with KiB/MiB/GiB (or K/M/G, KB/MB/GB: all binary).
+fn size_arg(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a size; use e.g. 64MiB, 512KiB or 1000000"
+            ));
+        }
+    };
+    n.parse::<u64>()
+        .ok()
+        .filter(|&n| n > 0)
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| format!("{s:?} is not a size; use e.g. 64MiB, 512KiB or 1000000"))
+}
+
 fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
@@ -360,5 +395,15 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size_arg("64MiB"), Ok(64 << 20));
+        assert_eq!(size_arg("512k"), Ok(512 << 10));
+        assert_eq!(size_arg("1000"), Ok(1000));
+        for bad in ["", "0", "MiB", "1TiB", "-1", "99999999999999999999G"] {
+            assert!(size_arg(bad).is_err(), "{bad}");
+        }
     }
 }

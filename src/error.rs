@@ -28,6 +28,13 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
+/// The run took longer than `--give-up-after`: exit code 4, like giving up on retries.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "gave up: the run took longer than --give-up-after {0}; the state is at the last complete window"
+)]
+pub struct GaveUp(pub String);
+
 /// What kind of failure a platform error is, for retries and exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -68,6 +75,27 @@ pub enum PlatformError {
         status: u16,
         retry_after: Option<Duration>,
     },
+    /// A redirect that was not followed: to another origin (the request's signature, token
+    /// or secrets would go along), or one too many.
+    #[error(
+        "{platform} {endpoint}: HTTP status {status}, a redirect to {to}, not followed: a redirect to another host would carry the credentials there; check base_url"
+    )]
+    Redirect {
+        platform: &'static str,
+        endpoint: String,
+        status: u16,
+        /// The `Location`'s host (and port).
+        to: String,
+    },
+    /// The answer is bigger than `--max-body` (once inflated, when it came compressed).
+    #[error(
+        "{platform} {endpoint}: the answer is larger than {limit} bytes (--max-body); not read further"
+    )]
+    TooLarge {
+        platform: &'static str,
+        endpoint: String,
+        limit: u64,
+    },
     /// The request never got an answer (connection refused or reset, timeout).
     #[error("{platform} {endpoint}: {detail}")]
     Transport {
@@ -97,6 +125,18 @@ pub enum PlatformError {
         path: String,
         detail: String,
         saved_body: Option<PathBuf>,
+    },
+    /// The answer contradicts itself or the window's other answers (a total with no orders,
+    /// `has_next` on an empty page, a short page that is not the last). Trusting it would
+    /// complete a window with orders missing and move the state past them, so it is asked
+    /// again like a garbled answer, and the window fails when it keeps contradicting itself.
+    #[error("{platform} {endpoint}{page}: the answer contradicts itself: {detail}",
+        page = page.map(|p| format!(" page {p}")).unwrap_or_default())]
+    Contradiction {
+        platform: &'static str,
+        endpoint: String,
+        page: Option<u32>,
+        detail: String,
     },
     /// A request could not be built (bad local input such as a range the platform cannot serve).
     #[error("{platform}: {message}")]
@@ -137,10 +177,12 @@ impl PlatformError {
             // A cut-off body is most often a fault of the connection; retrying is safe because
             // list calls are idempotent. A well-formed answer of the wrong shape will not get
             // better by asking again.
-            PlatformError::Transport { .. } | PlatformError::Garbled { .. } => {
-                ErrorClass::Transient
-            }
-            PlatformError::Malformed { .. } => ErrorClass::Other,
+            PlatformError::Transport { .. }
+            | PlatformError::Garbled { .. }
+            | PlatformError::Contradiction { .. } => ErrorClass::Transient,
+            PlatformError::Malformed { .. }
+            | PlatformError::Redirect { .. }
+            | PlatformError::TooLarge { .. } => ErrorClass::Other,
             PlatformError::Request { .. } => ErrorClass::Invalid,
         }
     }
@@ -175,7 +217,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<UsageError>().is_some() {
             return Exit::Usage;
         }
-        if cause.downcast_ref::<crate::sync::state::Locked>().is_some() {
+        if cause.downcast_ref::<crate::sync::state::Locked>().is_some()
+            || cause.downcast_ref::<GaveUp>().is_some()
+        {
             return Exit::GaveUp;
         }
         if let Some(p) = cause.downcast_ref::<PlatformError>() {

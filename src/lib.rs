@@ -12,6 +12,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dump;
 pub mod error;
 pub mod logging;
 pub mod model;

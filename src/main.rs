@@ -23,7 +23,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Secrets known by now (configured, or issued during the run) are removed from
+            // the last line too: an error may quote what a platform echoed back.
+            eprintln!("error: {}", ordersync::logging::redact(&format!("{e:#}")));
             let code = exit_code(&e);
             ExitCode::from(code as u8)
         }

@@ -62,13 +62,19 @@ pub struct Transport {
     /// Values scrubbed from anything we save or print.
     secrets: Vec<SecretString>,
     /// Where malformed bodies are saved for the user to inspect.
-    dump_dir: Option<PathBuf>,
+    dumps: Option<crate::dump::Dumps>,
     pub stats: Arc<Stats>,
     /// Whose turn it is to read and parse a body: see [`Transport::send`].
     bodies: tokio::sync::Semaphore,
     /// For the answer's head, and again for its body once it is its turn to be read.
     timeout: Duration,
+    /// The most bytes of one answer read (after gzip inflation): `--max-body`.
+    max_body: u64,
 }
+
+/// The default `--max-body`: far above the largest real page (a 500-trade taobao-enhanced
+/// page is a few MB), low enough that a hostile or broken server cannot exhaust memory.
+pub const DEFAULT_MAX_BODY: u64 = 64 << 20;
 
 /// The platforms count requests per second (a sliding second, in the sandbox). The limiter
 /// spaces requests a little more than 1/rate apart, but a task woken late can send a request
@@ -138,6 +144,7 @@ impl Transport {
             .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .no_proxy()
+            .redirect(same_origin_redirects())
             .build()?;
         // A burst of one and a period 2% longer than 1/rate, so that `rate` consecutive
         // requests span a little more than a second; `SecondGuard` then holds back any request
@@ -147,6 +154,9 @@ impl Transport {
             .expect("period is positive")
             .allow_burst(NonZeroU32::MIN);
         let limiter = RateLimiter::direct(quota);
+        for secret in &opts.secrets {
+            crate::logging::add_secret(secret.expose_secret());
+        }
         Ok(Transport {
             client,
             base_url: opts.base_url.trim_end_matches('/').to_string(),
@@ -155,11 +165,28 @@ impl Transport {
             guard: SecondGuard::new(opts.rate_limit),
             retry: opts.retry,
             secrets: opts.secrets,
-            dump_dir: opts.dump_dir,
+            // A folder named by the caller is used as it is (tests name a fresh one);
+            // `ordersync pull` checks it first (`with_dumps`).
+            dumps: opts
+                .dump_dir
+                .and_then(|d| crate::dump::Dumps::explicit(&d).ok()),
             stats: Arc::new(Stats::default()),
             bodies: tokio::sync::Semaphore::new(1),
             timeout: opts.timeout,
+            max_body: DEFAULT_MAX_BODY,
         })
+    }
+
+    /// Read at most `bytes` of any answer (`--max-body`).
+    pub fn with_max_body(mut self, bytes: u64) -> Transport {
+        self.max_body = bytes.max(1);
+        self
+    }
+
+    /// Save malformed bodies with `dumps` (`None`: not at all).
+    pub fn with_dumps(mut self, dumps: Option<crate::dump::Dumps>) -> Transport {
+        self.dumps = dumps;
+        self
     }
 
     /// The platform id, for messages.
@@ -189,14 +216,22 @@ impl Transport {
                 self.guard.wait_turn().await;
                 self.stats.requests.fetch_add(1, Ordering::Relaxed);
                 let req = build(Utc::now())?;
-                self.head(endpoint, &req).await
+                let exchange = is_credentials_exchange(&req);
+                self.head(endpoint, &req).await.map(|r| (r, exchange))
             };
             // The place in the queue for reading bodies is taken at once, before the rate
             // limiter is waited for: whichever request the limiter lets out first, bodies are
             // read in the order the calls were made (see `head`).
             let (resp, turn) = tokio::join!(head, self.bodies.acquire());
             let _turn = turn.expect("the body semaphore is never closed");
-            let body = self.body(endpoint, resp?).await?;
+            let (resp, exchange) = resp?;
+            let body = self.body(endpoint, resp).await?;
+            if exchange {
+                // Whatever token it issues is a secret from now on, and its answer is never
+                // saved: a token must not land on disk.
+                remember_issued_tokens(&body);
+                return parse(&body);
+            }
             parse(&body).map_err(|e| self.save_malformed(e, page, &body))
         };
         attempt
@@ -247,6 +282,11 @@ impl Transport {
             rb = rb.query(&req.query);
         }
         for (k, v) in &req.headers {
+            if k.eq_ignore_ascii_case("authorization") {
+                // A bearer token (configured or issued) is a secret wherever it shows up.
+                let token = v.split_once(' ').map_or(v.as_str(), |(_scheme, t)| t);
+                crate::logging::add_secret(token);
+            }
             rb = rb.header(k, v);
         }
         rb = match &req.body {
@@ -277,11 +317,28 @@ impl Transport {
             .map(Duration::from_secs);
         // Read piece by piece into one buffer sized from Content-Length: collecting the pieces
         // first and then joining them held a big page (a few MB of trades) twice.
-        let expected = resp.content_length().unwrap_or(0).min(MOST_PREALLOCATED);
+        let too_large = || PlatformError::TooLarge {
+            platform: self.platform,
+            endpoint: endpoint.to_string(),
+            limit: self.max_body,
+        };
+        if resp.content_length().is_some_and(|n| n > self.max_body) {
+            return Err(too_large());
+        }
+        let expected = resp
+            .content_length()
+            .unwrap_or(0)
+            .min(MOST_PREALLOCATED)
+            .min(self.max_body);
         let reading = async {
             let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+            // Pieces come inflated when the answer was gzipped: the cap counts what is held.
             while let Some(piece) = resp.chunk().await.transpose() {
-                body.extend_from_slice(&piece.map_err(|e| self.transport_err(endpoint, &e))?);
+                let piece = piece.map_err(|e| self.transport_err(endpoint, &e))?;
+                if (body.len() + piece.len()) as u64 > self.max_body {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&piece);
             }
             Ok(body)
         };
@@ -295,6 +352,14 @@ impl Transport {
             status,
             body.len()
         );
+        if status.is_redirection() {
+            return Err(PlatformError::Redirect {
+                platform: self.platform,
+                endpoint: endpoint.to_string(),
+                status: status.as_u16(),
+                to: location_host(resp.headers(), resp.url()),
+            });
+        }
         if !status.is_success() {
             return Err(PlatformError::Http {
                 platform: self.platform,
@@ -325,9 +390,9 @@ impl Transport {
         }
     }
 
-    /// Remove every secret from a text.
+    /// Remove every secret from a text (this shop's, and every other known one).
     pub fn redact(&self, text: &str) -> String {
-        redact(text, &self.secrets)
+        crate::logging::redact(&redact(text, &self.secrets))
     }
 
     /// Save the raw body of a malformed response (secrets removed) and name the file.
@@ -373,19 +438,67 @@ impl Transport {
 
     /// Write a body (secrets removed) into the dump folder; the path, when it worked.
     fn save_body(&self, platform: &str, endpoint: &str, body: &[u8]) -> Option<PathBuf> {
-        self.dump_dir.as_ref().and_then(|dir| {
-            let text = self.redact(&String::from_utf8_lossy(body));
-            let _ = std::fs::create_dir_all(dir);
-            let name = format!(
-                "{}-{}-{}.json",
-                platform,
-                endpoint.trim_matches('/').replace('/', "_"),
-                Utc::now().format("%Y%m%dT%H%M%S%.3f")
-            );
-            let path = dir.join(name);
-            std::fs::write(&path, text).ok().map(|_| path)
-        })
+        self.dumps.as_ref()?.save(platform, endpoint, body)
     }
+}
+
+/// Whether a request exchanges credentials for a token (OAuth2's `grant_type`, or a
+/// `client_secret` or `refresh_token` sent along): its answer carries a token.
+fn is_credentials_exchange(req: &ApiRequest) -> bool {
+    const KEYS: [&str; 3] = ["grant_type", "client_secret", "refresh_token"];
+    let named = |k: &str| KEYS.iter().any(|x| k.eq_ignore_ascii_case(x));
+    req.query.iter().any(|(k, _)| named(k))
+        || match &req.body {
+            Body::None => false,
+            Body::Form(f) => f.iter().any(|(k, _)| named(k)),
+            Body::Json(v) => v.as_object().is_some_and(|m| m.keys().any(|k| named(k))),
+        }
+}
+
+/// Remember every token a credentials exchange answered with: any text member whose name
+/// says token (`access_token`, `refresh_token`, `id_token`, ...), at any depth.
+fn remember_issued_tokens(body: &[u8]) {
+    fn walk(v: &serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match x {
+                        serde_json::Value::String(t)
+                            if k.to_ascii_lowercase().contains("token") =>
+                        {
+                            crate::logging::add_secret(t);
+                        }
+                        other => walk(other),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(walk),
+            _ => {}
+        }
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        walk(&v);
+    }
+}
+
+/// Redirects are followed only within the origin (scheme, host, port) they come from, five at
+/// most: a request carries its signature, token or client secret in its query, headers or
+/// body, and following a redirect would send them to whoever the `Location` names. A redirect
+/// that is not followed is answered as it is, and [`Transport::body`] makes it an error.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt.previous().first().is_some_and(|first| {
+            let next = attempt.url();
+            first.scheme() == next.scheme()
+                && first.host_str() == next.host_str()
+                && first.port_or_known_default() == next.port_or_known_default()
+        });
+        if same && attempt.previous().len() <= 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// Replace each secret in `text` with `[REDACTED]`.
@@ -398,6 +511,25 @@ pub fn redact(text: &str, secrets: &[SecretString]) -> String {
         }
     }
     out
+}
+
+/// Where a redirect points, for the message: its host and port only (its path and query may
+/// carry a token).
+fn location_host(headers: &reqwest::header::HeaderMap, base: &reqwest::Url) -> String {
+    let Some(location) = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return "nowhere (no Location header)".into();
+    };
+    match base.join(location) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => "an address without a host".into(),
+        },
+        Err(_) => "an unreadable Location".into(),
+    }
 }
 
 /// A reqwest error described without its URL (which may carry a token or signature).

@@ -11,7 +11,10 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let t = s.trim();
     if let Some(d) = parse_duration(t) {
-        return Ok(now - d);
+        return now.checked_sub_signed(d).ok_or_else(|| too_long(s));
+    }
+    if looks_like_duration(t) {
+        return Err(too_long(s));
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.to_utc());
@@ -36,7 +39,11 @@ fn bad(s: &str) -> String {
     )
 }
 
-/// `90s`, `30m`, `24h`, `7d`, `2w`.
+/// The longest duration accepted, in days (a century): far beyond any range worth pulling,
+/// and well inside what times can represent, so no sum or difference of times overflows.
+pub const LONGEST_DAYS: i64 = 36_525;
+
+/// `90s`, `30m`, `24h`, `7d`, `2w`, up to [`LONGEST_DAYS`].
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let unit = s.chars().last()?;
@@ -44,13 +51,33 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     if n < 0 {
         return None;
     }
-    match unit {
-        's' => Some(Duration::seconds(n)),
-        'm' => Some(Duration::minutes(n)),
-        'h' => Some(Duration::hours(n)),
-        'd' => Some(Duration::days(n)),
-        'w' => Some(Duration::weeks(n)),
+    let d = match unit {
+        's' => Duration::try_seconds(n),
+        'm' => Duration::try_minutes(n),
+        'h' => Duration::try_hours(n),
+        'd' => Duration::try_days(n),
+        'w' => Duration::try_weeks(n),
         _ => None,
+    }?;
+    (d <= Duration::days(LONGEST_DAYS)).then_some(d)
+}
+
+/// Digits and a unit: a duration, if perhaps too long to be one.
+fn looks_like_duration(s: &str) -> bool {
+    let s = s.trim();
+    s.strip_suffix(['s', 'm', 'h', 'd', 'w'])
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn too_long(s: &str) -> String {
+    format!("{s:?} is too long: durations go up to a century ({LONGEST_DAYS}d)")
+}
+
+fn duration_error(s: &str, examples: &str) -> String {
+    if looks_like_duration(s) {
+        too_long(s)
+    } else {
+        format!("{s:?} is not a duration; use e.g. {examples}")
     }
 }
 
@@ -58,15 +85,16 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 pub fn duration_or_zero_arg(s: &str) -> Result<std::time::Duration, String> {
     parse_duration(s)
         .and_then(|d| d.to_std().ok())
-        .ok_or_else(|| format!("{s:?} is not a duration; use e.g. 0s, 90s, 30m, 24h, 7d"))
+        .ok_or_else(|| duration_error(s, "0s, 90s, 30m, 24h, 7d"))
 }
 
 /// A clap value parser for durations (`--window 30m`).
 pub fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    parse_duration(s)
-        .and_then(|d| d.to_std().ok())
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{s:?} is not a duration; use e.g. 90s, 30m, 24h, 7d"))
+    match parse_duration(s).and_then(|d| d.to_std().ok()) {
+        Some(d) if !d.is_zero() => Ok(d),
+        Some(_) => Err(format!("{s:?} is zero; use e.g. 90s, 30m, 24h, 7d")),
+        None => Err(duration_error(s, "90s, 30m, 24h, 7d")),
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +126,21 @@ mod tests {
         assert!(parse_time("-5d", now()).is_err());
         assert!(duration_arg("0m").is_err());
         assert_eq!(duration_arg("30m").unwrap().as_secs(), 1800);
+    }
+
+    #[test]
+    fn durations_past_a_century_are_refused_not_panicked_on() {
+        for s in [
+            "100000000d",
+            "9223372036854775807s",
+            "99999999999999999999d",
+            "5300w",
+        ] {
+            let e = parse_time(s, now()).unwrap_err();
+            assert!(e.contains("too long"), "{s}: {e}");
+            assert!(duration_arg(s).unwrap_err().contains("too long"), "{s}");
+            assert!(duration_or_zero_arg(s).unwrap_err().contains("too long"));
+        }
+        assert!(duration_arg("36525d").is_ok());
     }
 }

@@ -257,6 +257,8 @@ impl Output {
                     dir.display()
                 ))
             })?;
+        // Locked while it lives: the next run removes such files only when no run holds them.
+        let _ = tmp.as_file().try_lock();
         Ok(Output::File {
             tmp: BufWriter::with_capacity(64 * 1024, tmp),
             path: path.to_path_buf(),

@@ -19,6 +19,7 @@
 //! sink is flushed and `checkpoint` is called with the window's end, which is what state files
 //! record.
 
+mod check;
 pub mod progress;
 pub mod state;
 pub mod window;
@@ -69,6 +70,8 @@ pub struct Summary {
     pub duplicates_dropped: u64,
     pub filtered_out: u64,
     pub rescans: u64,
+    /// Windows asked again because an answer contradicted itself or the window's total.
+    pub windows_reasked: u64,
     pub split_windows: u64,
     pub elapsed_ms: u64,
     /// End of the last window emitted completely.
@@ -85,6 +88,8 @@ struct Fetcher<'a, A: Adapter> {
     t: &'a Transport,
     plan: &'a Plan,
     pages: AtomicU64,
+    /// Windows (start, end in ms) in which an answer contradicted itself.
+    reasked: std::sync::Mutex<std::collections::HashSet<(i64, i64)>>,
 }
 
 /// Takes pages in order: filter, dedupe, write, count.
@@ -166,6 +171,7 @@ pub async fn pull<A: Adapter>(
         t,
         plan,
         pages: AtomicU64::new(0),
+        reasked: Default::default(),
     };
     let mut emitter = Emitter {
         sink,
@@ -296,6 +302,7 @@ pub async fn pull<A: Adapter>(
     s.pages = fetcher.pages.load(Ordering::Relaxed);
     s.requests = t.stats.requests.load(Ordering::Relaxed);
     s.retries = t.stats.retries.load(Ordering::Relaxed);
+    s.windows_reasked = fetcher.reasked_count();
     s.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(s)
 }
@@ -375,6 +382,18 @@ async fn window<A: Adapter>(
                 }
                 Ok(Scan::Unverified) => continue,
                 Ok(Scan::Limit) => return Ok(Scanned::Limit),
+                // The pass as a whole does not add up: asked again, and the window fails
+                // when it never does (halving a window that lies would not help).
+                Ok(Scan::Contradicted(err)) if attempt + 1 < SCANS_BEFORE_SPLIT => {
+                    tracing::warn!(
+                        "{}; asking for the window again",
+                        f.t.redact(&err.to_string())
+                    );
+                    continue;
+                }
+                Ok(Scan::Contradicted(err)) => return Err(err.into()),
+                // A page kept contradicting itself through the transport's retries.
+                Err(err) if is_contradiction(&err) => return Err(err),
                 Err(err) if is_transient(&err) && depth < 3 => {
                     if let Some((a, b)) = window::halve(w) {
                         tracing::warn!(
@@ -438,6 +457,9 @@ async fn scan<A: Adapter>(
     }
     let full_first = first.orders.len() as u32 >= size;
     let has_next = first.has_next;
+    // Orders the pass received, against what page 1 claimed (the re-read of page 1 at the end
+    // of a newest-first scan is not counted).
+    let mut received = first.orders.len() as u64;
     if e.emit(first)? {
         return Ok(Scan::Limit);
     }
@@ -469,6 +491,7 @@ async fn scan<A: Adapter>(
                 .buffered(f.plan.concurrency.max(1));
             while let Some(page) = pages_stream.next().await {
                 let page = page?;
+                received += page.orders.len() as u64;
                 last_total = page.total.or(last_total);
                 if e.emit(page)? {
                     return Ok(Scan::Limit);
@@ -518,6 +541,7 @@ async fn scan<A: Adapter>(
                 let page = page?;
                 pages_in_pass += 1;
                 let got = page.orders.len() as u32;
+                received += u64::from(got);
                 last_total = page.total.or(last_total);
                 more = got > 0
                     && match (page.total, page.has_next) {
@@ -534,6 +558,20 @@ async fn scan<A: Adapter>(
         }
     };
     e.pass_pages = Some(pages_in_pass);
+    if let Some(total) = total0
+        && end_total == total0
+        && received < total
+    {
+        f.reasked(w);
+        return Ok(Scan::Contradicted(PlatformError::Contradiction {
+            platform: f.t.platform(),
+            endpoint: f.adapter.list_endpoint(by).to_string(),
+            page: None,
+            detail: format!(
+                "window {w} claims {total} orders from start to end, but its pages held {received}"
+            ),
+        }));
+    }
     if total0.is_none() && by == By::Modified && pages_in_pass > 1 {
         return Ok(Scan::Unverified);
     }
@@ -567,6 +605,18 @@ fn page_size<A: Adapter>(adapter: &A, plan: &Plan) -> u32 {
 }
 
 impl<A: Adapter> Fetcher<'_, A> {
+    /// Note that window `w` had to be asked again because an answer contradicted itself.
+    fn reasked(&self, w: Window) {
+        self.reasked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((w.start.timestamp_millis(), w.end.timestamp_millis()));
+    }
+
+    fn reasked_count(&self) -> u64 {
+        self.reasked.lock().unwrap_or_else(|e| e.into_inner()).len() as u64
+    }
+
     /// Page 1 of a window.
     async fn first_page(&self, w: Window, by: By) -> Result<ListPage, PlatformError> {
         self.fetch(w, by, 1, page_size(self.adapter, self.plan))
@@ -589,6 +639,22 @@ impl<A: Adapter> Fetcher<'_, A> {
         };
         let endpoint = self.adapter.list_endpoint(by);
         let mut renewed = false;
+        // A page that contradicts itself fails like a garbled one: the transport asks again.
+        let parse = |b: &[u8]| {
+            let p = self.adapter.parse_list(b, &q)?;
+            match check::contradiction(&p, page, size) {
+                None => Ok(p),
+                Some(detail) => {
+                    self.reasked(w);
+                    Err(PlatformError::Contradiction {
+                        platform: self.t.platform(),
+                        endpoint: endpoint.to_string(),
+                        page: Some(page),
+                        detail,
+                    })
+                }
+            }
+        };
         loop {
             let res = self
                 .t
@@ -596,7 +662,7 @@ impl<A: Adapter> Fetcher<'_, A> {
                     endpoint,
                     Some(page),
                     |now| self.adapter.list_request(&q, now),
-                    |b| self.adapter.parse_list(b, &q),
+                    parse,
                 )
                 .await;
             match res {
@@ -693,6 +759,13 @@ impl KeyHasher {
     }
 }
 
+fn is_contradiction(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<PlatformError>(),
+        Some(PlatformError::Contradiction { .. })
+    )
+}
+
 fn is_transient(e: &anyhow::Error) -> bool {
     e.downcast_ref::<PlatformError>()
         .is_some_and(PlatformError::is_transient)
@@ -706,4 +779,6 @@ enum Scan {
     /// Paged without a total while orders may move: needs another pass to confirm.
     Unverified,
     Limit,
+    /// The pages, each plausible, do not add up to what the window claimed.
+    Contradicted(PlatformError),
 }

@@ -5,6 +5,14 @@
 //! fsync of the folder), so a crash at any moment leaves either the old or the new state. A
 //! run holds an exclusive lock on `FILE.lock` for its whole life: a second run on the same
 //! state exits at once instead of racing the first.
+//!
+//! A state path that is a symbolic link is written through: the link is resolved once and the
+//! file it points to is replaced atomically (a dangling link is refused). Anything but a
+//! regular file (a FIFO, a device, a folder) is refused before it is read. The lock file is
+//! never followed through a link, so a link planted there cannot make the run create or
+//! truncate another file. The temporary files of runs that were killed (`.ordersync-state-*`
+//! beside the state, `.ordersync-*.partial` beside an output) are removed by the next run
+//! ([`remove_leftovers`]); a live run holds a lock on its own, so they are left alone.
 
 use crate::cli::{PullArgs, StateCommand};
 use crate::config::Shop;
@@ -57,10 +65,14 @@ pub struct Handle {
 
 /// Open the state for a pull (`None` with `--no-state` or without `--state`).
 pub fn open(args: &PullArgs, by: By, shop: &Shop) -> Result<Option<Handle>> {
-    let Some(path) = args.state.as_ref().filter(|_| !args.no_state) else {
+    let Some(given) = args.state.as_ref().filter(|_| !args.no_state) else {
         return Ok(None);
     };
+    let path = &resolve(given)?;
     let lock = lock(path)?;
+    if let Some(dir) = path.parent() {
+        remove_leftovers(dir);
+    }
     let file = read(path)?;
     let entry = file.shops.get(&shop.name);
     if let Some(e) = entry {
@@ -119,6 +131,110 @@ impl Handle {
     }
 }
 
+/// The file a state path names: itself, or the file a symbolic link to it points to. A
+/// dangling link, and anything that is not a regular file, is refused.
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(path.to_path_buf()),
+        Err(e) => {
+            return Err(usage(format!(
+                "cannot read the state file {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let real = if meta.file_type().is_symlink() {
+        let real = std::fs::canonicalize(path).map_err(|_| {
+            usage(format!(
+                "the state file {} is a symbolic link to a file that does not exist; point it at \
+                 an existing state file, or remove the link to start a new state there",
+                path.display()
+            ))
+        })?;
+        tracing::debug!(
+            "the state file {} is a link to {}: that file is updated",
+            path.display(),
+            real.display()
+        );
+        real
+    } else {
+        path.to_path_buf()
+    };
+    let meta = std::fs::metadata(&real).map_err(|e| {
+        usage(format!(
+            "cannot read the state file {}: {e}",
+            real.display()
+        ))
+    })?;
+    if !meta.is_file() {
+        return Err(usage(format!(
+            "the state file {} is not a regular file ({}); give the path of a state file",
+            path.display(),
+            kind_of(&meta)
+        )));
+    }
+    Ok(real)
+}
+
+/// What a non-regular file is, for messages.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+/// Remove what killed runs left in `dir`: `.ordersync-state-*` (a state being replaced) and
+/// `.ordersync-*.partial` (an output being written). Only regular files of those names, and
+/// only when no live run holds their lock (each run locks its own while writing it).
+pub fn remove_leftovers(dir: &Path) {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with(".ordersync-state-")
+            || (name.starts_with(".ordersync-") && name.ends_with(".partial"));
+        if !ours || !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = e.path();
+        let Ok(f) = File::options().read(true).open(&path) else {
+            continue;
+        };
+        if f.try_lock().is_ok() {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!("removed {}, left by a run that was stopped", path.display())
+                }
+                Err(err) => tracing::debug!("cannot remove {}: {err}", path.display()),
+            }
+        }
+    }
+}
+
 fn lock(path: &Path) -> Result<File> {
     let lock_path = PathBuf::from(format!("{}.lock", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -129,17 +245,25 @@ fn lock(path: &Path) -> Result<File> {
             ))
         })?;
     }
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| {
+    let mut opts = File::options();
+    opts.create(true).truncate(false).write(true);
+    // Never through a link: a dangling one would create its target.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
+    let f = opts.open(&lock_path).map_err(|e| {
+        let is_link = std::fs::symlink_metadata(&lock_path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            usage(format!(
+                "the lock file {} is a symbolic link; it is not followed. Remove it (no run uses a link as its lock)",
+                lock_path.display()
+            ))
+        } else {
             usage(format!(
                 "cannot open the lock file {}: {e}",
                 lock_path.display()
             ))
-        })?;
+        }
+    })?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -151,8 +275,18 @@ fn lock(path: &Path) -> Result<File> {
     }
 }
 
-/// Read the state file; a missing file is an empty state, a broken one an error.
+/// Read the state file; a missing file is an empty state, a broken one an error, and
+/// anything but a regular file is refused before it is opened (a FIFO would block).
 pub fn read(path: &Path) -> Result<StateFile> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Err(usage(format!(
+            "the state file {} is not a regular file ({}); give the path of a state file",
+            path.display(),
+            kind_of(&meta)
+        )));
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -194,6 +328,8 @@ pub fn write(path: &Path, file: &StateFile) -> Result<()> {
         .prefix(".ordersync-state-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot write the state file in {}", dir.display()))?;
+    // Locked while it lives, so that another run's `remove_leftovers` leaves it alone.
+    let _ = tmp.as_file().try_lock();
     serde_json::to_writer_pretty(&mut tmp, file)?;
     tmp.write_all(b"\n")?;
     tmp.as_file().sync_all()?;
@@ -210,7 +346,7 @@ pub fn write(path: &Path, file: &StateFile) -> Result<()> {
 pub fn command(cmd: StateCommand) -> Result<()> {
     match cmd {
         StateCommand::Show { state, shop } => {
-            let file = read(&state)?;
+            let file = read(&resolve(&state)?)?;
             let shops: BTreeMap<_, _> = file
                 .shops
                 .into_iter()
@@ -238,6 +374,7 @@ pub fn command(cmd: StateCommand) -> Result<()> {
             Ok(())
         }
         StateCommand::Reset { state, shop, to } => {
+            let state = resolve(&state)?;
             let _lock = lock(&state)?;
             let mut file = read(&state)?;
             let name = match shop {
@@ -316,6 +453,18 @@ mod tests {
         let _first = lock(&path).unwrap();
         let e = lock(&path).unwrap_err();
         assert!(e.downcast_ref::<Locked>().is_some());
+    }
+
+    #[test]
+    fn a_live_runs_temporary_file_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join(".ordersync-live.partial");
+        let dead = dir.path().join(".ordersync-dead.partial");
+        let held = File::create(&live).unwrap();
+        held.try_lock().unwrap();
+        File::create(&dead).unwrap();
+        remove_leftovers(dir.path());
+        assert!(live.exists() && !dead.exists());
     }
 
     #[test]

@@ -274,3 +274,65 @@ fn a_dash_means_stdout() {
         "no file named -"
     );
 }
+
+/// Issue 14: a duration past what times can hold panicked. Now a usage error (exit 2) naming
+/// the value, for every flag that takes one.
+#[test]
+fn durations_past_the_representable_range_exit_2() {
+    for flag in [
+        "--since",
+        "--window",
+        "--settle",
+        "--lookback",
+        "--timeout",
+        "--give-up-after",
+    ] {
+        for value in ["100000000d", "9223372036854775807s"] {
+            let mut args = vec!["pull", "--sandbox", "--platform", "taobao-tw"];
+            if flag != "--since" {
+                args.extend(["--since", "1d"]);
+            }
+            args.extend([flag, value]);
+            let r = run_binary(&args);
+            assert_eq!(r.code, 2, "{flag} {value}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("too long") && r.stderr.contains(value),
+                "{flag} {value}: {}",
+                r.stderr
+            );
+            assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        }
+    }
+}
+
+/// Issue 14: a state mark in the future made the run fail as "nothing to pull". Now it says
+/// the mark is ahead and how to reset it, and exits 0.
+#[test]
+fn a_mark_in_the_future_is_explained_and_nothing_to_pull_is_success() {
+    let env = crate::support::Env::with_orders(5);
+    let state = env.path("state.json");
+    let mark = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    std::fs::write(
+        &state,
+        format!(
+            r#"{{"version":1,"shops":{{"sandbox-taobao-tw":{{"platform":"taobao-tw","by":"modified","mark":"{mark}","written_at":"{mark}"}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let r = env
+        .run(&[
+            "pull",
+            "--shop",
+            "sandbox-taobao-tw",
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .ok();
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("is ahead of now") && r.stderr.contains("ordersync state reset --state"),
+        "{}",
+        r.stderr
+    );
+    assert!(std::fs::read_to_string(&state).unwrap().contains(&mark));
+}

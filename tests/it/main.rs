@@ -4,6 +4,7 @@
 
 mod cli;
 mod faults;
+mod hostile;
 mod money;
 mod pandapon;
 mod props;

@@ -378,13 +378,20 @@ fn sparse_created_windows_grow_and_has_next_paging_wastes_little() {
 #[test]
 fn dense_windows_are_cut_before_they_are_scanned() {
     let env = Env::with_orders(4_000);
+    // One range for every run: with `--since 31d` alone each run ended at its own "now minus
+    // --settle", and an order modified in the seconds between two runs' ends was in one set
+    // only.
+    let since = (Utc::now() - Duration::days(31)).to_rfc3339();
+    let until = (Utc::now() - Duration::minutes(5)).to_rfc3339();
     let pull = |shop: &str, by: &str, window: &str| {
         let args = [
             "pull",
             "--shop",
             shop,
             "--since",
-            "31d",
+            &since,
+            "--until",
+            &until,
             "--by",
             by,
             "--window",
@@ -436,4 +443,134 @@ fn pull_with_summary(env: &Env, summary_name: &str, args: &[&str]) -> (Value, Ve
         .map(|o| o["order_id"].as_str().unwrap().to_string())
         .collect();
     (s, ids)
+}
+
+/// Issue 14: files the run writes beside others' are never written through links it did not
+/// expect, and what killed runs left is cleaned up.
+#[cfg(unix)]
+mod files {
+    use crate::support::{Env, files_in};
+    use std::os::unix::fs::symlink;
+
+    fn pull(env: &Env, extra: &[&str]) -> crate::support::Run {
+        let mut args = vec![
+            "pull",
+            "--shop",
+            "sandbox-taobao-tw",
+            "--since",
+            "2d",
+            "--rate-limit",
+            "200",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    }
+
+    #[test]
+    fn summary_json_and_the_lock_are_never_followed_through_a_link() {
+        let env = Env::with_orders(30);
+        let victim = env.path("victim.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        let summary = env.path("summary.json");
+        symlink(&victim, &summary).unwrap();
+        let r = pull(&env, &["--summary-json", summary.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+
+        // A dangling lock link must not create its target.
+        let state = env.path("s.json");
+        let target = env.path("created-by-the-lock");
+        symlink(&target, env.path("s.json.lock")).unwrap();
+        let r = pull(&env, &["--state", state.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("lock file"), "{}", r.stderr);
+        assert!(!target.exists(), "the lock link's target was created");
+    }
+
+    #[test]
+    fn a_state_link_is_written_through_and_a_fifo_is_refused() {
+        let env = Env::with_orders(30);
+        let real_dir = env.path("real");
+        std::fs::create_dir(&real_dir).unwrap();
+        let real = real_dir.join("state.json");
+        let link = env.path("state-link.json");
+        // First run on the real file, then through a link to it.
+        pull(&env, &["--state", real.to_str().unwrap()]).ok();
+        let first = std::fs::read_to_string(&real).unwrap();
+        symlink(&real, &link).unwrap();
+        pull(&env, &["--state", link.to_str().unwrap()]).ok();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "the link was replaced by a file"
+        );
+        let second = std::fs::read_to_string(&real).unwrap();
+        assert_ne!(first, second, "the state was not advanced through the link");
+        assert!(
+            files_in(&real_dir)
+                .iter()
+                .all(|f| !f.starts_with(".ordersync"))
+        );
+
+        // A dangling link: refused with a message, nothing created.
+        let dangling = env.path("dangling.json");
+        symlink(env.path("nowhere.json"), &dangling).unwrap();
+        let r = pull(&env, &["--state", dangling.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+        assert!(!env.path("nowhere.json").exists());
+
+        // A FIFO: refused at once (reading it would block).
+        let fifo = env.path("fifo.json");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let r = pull(&env, &["--state", fifo.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+    }
+
+    #[test]
+    fn leftovers_of_killed_runs_are_removed_and_nothing_else() {
+        let env = Env::with_orders(30);
+        let dir = env.path("out");
+        std::fs::create_dir(&dir).unwrap();
+        for name in [
+            ".ordersync-state-AbC123",
+            ".ordersync-x1y2z3.partial",
+            "keep.partial",
+            ".ordersync-keep",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.join(name), "x").unwrap();
+        }
+        let state = dir.join("s.json");
+        let output = dir.join("orders.ndjson");
+        pull(
+            &env,
+            &[
+                "--state",
+                state.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+            ],
+        )
+        .ok();
+        assert_eq!(
+            files_in(&dir),
+            [
+                ".ordersync-keep",
+                "keep.partial",
+                "notes.txt",
+                "orders.ndjson",
+                "s.json",
+                "s.json.lock"
+            ]
+        );
+    }
 }
