@@ -18,6 +18,13 @@ pub enum Exit {
     GaveUp = 4,
 }
 
+/// Another run holds the state file's lock (exit code 4: try again later).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another ordersync run is using the state file {0} (lock {0}.lock is held); this run stops without pulling. Try again when it has finished"
+)]
+pub struct Locked(pub String);
+
 /// A usage or configuration mistake: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -217,9 +224,7 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<UsageError>().is_some() {
             return Exit::Usage;
         }
-        if cause.downcast_ref::<crate::sync::state::Locked>().is_some()
-            || cause.downcast_ref::<GaveUp>().is_some()
-        {
+        if cause.downcast_ref::<Locked>().is_some() || cause.downcast_ref::<GaveUp>().is_some() {
             return Exit::GaveUp;
         }
         if let Some(p) = cause.downcast_ref::<PlatformError>() {

@@ -1,6 +1,6 @@
 //! ordersync: pull e-commerce orders from five order APIs into one normalized model.
 //!
-//! `main.rs` only calls [`app::run`]. The pipeline is: `cli` parses, `config` resolves shops
+//! `main.rs` only calls [`cmd::run`]. The pipeline is: `cli` parses, `config` resolves shops
 //! and secrets, `platforms` adapters build signed requests and parse pages, `net` sends them,
 //! `sync` drives windows, pages and state, `sink` writes NDJSON/JSON/CSV. `sandbox` emulates
 //! the platforms for tests and for new users.
@@ -9,8 +9,8 @@
 // large, but only ever on the cold path.
 #![allow(clippy::result_large_err)]
 
-pub mod app;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod dump;
 pub mod error;

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = ordersync::cli::Cli::parse();
     ordersync::logging::init(cli.verbose, cli.quiet);
-    match ordersync::app::run(cli) {
+    match ordersync::cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

@@ -14,9 +14,8 @@
 //! beside the state, `.ordersync-*.partial` beside an output) are removed by the next run
 //! ([`remove_leftovers`]); a live run holds a lock on its own, so they are left alone.
 
-use crate::cli::{PullArgs, StateCommand};
 use crate::config::Shop;
-use crate::error::usage;
+use crate::error::{Locked, usage};
 use crate::platforms::By;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -46,13 +45,6 @@ pub struct ShopState {
     pub written_at: DateTime<Utc>,
 }
 
-/// Error raised when another run holds the lock (exit code 4: try again later).
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "another ordersync run is using the state file {0} (lock {0}.lock is held); this run stops without pulling. Try again when it has finished"
-)]
-pub struct Locked(pub String);
-
 /// An open, locked state file for one shop.
 pub struct Handle {
     path: PathBuf,
@@ -63,11 +55,8 @@ pub struct Handle {
     _lock: File,
 }
 
-/// Open the state for a pull (`None` with `--no-state` or without `--state`).
-pub fn open(args: &PullArgs, by: By, shop: &Shop) -> Result<Option<Handle>> {
-    let Some(given) = args.state.as_ref().filter(|_| !args.no_state) else {
-        return Ok(None);
-    };
+/// Open and lock the state file at `given` for a pull of `shop` by `by`.
+pub fn open(given: &Path, by: By, shop: &Shop) -> Result<Handle> {
     let path = &resolve(given)?;
     let lock = lock(path)?;
     if let Some(dir) = path.parent() {
@@ -95,14 +84,14 @@ pub fn open(args: &PullArgs, by: By, shop: &Shop) -> Result<Option<Handle>> {
             )));
         }
     }
-    Ok(Some(Handle {
+    Ok(Handle {
         path: path.clone(),
         shop: shop.name.clone(),
         platform: shop.platform.as_str().to_string(),
         by,
         mark: entry.map(|e| e.mark),
         _lock: lock,
-    }))
+    })
 }
 
 impl Handle {
@@ -235,7 +224,7 @@ pub fn remove_leftovers(dir: &Path) {
     }
 }
 
-fn lock(path: &Path) -> Result<File> {
+pub fn lock(path: &Path) -> Result<File> {
     let lock_path = PathBuf::from(format!("{}.lock", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -340,76 +329,6 @@ pub fn write(path: &Path, file: &StateFile) -> Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-/// `ordersync state show|reset`.
-pub fn command(cmd: StateCommand) -> Result<()> {
-    match cmd {
-        StateCommand::Show { state, shop } => {
-            let file = read(&resolve(&state)?)?;
-            let shops: BTreeMap<_, _> = file
-                .shops
-                .into_iter()
-                .filter(|(k, _)| shop.as_ref().is_none_or(|s| s == k))
-                .collect();
-            if shops.is_empty() {
-                println!(
-                    "{}: no marks{}",
-                    state.display(),
-                    shop.map(|s| format!(" for shop {s:?}")).unwrap_or_default()
-                );
-                return Ok(());
-            }
-            for (name, e) in shops {
-                println!(
-                    "{name}\t{}\t--by {}\tmark {}\t(written {})",
-                    e.platform,
-                    e.by,
-                    e.mark
-                        .with_timezone(&crate::model::platform_offset())
-                        .to_rfc3339(),
-                    e.written_at.to_rfc3339()
-                );
-            }
-            Ok(())
-        }
-        StateCommand::Reset { state, shop, to } => {
-            let state = resolve(&state)?;
-            let _lock = lock(&state)?;
-            let mut file = read(&state)?;
-            let name = match shop {
-                Some(s) => s,
-                None if file.shops.len() == 1 => {
-                    file.shops.keys().next().cloned().unwrap_or_default()
-                }
-                None => {
-                    return Err(usage(format!(
-                        "say which shop with --shop NAME; shops in {}: {}",
-                        state.display(),
-                        file.shops.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )));
-                }
-            };
-            match (file.shops.get_mut(&name), to) {
-                (None, _) => {
-                    return Err(usage(format!(
-                        "{}: no mark for shop {name:?}",
-                        state.display()
-                    )));
-                }
-                (Some(e), Some(t)) => {
-                    e.mark = t;
-                    e.written_at = Utc::now();
-                    eprintln!("shop {name:?}: mark set to {}", t.to_rfc3339());
-                }
-                (Some(_), None) => {
-                    file.shops.remove(&name);
-                    eprintln!("shop {name:?}: mark removed; the next run needs --since");
-                }
-            }
-            write(&state, &file)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,121 @@
+//! `ordersync config check`: load the config, resolve secrets, optionally call each shop
+//! (and, for PandaPon, probe which signature scheme the server accepts).
+
+use super::{remember_secrets, transport};
+use crate::config::Config;
+use crate::error::usage;
+use crate::platforms::{Adapter, By, ByMode, PlatformId};
+use anyhow::Result;
+use chrono::{Duration, Utc};
+use std::time::Duration as StdDuration;
+
+/// `config check --online --shop NAME --probe-signature` (PandaPon only).
+pub(super) async fn probe_signature_scheme(
+    config: Option<std::path::PathBuf>,
+    online: bool,
+    shop: Option<&str>,
+) -> Result<()> {
+    let (true, Some(name)) = (online, shop) else {
+        return Err(usage(
+            "--probe-signature sends requests, so it needs --online, and --shop NAME naming a \
+             PandaPon shop (pandapon-taobao or pandapon-1688)",
+        ));
+    };
+    let config = remember_secrets(Config::load(config.as_deref())?);
+    let shop = config.pick(Some(name), None)?;
+    if !matches!(
+        shop.platform,
+        PlatformId::PandaponTaobao | PlatformId::Pandapon1688
+    ) {
+        return Err(usage(format!(
+            "--probe-signature applies to PandaPon shops (pandapon-taobao, pandapon-1688) only: \
+             shop {name:?} is {}, whose signature is documented",
+            shop.platform
+        )));
+    }
+    let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
+    let probe = crate::platforms::pandapon::probe::probe(shop, &t).await?;
+    print!("{}", crate::logging::redact(&probe.to_string()));
+    probe.into_result()
+}
+
+pub(super) async fn config_check(
+    config: Option<std::path::PathBuf>,
+    online: bool,
+    only: Option<&str>,
+) -> Result<()> {
+    let config = remember_secrets(Config::load(config.as_deref())?);
+    let redact = |e: &anyhow::Error| crate::logging::redact(&format!("{e:#}"));
+    if let Some(name) = only {
+        config.pick(Some(name), None)?;
+    }
+    println!(
+        "config file {}: {} shop(s)",
+        config.path.display(),
+        config.shops.len()
+    );
+    let mut bad = 0;
+    for shop in config
+        .shops
+        .iter()
+        .filter(|s| only.is_none_or(|n| s.name == n))
+    {
+        let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
+        match built {
+            Ok(()) => println!(
+                "  {} ({}): ok, base url {}",
+                shop.name, shop.platform, shop.base_url
+            ),
+            Err(e) => {
+                bad += 1;
+                println!("  {} ({}): {}", shop.name, shop.platform, redact(&e));
+                continue;
+            }
+        }
+        if online {
+            let t = transport(shop, None, StdDuration::from_secs(15), 1, None)?;
+            let now = Utc::now();
+            let plan_window = crate::platforms::Window {
+                start: now - Duration::minutes(30),
+                end: now - Duration::minutes(2),
+            };
+            let res: Result<()> = with_adapter!(shop, |a| {
+                let by = match a.spec().by_modified {
+                    ByMode::Native { .. } => By::Modified,
+                    _ => By::Created,
+                };
+                let q = crate::platforms::PageQuery {
+                    window: plan_window,
+                    by,
+                    status: None,
+                    page: 1,
+                    page_size: 1,
+                };
+                a.prepare(&t).await?;
+                t.call(
+                    a.list_endpoint(by),
+                    Some(1),
+                    |n| a.list_request(&q, n),
+                    |b| a.parse_list(b, &q),
+                )
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+            });
+            match res {
+                Ok(()) => println!("    online: a signed request succeeded"),
+                Err(e) => {
+                    bad += 1;
+                    println!("    online: {}", redact(&e));
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(usage(format!(
+            "{bad} problem(s) in {}",
+            config.path.display()
+        )));
+    }
+    Ok(())
+}

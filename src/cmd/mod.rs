@@ -1,0 +1,181 @@
+//! Carrying out the subcommands, one file each (as xsv): resolve the shop, build the adapter,
+//! run, report. This is the only layer that reads the command line's structs; everything below
+//! takes plain values.
+//!
+//! [`with_adapter!`] turns a shop's platform into the concrete adapter and runs a generic body
+//! with it.
+
+/// Build the concrete adapter for `$shop` and evaluate `$body` with it bound to `$a`.
+macro_rules! with_adapter {
+    ($shop:expr, |$a:ident| $body:expr) => {{
+        use crate::platforms::{pandapon, taobao_enhanced, taobao_tw, vvtool};
+        match $shop.platform {
+            PlatformId::TaobaoTw => {
+                let $a = taobao_tw::TaobaoTw::from_shop($shop)?;
+                $body
+            }
+            PlatformId::TaobaoEnhanced => {
+                let $a = taobao_enhanced::TaobaoEnhanced::from_shop($shop)?;
+                $body
+            }
+            PlatformId::Vvtool => {
+                let $a = vvtool::Vvtool::from_shop($shop)?;
+                $body
+            }
+            PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
+                let $a = pandapon::Pandapon::from_shop($shop)?;
+                $body
+            }
+        }
+    }};
+}
+
+mod config;
+mod get;
+mod normalize;
+mod platforms;
+mod pull;
+mod sandbox;
+mod state;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{Config, Shop};
+use crate::net::{RetryPolicy, Transport, TransportOptions};
+use crate::sandbox::{Sandbox, SandboxOptions};
+use anyhow::{Context, Result};
+use std::time::Duration as StdDuration;
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    // The worker count is set here rather than left to tokio, which reads TOKIO_WORKER_THREADS
+    // from the environment and panics when it is set to anything but a number.
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    let Cli {
+        config,
+        quiet,
+        command,
+        ..
+    } = cli;
+    match command {
+        Command::Pull(args) => pull::pull(args, config, quiet).await,
+        Command::Sandbox(args) => sandbox::serve_sandbox(args).await,
+        Command::Get(args) => get::get(args, config).await,
+        Command::Normalize(args) => normalize::normalize(args),
+        Command::Platforms => platforms::platforms(),
+        Command::Config(ConfigCommand::Check {
+            online,
+            shop,
+            probe_signature,
+        }) => {
+            if probe_signature {
+                config::probe_signature_scheme(config, online, shop.as_deref()).await
+            } else {
+                config::config_check(config, online, shop.as_deref()).await
+            }
+        }
+        Command::State(cmd) => state::command(cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "ordersync", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+    }
+}
+
+/// A config either loaded from disk or made for an in-process sandbox, which is kept
+/// running as long as this value lives.
+struct Source {
+    config: Config,
+    _sandbox: Option<crate::sandbox::Running>,
+}
+
+async fn load_source(
+    sandbox: bool,
+    config: Option<&std::path::Path>,
+    orders: usize,
+) -> Result<Source> {
+    if sandbox {
+        let opts = SandboxOptions {
+            orders,
+            ..SandboxOptions::default()
+        };
+        let running = crate::sandbox::spawn("127.0.0.1:0".parse().expect("valid address"), opts)
+            .await
+            .context("cannot start the in-process sandbox")?;
+        let text = Sandbox::config_toml(running.addr);
+        let config = Config::parse(&text, std::path::Path::new("<sandbox>"))?;
+        return Ok(Source {
+            config,
+            _sandbox: Some(running),
+        });
+    }
+    Ok(Source {
+        config: remember_secrets(Config::load(config)?),
+        _sandbox: None,
+    })
+}
+
+/// Every secret of every shop is redacted from all output from now on.
+fn remember_secrets(config: Config) -> Config {
+    use secrecy::ExposeSecret;
+    for shop in &config.shops {
+        for s in shop.secrets() {
+            crate::logging::add_secret(s.expose_secret());
+        }
+    }
+    config
+}
+
+fn transport(
+    shop: &Shop,
+    rate_limit: Option<u32>,
+    timeout: StdDuration,
+    retries: usize,
+    dump: Option<&std::path::Path>,
+) -> Result<Transport> {
+    let dumps = match dump {
+        Some(dir) => Some(crate::dump::Dumps::explicit(dir)?),
+        None => crate::dump::Dumps::default_dir(),
+    };
+    Ok(Transport::new(TransportOptions {
+        platform: shop.platform.as_str(),
+        base_url: shop.base_url.clone(),
+        rate_limit: rate_limit.unwrap_or(shop.rate_limit),
+        timeout,
+        retry: RetryPolicy {
+            max_retries: retries,
+            ..RetryPolicy::default()
+        },
+        secrets: shop.secrets(),
+        dump_dir: None,
+    })?
+    .with_dumps(dumps))
+}
+
+fn human(d: StdDuration) -> String {
+    let s = d.as_secs();
+    if s.is_multiple_of(86400) {
+        format!("{}d", s / 86400)
+    } else if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
