@@ -84,9 +84,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout.
-    #[command(after_help = "Example:\n  ordersync man > ordersync.1 && man ./ordersync.1")]
-    Man,
+    /// Print the man page (roff) on stdout, or write a page per subcommand into a folder.
+    #[command(
+        after_help = "Examples:\n  ordersync man > ordersync.1 && man ./ordersync.1\n  ordersync man --out-dir ~/.local/share/man/man1   # ordersync.1, ordersync-pull.1, ..."
+    )]
+    Man {
+        /// Write ordersync.1 and one page per subcommand (ordersync-pull.1, ...) into DIR.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 const PULL_EXAMPLES: &str = "\

@@ -7,6 +7,7 @@ use crate::error::usage;
 use crate::platforms::{Adapter, By, ByMode, PlatformId};
 use anyhow::Result;
 use chrono::{Duration, Utc};
+use std::io::Write;
 use std::time::Duration as StdDuration;
 
 /// `config check --online --shop NAME --probe-signature` (PandaPon only).
@@ -15,6 +16,7 @@ pub(super) async fn probe_signature_scheme(
     online: bool,
     shop: Option<&str>,
 ) -> Result<()> {
+    let mut out = std::io::stdout();
     let (true, Some(name)) = (online, shop) else {
         return Err(usage(
             "--probe-signature sends requests, so it needs --online, and --shop NAME naming a \
@@ -35,7 +37,7 @@ pub(super) async fn probe_signature_scheme(
     }
     let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
     let probe = crate::platforms::pandapon::probe::probe(shop, &t).await?;
-    print!("{}", crate::logging::redact(&probe.to_string()));
+    write!(out, "{}", crate::logging::redact(&probe.to_string()))?;
     probe.into_result()
 }
 
@@ -44,16 +46,18 @@ pub(super) async fn config_check(
     online: bool,
     only: Option<&str>,
 ) -> Result<()> {
+    let mut out = std::io::stdout();
     let config = remember_secrets(Config::load(config.as_deref())?);
     let redact = |e: &anyhow::Error| crate::logging::redact(&format!("{e:#}"));
     if let Some(name) = only {
         config.pick(Some(name), None)?;
     }
-    println!(
+    writeln!(
+        out,
         "config file {}: {} shop(s)",
         config.path.display(),
         config.shops.len()
-    );
+    )?;
     let mut bad = 0;
     for shop in config
         .shops
@@ -62,13 +66,14 @@ pub(super) async fn config_check(
     {
         let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
         match built {
-            Ok(()) => println!(
+            Ok(()) => writeln!(
+                out,
                 "  {} ({}): ok, base url {}",
                 shop.name, shop.platform, shop.base_url
-            ),
+            )?,
             Err(e) => {
                 bad += 1;
-                println!("  {} ({}): {}", shop.name, shop.platform, redact(&e));
+                writeln!(out, "  {} ({}): {}", shop.name, shop.platform, redact(&e))?;
                 continue;
             }
         }
@@ -103,10 +108,10 @@ pub(super) async fn config_check(
                 .map_err(anyhow::Error::from)
             });
             match res {
-                Ok(()) => println!("    online: a signed request succeeded"),
+                Ok(()) => writeln!(out, "    online: a signed request succeeded")?,
                 Err(e) => {
                     bad += 1;
-                    println!("    online: {}", redact(&e));
+                    writeln!(out, "    online: {}", redact(&e))?;
                 }
             }
         }

@@ -86,12 +86,25 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "ordersync", &mut std::io::stdout());
+            // Written whole, so that a closed pipe is an error to report (clap_complete
+            // panics on one) rather than a crash.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ordersync", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)?;
             Ok(())
         }
-        Command::Man => {
+        Command::Man { out_dir: None } => {
             use clap::CommandFactory;
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Man { out_dir: Some(dir) } => {
+            use clap::CommandFactory;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            eprintln!("man pages written to {}", dir.display());
             Ok(())
         }
     }

@@ -6,9 +6,11 @@ use crate::sync::state::{lock, read, resolve, write};
 use anyhow::Result;
 use chrono::Utc;
 use std::collections::BTreeMap;
+use std::io::Write;
 
 /// `ordersync state show|reset`.
 pub(super) fn command(cmd: StateCommand) -> Result<()> {
+    let mut out = std::io::stdout();
     match cmd {
         StateCommand::Show { state, shop } => {
             let file = read(&resolve(&state)?)?;
@@ -18,15 +20,17 @@ pub(super) fn command(cmd: StateCommand) -> Result<()> {
                 .filter(|(k, _)| shop.as_ref().is_none_or(|s| s == k))
                 .collect();
             if shops.is_empty() {
-                println!(
+                writeln!(
+                    out,
                     "{}: no marks{}",
                     state.display(),
                     shop.map(|s| format!(" for shop {s:?}")).unwrap_or_default()
-                );
+                )?;
                 return Ok(());
             }
             for (name, e) in shops {
-                println!(
+                writeln!(
+                    out,
                     "{name}\t{}\t--by {}\tmark {}\t(written {})",
                     e.platform,
                     e.by,
@@ -34,7 +38,7 @@ pub(super) fn command(cmd: StateCommand) -> Result<()> {
                         .with_timezone(&crate::model::platform_offset())
                         .to_rfc3339(),
                     e.written_at.to_rfc3339()
-                );
+                )?;
             }
             Ok(())
         }

@@ -170,7 +170,7 @@ fn literal_secrets_in_a_world_readable_config_get_a_warning() {
 /// value that is not a number; ordersync chooses it itself.
 #[test]
 fn a_stray_tokio_worker_threads_variable_is_ignored() {
-    let out = std::process::Command::new(crate::support::bin())
+    let out = crate::support::command()
         .arg("platforms")
         .env("TOKIO_WORKER_THREADS", "")
         .output()
@@ -197,7 +197,7 @@ fn pull_in(env: &crate::support::Env, dir: &std::path::Path, extra: &[&str]) -> 
     let config = env.config.to_str().unwrap().to_string();
     args.push(&config);
     args.extend_from_slice(extra);
-    let out = std::process::Command::new(crate::support::bin())
+    let out = crate::support::command()
         .args(&args)
         .current_dir(dir)
         .env_remove("ORDERSYNC_CONFIG")
@@ -335,4 +335,39 @@ fn a_mark_in_the_future_is_explained_and_nothing_to_pull_is_success() {
         r.stderr
     );
     assert!(std::fs::read_to_string(&state).unwrap().contains(&mark));
+}
+
+/// Issue 19: `ordersync … | head -1` closed the pipe and the binary panicked (exit 101). A
+/// closed stdout ends the run quietly with 0, as ripgrep does, on every subcommand that prints.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let env = crate::support::Env::with_orders(5);
+    let state = env.path("state.json");
+    std::fs::write(
+        &state,
+        r#"{"version":1,"shops":{"tw":{"platform":"taobao-tw","by":"modified","mark":"2026-11-25T10:00:00Z","written_at":"2026-11-25T10:00:00Z"}}}"#,
+    )
+    .unwrap();
+    let config = env.config.to_str().unwrap();
+    let state = state.to_str().unwrap();
+    for args in [
+        &["config", "check", "--config", config][..],
+        &["state", "show", "--state", state],
+        &["completions", "bash"],
+        &["man"],
+        &["platforms"],
+    ] {
+        let mut child = crate::support::command()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the binary writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }

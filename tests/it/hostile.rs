@@ -515,7 +515,7 @@ fn toml_string(s: &str) -> String {
 
 /// `ordersync ARGS` with extra environment variables.
 fn run_with_env(args: &[&str], vars: &[(&str, &std::path::Path)]) -> Run {
-    let mut cmd = std::process::Command::new(crate::support::bin());
+    let mut cmd = crate::support::command();
     cmd.args(args)
         .env_remove("ORDERSYNC_LOG")
         .env_remove("ORDERSYNC_CONFIG")

@@ -582,7 +582,7 @@ fn normalize_reads_a_big_file_as_it_reads_stdin() {
 
     let args = ["normalize", "--platform", "pandapon-taobao"];
     let from_file = run_binary(&[&args[..], &[path.to_str().unwrap()]].concat()).ok();
-    let from_stdin = std::process::Command::new(crate::support::bin())
+    let from_stdin = crate::support::command()
         .args(args)
         .arg("-")
         .stdin(std::fs::File::open(&path).unwrap())

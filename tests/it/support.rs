@@ -97,14 +97,23 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ordersync")
 }
 
-pub fn run_binary<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out: Output = Command::new(bin())
-        .args(args)
-        .env_remove("ORDERSYNC_LOG")
+/// The binary, ready to run as a test wants it: no stdin, none of the user's ordersync
+/// variables, and a cache folder (where bodies of bad answers are saved) inside the build's
+/// scratch folder, so that `cargo test` leaves nothing in the user's home.
+pub fn command() -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env_remove("ORDERSYNC_LOG")
         .env_remove("ORDERSYNC_CONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("ordersync-test-cache"),
+        )
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub fn run_binary<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let out: Output = command().args(args).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),

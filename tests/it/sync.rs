@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use ordersync::sandbox::SandboxOptions;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn tw_final(env: &Env) -> BTreeMap<String, i64> {
     env.sandbox
@@ -166,7 +166,7 @@ fn killed_runs_resume_from_state_and_lose_nothing() {
             .append(true)
             .open(&out_path)
             .unwrap();
-        let mut child = Command::new(crate::support::bin())
+        let mut child = crate::support::command()
             .args([
                 "pull",
                 "--shop",
@@ -235,7 +235,7 @@ fn a_concurrent_run_on_the_same_state_is_refused() {
         ..SandboxOptions::default()
     });
     let state = env.path("state.json");
-    let mut first = Command::new(crate::support::bin())
+    let mut first = crate::support::command()
         .args([
             "pull",
             "--shop",
