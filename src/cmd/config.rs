@@ -78,36 +78,7 @@ pub(super) async fn config_check(
             }
         }
         if online {
-            let t = transport(shop, None, StdDuration::from_secs(15), 1, None)?;
-            let now = Utc::now();
-            let plan_window = crate::platforms::Window {
-                start: now - Duration::minutes(30),
-                end: now - Duration::minutes(2),
-            };
-            let res: Result<()> = with_adapter!(shop, |a| {
-                let by = match a.spec().by_modified {
-                    ByMode::Native { .. } => By::Modified,
-                    _ => By::Created,
-                };
-                let q = crate::platforms::PageQuery {
-                    window: plan_window,
-                    by,
-                    status: None,
-                    page: 1,
-                    page_size: 1,
-                };
-                a.prepare(&t).await?;
-                t.call(
-                    a.list_endpoint(by),
-                    Some(1),
-                    |n| a.list_request(&q, n),
-                    |b| a.parse_list(b, &q),
-                )
-                .await
-                .map(|_| ())
-                .map_err(anyhow::Error::from)
-            });
-            match res {
+            match check_online(shop).await {
                 Ok(()) => writeln!(out, "    online: a signed request succeeded")?,
                 Err(e) => {
                     bad += 1;
@@ -123,4 +94,38 @@ pub(super) async fn config_check(
         )));
     }
     Ok(())
+}
+
+/// One cheap signed request (a page of one order) for `shop`. Every failure is returned, so
+/// that the other shops are still checked and reported.
+async fn check_online(shop: &crate::config::Shop) -> Result<()> {
+    let t = transport(shop, None, StdDuration::from_secs(15), 1, None)?;
+    let now = Utc::now();
+    let plan_window = crate::platforms::Window {
+        start: now - Duration::minutes(30),
+        end: now - Duration::minutes(2),
+    };
+    with_adapter!(shop, |a| {
+        let by = match a.spec().by_modified {
+            ByMode::Native { .. } => By::Modified,
+            _ => By::Created,
+        };
+        let q = crate::platforms::PageQuery {
+            window: plan_window,
+            by,
+            status: None,
+            page: 1,
+            page_size: 1,
+        };
+        a.prepare(&t).await?;
+        t.call(
+            a.list_endpoint(by),
+            Some(1),
+            |n| a.list_request(&q, n),
+            |b| a.parse_list(b, &q),
+        )
+        .await
+        .map(|_| ())
+        .map_err(anyhow::Error::from)
+    })
 }

@@ -371,3 +371,56 @@ fn a_closed_stdout_ends_quietly() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// Issue 19: `config check --online` stopped at the first shop whose request failed (after
+/// printing it as ok). Every shop is checked and reported; the exit code says one failed.
+#[test]
+fn config_check_online_reports_every_shop() {
+    let env = crate::support::Env::with_orders(5);
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let at = text.find("app_secret = \"").unwrap() + "app_secret = \"".len();
+    // taobao-tw's signature is refused; vv-tool's token exchange (before any list call) too.
+    let broken = format!("{}not-the-secret-{}", &text[..at], &text[at..])
+        .replace("client_secret = \"", "client_secret = \"not-the-secret-");
+    let cfg = env.write_config("broken.toml", &broken);
+    let r = run_binary(&[
+        "config",
+        "check",
+        "--online",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let online: Vec<&&str> = lines.iter().filter(|l| l.contains("online:")).collect();
+    assert_eq!(online.len(), 5, "one online line per shop:\n{}", r.stdout);
+    assert_eq!(
+        online
+            .iter()
+            .filter(|l| l.contains("a signed request succeeded"))
+            .count(),
+        3,
+        "{}",
+        r.stdout
+    );
+    let tw = lines
+        .iter()
+        .position(|l| l.contains("sandbox-taobao-tw"))
+        .unwrap();
+    let vv = lines
+        .iter()
+        .position(|l| l.contains("sandbox-vvtool"))
+        .unwrap();
+    for at in [tw, vv] {
+        assert!(
+            lines[at + 1].contains("online:") && !lines[at + 1].contains("succeeded"),
+            "{}",
+            r.stdout
+        );
+    }
+    assert!(
+        !r.stdout.contains("not-the-secret"),
+        "secret printed: {}",
+        r.stdout
+    );
+}
