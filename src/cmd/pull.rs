@@ -161,6 +161,7 @@ pub(super) async fn pull(
     let per_window = output.is_none();
     let mut last_end = None;
     let deadline = args.give_up_after;
+    let started = std::time::Instant::now();
     let result: Result<Summary> = with_adapter!(&shop, |a| {
         let pulling = sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
             last_end = Some(end);
@@ -179,7 +180,28 @@ pub(super) async fn pull(
     let mut summary = match result {
         Ok(s) => s,
         // With --output, nothing was delivered: the state must not move.
-        Err(e) => return Err(e),
+        Err(e) => {
+            if let Some(path) = args.summary_json.as_deref() {
+                let failed = FailedRun {
+                    ok: false,
+                    error: format!("{e:#}"),
+                    platform: shop.platform.as_str(),
+                    shop: &shop.name,
+                    since: plan.since.to_rfc3339(),
+                    until: plan.until.to_rfc3339(),
+                    complete_until: last_end
+                        .filter(|_| per_window && state.is_some())
+                        .map(|t| t.to_rfc3339()),
+                    elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                };
+                // The run's own error is what the user needs to see; a summary that cannot
+                // be written is only logged.
+                if let Err(w) = write_summary(&failed, path) {
+                    tracing::warn!("{w:#}");
+                }
+            }
+            return Err(e);
+        }
     };
     sink.commit()?;
     if let (Some(s), Some(end), false) = (&state, last_end, per_window) {
@@ -189,19 +211,39 @@ pub(super) async fn pull(
     report(&summary, quiet, args.summary_json.as_deref())
 }
 
+/// What `--summary-json` holds for a run that failed once it had started: the error, and
+/// how far the state got (`complete_until`, when a state file follows each window).
+#[derive(serde::Serialize)]
+struct FailedRun<'a> {
+    ok: bool,
+    error: String,
+    platform: &'a str,
+    shop: &'a str,
+    since: String,
+    until: String,
+    complete_until: Option<String>,
+    elapsed_ms: u64,
+}
+
+/// Write a summary as JSON to `path` (`-`: stdout), secrets removed.
+fn write_summary(s: &impl serde::Serialize, path: &std::path::Path) -> Result<()> {
+    let text = crate::logging::redact(&serde_json::to_string_pretty(s)?) + "\n";
+    if sink::file_or_stdout(Some(path)).is_none() {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .context("cannot write the summary to stdout")?;
+    } else {
+        write_no_follow(path, text.as_bytes())
+            .with_context(|| format!("cannot write the summary to {}", path.display()))?;
+    }
+    Ok(())
+}
+
 pub(super) fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -> Result<()> {
     if let Some(path) = json {
-        let text = crate::logging::redact(&serde_json::to_string_pretty(s)?) + "\n";
-        if sink::file_or_stdout(Some(path)).is_none() {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .context("cannot write the summary to stdout")?;
-        } else {
-            write_no_follow(path, text.as_bytes())
-                .with_context(|| format!("cannot write the summary to {}", path.display()))?;
-        }
+        write_summary(s, path)?;
     }
     if !quiet {
         let line = format!(

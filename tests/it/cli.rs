@@ -424,3 +424,35 @@ fn config_check_online_reports_every_shop() {
         r.stdout
     );
 }
+
+/// Issue 19: `--summary-json` was written only when a run succeeded; a cron job's monitoring
+/// then saw the previous run's figures. A failed run writes the error (secrets removed).
+#[test]
+fn a_failed_run_writes_its_summary_too() {
+    let env = crate::support::Env::with_orders(5);
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let broken = text.replacen("app_secret = \"", "app_secret = \"not-the-secret-", 1);
+    let cfg = env.write_config("broken.toml", &broken);
+    let summary = env.path("summary.json");
+    let r = run_binary(&[
+        "pull",
+        "--shop",
+        "sandbox-taobao-tw",
+        "--since",
+        "1d",
+        "--summary-json",
+        summary.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    let s: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(s["ok"], false, "{s}");
+    assert_eq!(s["shop"], "sandbox-taobao-tw", "{s}");
+    assert!(s["error"].as_str().unwrap().contains("taobao-tw"), "{s}");
+    assert!(
+        !text.contains("not-the-secret"),
+        "secret in the summary: {text}"
+    );
+}
