@@ -81,7 +81,7 @@ pub(super) fn normalize(args: NormalizeArgs) -> Result<()> {
                                 Err(e) => {
                                     // As when the reader fails: what came before stays.
                                     sink.flush()?;
-                                    return Err(e.into());
+                                    return Err(file_error(e));
                                 }
                             }
                         }
@@ -121,8 +121,18 @@ pub(super) fn normalize(args: NormalizeArgs) -> Result<()> {
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the output thread stopped unexpectedly")));
         // The writer's error comes first: it is about an earlier order than the reader's.
         written?;
-        Ok(read?)
+        read.map_err(file_error)
     })
+}
+
+/// A saved file is not a network answer: what would be retried on the wire (a garbled or
+/// cut-off body: exit 4, "try again") is simply a bad file here, exit 1.
+fn file_error(e: crate::error::PlatformError) -> anyhow::Error {
+    if e.is_transient() {
+        anyhow::Error::msg(e.to_string())
+    } else {
+        e.into()
+    }
 }
 
 /// What `normalize`'s reader hands its writer.

@@ -456,3 +456,28 @@ fn a_failed_run_writes_its_summary_too() {
         "secret in the summary: {text}"
     );
 }
+
+/// Issue 19: `normalize` of a file that is not JSON exited 4, the code that tells a script
+/// to try again later; a bad file is a plain failure, exit 1, on every platform.
+#[test]
+fn normalize_of_a_file_that_is_not_json_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("page.json");
+    for body in [
+        "<html>502 Bad Gateway</html>",
+        "{\"code\": 0, \"data\": {\"items\": [",
+    ] {
+        std::fs::write(&file, body).unwrap();
+        for platform in [
+            "taobao-tw",
+            "taobao-enhanced",
+            "vvtool",
+            "pandapon-taobao",
+            "pandapon-1688",
+        ] {
+            let r = run_binary(&["normalize", "--platform", platform, file.to_str().unwrap()]);
+            assert_eq!(r.code, 1, "{platform} {body:?}: {}", r.stderr);
+            assert!(r.stderr.contains(platform), "{platform}: {}", r.stderr);
+        }
+    }
+}
