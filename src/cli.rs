@@ -119,11 +119,11 @@ sandbox-<platform id>) on stdout, then a blank line; logs go to stderr.";
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// Platform id; picks the only shop of that platform in the config.
-    #[arg(long, value_enum, value_name = "ID")]
+    #[arg(long, value_enum, value_name = "ID", env = "ORDERSYNC_PLATFORM")]
     pub platform: Option<PlatformId>,
 
     /// Shop name (a [shops.NAME] table in the config).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "ORDERSYNC_SHOP")]
     pub shop: Option<String>,
 
     /// Start of the range: RFC 3339, a date (2026-11-01, +08:00), "2026-11-01 08:00:00" or a
@@ -146,7 +146,7 @@ pub struct PullArgs {
 
     /// Output format [default: from the --output file's extension (.csv, .json, .ndjson,
     /// .jsonl), else ndjson].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "ORDERSYNC_FORMAT")]
     pub format: Option<Format>,
 
     /// CSV rows: one per order line (order columns repeated) or one per order [default:
@@ -240,7 +240,7 @@ pub struct PullArgs {
 
     /// Folder for raw bodies of malformed responses, private to the user (0700, own)
     /// [default: $XDG_CACHE_HOME/ordersync/bodies, else ~/.cache/ordersync/bodies].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "ORDERSYNC_DUMP_DIR")]
     pub dump_dir: Option<PathBuf>,
 }
 
@@ -274,9 +274,9 @@ pub struct SandboxArgs {
 /// `ordersync get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    #[arg(long, value_enum, value_name = "ID")]
+    #[arg(long, value_enum, value_name = "ID", env = "ORDERSYNC_PLATFORM")]
     pub platform: Option<PlatformId>,
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "ORDERSYNC_SHOP")]
     pub shop: Option<String>,
     /// Use the built-in sandbox.
     #[arg(long)]

@@ -481,3 +481,29 @@ fn normalize_of_a_file_that_is_not_json_exits_1() {
         }
     }
 }
+
+/// Issue 19: options from the environment (as clap's `env`), listed in `--help`.
+#[test]
+fn shop_and_format_can_come_from_the_environment() {
+    let env = crate::support::Env::with_orders(20);
+    let out = crate::support::command()
+        .args(["pull", "--since", "3d", "-q", "--config"])
+        .arg(&env.config)
+        .env("ORDERSYNC_SHOP", "sandbox-taobao-enhanced")
+        .env("ORDERSYNC_FORMAT", "csv")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("platform,"), "{stdout:.200}");
+    assert!(stdout.contains("taobao-enhanced"), "{stdout:.200}");
+    let help = run_binary(&["pull", "--help"]).ok().stdout;
+    for var in ["ORDERSYNC_SHOP", "ORDERSYNC_PLATFORM", "ORDERSYNC_FORMAT"] {
+        assert!(help.contains(var), "{var} not in --help");
+    }
+}

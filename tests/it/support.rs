@@ -104,6 +104,10 @@ pub fn command() -> Command {
     let mut cmd = Command::new(bin());
     cmd.env_remove("ORDERSYNC_LOG")
         .env_remove("ORDERSYNC_CONFIG")
+        .env_remove("ORDERSYNC_PLATFORM")
+        .env_remove("ORDERSYNC_SHOP")
+        .env_remove("ORDERSYNC_FORMAT")
+        .env_remove("ORDERSYNC_DUMP_DIR")
         .env(
             "XDG_CACHE_HOME",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("ordersync-test-cache"),
