@@ -101,9 +101,10 @@ Examples:
   ordersync pull --sandbox --platform taobao-tw --since 7d
   # Everything modified since November 1st (+08:00), as CSV for Excel:
   ordersync pull --shop tw --since 2026-11-01 --format csv --csv-bom --output tw.csv
-  # Cron: every change since the last run, nothing lost, nothing twice:
-  ordersync pull --shop tw --by modified --state ~/.local/state/ordersync/tw.json \\
-      --output /data/tw-$(date +%F).ndjson
+  # Cron: every change since the last run. Two crontab lines, as they are (cron's PATH is
+  # short, and an unescaped % ends the command):
+  PATH=/usr/local/bin:/usr/bin:/bin
+  */15 * * * * ordersync pull --shop tw --since 1d -q --state ~/tw.json -o ~/tw-$(date +\\%F).ndjson
   # Only what jq needs:
   ordersync pull --shop vv --since 1d | jq -r '[.order_id, .status, .total] | @tsv'";
 

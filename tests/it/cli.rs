@@ -507,3 +507,34 @@ fn shop_and_format_can_come_from_the_environment() {
         assert!(help.contains(var), "{var} not in --help");
     }
 }
+
+/// Issue 19: the cron examples must work pasted into a crontab: one line per job, every `%`
+/// escaped (an unescaped one ends the command and feeds the rest to stdin), no `\` line
+/// continuation (cron has none).
+#[test]
+fn cron_examples_are_crontab_lines() {
+    let help = run_binary(&["pull", "--help"]).ok().stdout;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```cron\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has a cron block");
+    for (whence, text) in [("pull --help", help.as_str()), ("README", block)] {
+        let jobs: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("*/"))
+            .collect();
+        assert!(!jobs.is_empty(), "{whence}: no crontab line");
+        for job in jobs {
+            assert!(job.contains("ordersync pull"), "{whence}: {job}");
+            assert!(!job.ends_with('\\'), "{whence}: continued line: {job}");
+            let unescaped = job
+                .char_indices()
+                .any(|(i, c)| c == '%' && !job[..i].ends_with('\\'));
+            assert!(!unescaped, "{whence}: unescaped %: {job}");
+        }
+    }
+}
