@@ -192,3 +192,10 @@ fn human(d: StdDuration) -> String {
         format!("{s}s")
     }
 }
+
+/// A time echoed back to the user: in the platforms' offset (+08:00, the one dates without an
+/// offset are read in), to the second; not UTC with nanoseconds.
+fn shown(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&crate::model::platform_offset())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}

@@ -1,7 +1,7 @@
 //! `ordersync pull`: resolve the shop and the range, run the pull loop into a sink, advance
 //! the state, report.
 
-use super::{human, load_source, transport};
+use super::{human, load_source, shown, transport};
 use crate::cli::PullArgs;
 use crate::error::usage;
 use crate::platforms::{By, ByMode, PlatformId};
@@ -76,7 +76,10 @@ pub(super) async fn pull(
     };
     let until = match args.until {
         Some(u) if u > latest => {
-            tracing::info!("--until is later than now minus --settle; pulling up to {latest}");
+            tracing::info!(
+                "--until is later than now minus --settle; pulling up to {}",
+                shown(latest)
+            );
             latest
         }
         Some(u) => u,
@@ -91,8 +94,8 @@ pub(super) async fn pull(
              counts as pulled. If the clock was wrong, reset it: ordersync state reset --state {} \
              --shop {} --to TIME",
             shop.name,
-            mark.to_rfc3339(),
-            now.to_rfc3339(),
+            shown(mark),
+            shown(now),
             args.state
                 .as_deref()
                 .unwrap_or(std::path::Path::new("FILE"))
@@ -109,7 +112,7 @@ pub(super) async fn pull(
         if mark <= now {
             tracing::info!(
                 "nothing to pull yet: the state's mark ({}) is within --settle and --lookback of now",
-                mark.to_rfc3339()
+                shown(mark)
             );
         }
         let summary = Summary {
@@ -122,10 +125,19 @@ pub(super) async fn pull(
         return report(&summary, quiet, args.summary_json.as_deref());
     }
     if since >= until {
+        let why = if args.until.is_some_and(|u| u <= latest) {
+            "--until".to_string()
+        } else {
+            format!(
+                "now minus --settle ({}): the platforms take a moment to list a change; a \
+                 shorter --settle (e.g. --settle 30s) pulls closer to now",
+                human(args.settle)
+            )
+        };
         return Err(usage(format!(
-            "nothing to pull: --since {} is not before the end of the range {}",
-            since.to_rfc3339(),
-            until.to_rfc3339()
+            "nothing to pull: --since {} is not before the end of the range, {} ({why})",
+            shown(since),
+            shown(until)
         )));
     }
     let plan = Plan {

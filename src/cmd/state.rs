@@ -69,7 +69,7 @@ pub(super) fn command(cmd: StateCommand) -> Result<()> {
                 (Some(e), Some(t)) => {
                     e.mark = t;
                     e.written_at = Utc::now();
-                    eprintln!("shop {name:?}: mark set to {}", t.to_rfc3339());
+                    eprintln!("shop {name:?}: mark set to {}", super::shown(t));
                 }
                 (Some(_), None) => {
                     file.shops.remove(&name);

@@ -538,3 +538,49 @@ fn cron_examples_are_crontab_lines() {
         }
     }
 }
+
+/// Issue 19: times echoed back were UTC with nanoseconds; they are shown in +08:00 to the
+/// second, and "nothing to pull" says it is because of --settle and how to change that.
+#[test]
+fn times_are_echoed_in_the_platform_offset_and_settle_is_explained() {
+    let r = run_binary(&[
+        "pull",
+        "--sandbox",
+        "--platform",
+        "taobao-tw",
+        "--since",
+        "1m",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--settle") && r.stderr.contains("+08:00"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("+00:00") && !r.stderr.contains('Z'),
+        "{}",
+        r.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    std::fs::write(
+        &state,
+        r#"{"version":1,"shops":{"tw":{"platform":"taobao-tw","by":"modified","mark":"2026-11-25T10:00:00Z","written_at":"2026-11-25T10:00:00Z"}}}"#,
+    )
+    .unwrap();
+    let r = run_binary(&[
+        "state",
+        "reset",
+        "--state",
+        state.to_str().unwrap(),
+        "--to",
+        "2026-11-20",
+    ])
+    .ok();
+    assert!(
+        r.stderr.contains("mark set to 2026-11-20T00:00:00+08:00"),
+        "{}",
+        r.stderr
+    );
+}
