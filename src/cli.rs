@@ -4,6 +4,7 @@
 //! context (times, durations, platform ids, formats) are parsed by clap, so a bad flag is
 //! reported with exit code 2 before anything runs.
 
+use crate::logging::When;
 use crate::platforms::{By, PlatformId};
 use crate::sink::{CsvMode, Format};
 use crate::timearg::{duration_arg, duration_or_zero_arg, parse_time};
@@ -37,6 +38,16 @@ pub struct Cli {
     /// Only errors on stderr: no progress, no summary.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Colour the log lines on stderr: auto (a terminal, unless NO_COLOR is set), always,
+    /// never.
+    #[arg(long, global = true, value_enum, default_value_t = When::Auto, value_name = "WHEN")]
+    pub color: When,
+
+    /// Draw a progress line on stderr: auto (when stderr is a terminal that the data does not
+    /// go to: with --output, or stdout redirected to a file; not with `| jq`), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = When::Auto, value_name = "WHEN")]
+    pub progress: When,
 
     /// Config file [default: $ORDERSYNC_CONFIG, else ~/.config/ordersync/config.toml].
     #[arg(long, global = true, value_name = "FILE")]

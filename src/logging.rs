@@ -15,6 +15,20 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+static PROGRESS: Mutex<When> = Mutex::new(When::Auto);
+/// Whether this run writes its data to stdout (not to `--output`).
+static STDOUT_IS_DATA: AtomicBool = AtomicBool::new(true);
+
+/// `--color` and `--progress`: as ripgrep and fd have them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum When {
+    /// When stderr is a terminal (colour: and `NO_COLOR` is not set; progress: and nothing
+    /// else may be writing to that terminal).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 /// Every form of every secret known so far, longest first (so a secret containing another is
 /// replaced whole).
@@ -132,8 +146,9 @@ pub fn redact_bytes(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Install the global subscriber.
-pub fn init(verbose: u8, quiet: bool) {
+pub fn init(verbose: u8, quiet: bool, color: When, progress: When) {
     QUIET.store(quiet, Ordering::Relaxed);
+    *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = progress;
     let default = if quiet {
         "error"
     } else {
@@ -152,15 +167,86 @@ pub fn init(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(StderrAboveBar)
-        .with_ansi(io::stderr().is_terminal())
+        .with_ansi(colour_wanted(
+            color,
+            io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        ))
         .with_target(false)
         .without_time()
         .try_init();
 }
 
-/// Whether a progress bar may be drawn: stderr is a terminal and `-q` was not given.
+/// `--color`: `auto` colours a terminal unless `NO_COLOR` is set (no-color.org).
+fn colour_wanted(when: When, stderr_is_terminal: bool, no_color: bool) -> bool {
+    match when {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => stderr_is_terminal && !no_color,
+    }
+}
+
+/// Say whether this run's data goes to stdout (the default) or to a file (`--output`).
+pub fn set_stdout_is_data(yes: bool) {
+    STDOUT_IS_DATA.store(yes, Ordering::Relaxed);
+}
+
+/// What stdout is, as far as a progress line on stderr is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stdout {
+    /// Not written (the data goes to `--output`), or a file: nothing else writes to the
+    /// terminal meanwhile.
+    Quiet,
+    /// The terminal itself, or a pipe into another program (`| jq`) that most likely writes
+    /// to it: a redrawn line would be left among that output.
+    Shared,
+}
+
+fn stdout_kind() -> Stdout {
+    if !STDOUT_IS_DATA.load(Ordering::Relaxed) {
+        return Stdout::Quiet;
+    }
+    let out = io::stdout();
+    if out.is_terminal() {
+        return Stdout::Shared;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileTypeExt;
+        let is_pipe = out
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket());
+        if is_pipe {
+            return Stdout::Shared;
+        }
+    }
+    Stdout::Quiet
+}
+
+/// `--progress`: `auto` draws only when stderr is a terminal that nothing else is writing to.
+fn bar_wanted(when: When, quiet: bool, stderr_is_terminal: bool, stdout: Stdout) -> bool {
+    match when {
+        _ if quiet => false,
+        When::Never => false,
+        When::Always => true,
+        When::Auto => stderr_is_terminal && stdout == Stdout::Quiet,
+    }
+}
+
+/// Whether a progress bar may be drawn (see `--progress`). Even with `always`, indicatif
+/// draws nothing on a stderr that is not a terminal.
 pub fn progress_wanted() -> bool {
-    !QUIET.load(Ordering::Relaxed) && io::stderr().is_terminal()
+    let when = *PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+    bar_wanted(
+        when,
+        QUIET.load(Ordering::Relaxed),
+        io::stderr().is_terminal(),
+        stdout_kind(),
+    )
 }
 
 /// Register (or clear) the bar log lines must be printed above.
@@ -206,6 +292,25 @@ impl<'a> MakeWriter<'a> for StderrAboveBar {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn colour_and_progress_follow_the_flags_and_the_terminal() {
+        assert!(colour_wanted(When::Auto, true, false));
+        assert!(!colour_wanted(When::Auto, true, true), "NO_COLOR");
+        assert!(!colour_wanted(When::Auto, false, false));
+        assert!(colour_wanted(When::Always, false, true));
+        assert!(!colour_wanted(When::Never, true, false));
+        // `pull | jq` on a terminal: jq's output and a redrawn line would mix.
+        assert!(!bar_wanted(When::Auto, false, true, Stdout::Shared));
+        assert!(bar_wanted(When::Auto, false, true, Stdout::Quiet));
+        assert!(!bar_wanted(When::Auto, false, false, Stdout::Quiet));
+        assert!(bar_wanted(When::Always, false, false, Stdout::Shared));
+        assert!(
+            !bar_wanted(When::Always, true, true, Stdout::Quiet),
+            "-q wins"
+        );
+        assert!(!bar_wanted(When::Never, false, true, Stdout::Quiet));
+    }
+
     use super::*;
 
     #[test]

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     // reqwest is built without a default crypto provider (no aws-lc, no OpenSSL): install ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = ordersync::cli::Cli::parse();
-    ordersync::logging::init(cli.verbose, cli.quiet);
+    ordersync::logging::init(cli.verbose, cli.quiet, cli.color, cli.progress);
     match ordersync::cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

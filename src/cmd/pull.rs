@@ -158,6 +158,7 @@ pub(super) async fn pull(
     if let Some(dir) = output.and_then(|p| p.parent()) {
         crate::sync::state::remove_leftovers(dir);
     }
+    crate::logging::set_stdout_is_data(output.is_none());
     let out = Output::open(output)?;
     let mut sink = sink::make(format, csv_mode, args.csv_bom, out);
     let t = transport(

@@ -584,3 +584,46 @@ fn times_are_echoed_in_the_platform_offset_and_settle_is_explained() {
         r.stderr
     );
 }
+
+/// Issue 19: `--color auto|always|never` and `NO_COLOR`, as ripgrep and fd have them.
+#[test]
+fn color_follows_the_flag_and_no_color() {
+    let env = crate::support::Env::with_orders(5);
+    let run = |color: &str, no_color: bool| {
+        let mut cmd = crate::support::command();
+        cmd.args([
+            "pull",
+            "--shop",
+            "sandbox-taobao-enhanced",
+            "--since",
+            "40d",
+            "--rate-limit",
+            "1000",
+            "--color",
+            color,
+            "--config",
+        ])
+        .arg(&env.config);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // The month warning is a log line: coloured only when asked for.
+    let plain = run("auto", false);
+    assert!(
+        plain.contains("WARN") && !plain.contains('\u{1b}'),
+        "{plain}"
+    );
+    assert!(run("always", false).contains("\u{1b}["));
+    assert!(
+        run("always", true).contains("\u{1b}["),
+        "always wins over NO_COLOR"
+    );
+    assert!(!run("never", false).contains('\u{1b}'));
+    let r = run_binary(&["platforms", "--color", "sometimes"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(run_binary(&["platforms", "--progress", "never"]).code == 0);
+}
