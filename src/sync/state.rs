@@ -41,8 +41,19 @@ pub struct ShopState {
     pub platform: String,
     pub by: By,
     /// Everything up to this instant has been emitted.
+    #[serde(deserialize_with = "strict_time")]
     pub mark: DateTime<Utc>,
+    #[serde(deserialize_with = "strict_time")]
     pub written_at: DateTime<Utc>,
+}
+
+/// RFC 3339 exactly as written: chrono's lenient reading took a damaged `" 026-11-25..."` for
+/// the year 26 (found by `a_damaged_state_is_never_taken_for_another_mark`).
+fn strict_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.to_utc())
+        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}")))
 }
 
 /// An open, locked state file for one shop.
@@ -291,7 +302,13 @@ pub fn read(path: &Path) -> Result<StateFile> {
             )));
         }
     };
-    let file: StateFile = serde_json::from_str(&text).map_err(|e| {
+    parse(&text, path)
+}
+
+/// Read a state file's text (`path` is for messages). Anything but a complete, well-formed
+/// version-1 state is refused: a cut-off or corrupt file must never pass for a mark.
+pub fn parse(text: &str, path: &Path) -> Result<StateFile> {
+    let file: StateFile = serde_json::from_str(text).map_err(|e| {
         usage(format!(
             "the state file {} is not valid ({e}); fix it, or move it away and run with --since",
             path.display()
@@ -334,6 +351,49 @@ pub fn write(path: &Path, file: &StateFile) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A state cut off anywhere (a torn write on a filesystem without atomic rename, a copy
+    /// interrupted) or with any one byte changed is refused or reads as exactly what it says:
+    /// never as another mark.
+    #[test]
+    fn a_damaged_state_is_never_taken_for_another_mark() {
+        let text = r#"{"version":1,"shops":{"tw":{"platform":"taobao-tw","by":"modified","mark":"2026-11-25T10:00:00Z","written_at":"2026-11-25T10:00:01Z"}}}"#;
+        let path = Path::new("s.json");
+        let whole = parse(text, path).unwrap();
+        let mark = whole.shops["tw"].mark;
+        for cut in 0..text.len() {
+            assert!(parse(&text[..cut], path).is_err(), "cut at {cut}");
+        }
+        for at in 0..text.len() {
+            for b in [b'0', b'9', b'"', b'}', b' ', b'x'] {
+                let mut bytes = text.as_bytes().to_vec();
+                bytes[at] = b;
+                let Ok(changed) = std::str::from_utf8(&bytes) else {
+                    continue;
+                };
+                if let Ok(f) = parse(changed, path) {
+                    // Whatever parses must say what its text says, in full.
+                    let again = serde_json::to_value(&f).unwrap();
+                    let given: serde_json::Value = serde_json::from_str(changed).unwrap();
+                    let marks = |v: &serde_json::Value| {
+                        v["shops"]
+                            .as_object()
+                            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                    };
+                    assert_eq!(marks(&again), marks(&given), "{changed}");
+                    if let Some(e) = f.shops.get("tw")
+                        && e.mark != mark
+                    {
+                        assert_eq!(
+                            Some(e.mark.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                            given["shops"]["tw"]["mark"].as_str().map(String::from),
+                            "{changed}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn write_then_read_round_trips_and_leaves_no_temp_files() {
