@@ -434,8 +434,7 @@ async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Result<()> {
         .clone();
     let t = transport(&shop, None, StdDuration::from_secs(30), 8, None)?;
     let orders = with_adapter!(&shop, |a| {
-        a.prepare(&t).await?;
-        a.get_orders(&t, &args.ids).await?
+        sync::sender::lookup(&a, &t, &args.ids).await?
     });
     let mut sink = sink::make(
         args.format,
@@ -652,7 +651,10 @@ async fn probe_signature_scheme(
         )));
     }
     let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
-    let probe = crate::platforms::pandapon::probe::probe(shop, &t).await?;
+    let probe = crate::platforms::pandapon::probe::probe(shop, async |a, q| {
+        sync::sender::bare_page(a, &t, q).await
+    })
+    .await?;
     print!("{}", crate::logging::redact(&probe.to_string()));
     probe.into_result()
 }
@@ -709,16 +711,11 @@ async fn config_check(
                     page: 1,
                     page_size: 1,
                 };
-                a.prepare(&t).await?;
-                t.call(
-                    a.list_endpoint(by),
-                    Some(1),
-                    |n| a.list_request(&q, n),
-                    |b| a.parse_list(b, &q),
-                )
-                .await
-                .map(|_| ())
-                .map_err(anyhow::Error::from)
+                sync::sender::credentials_due(&a, &t).await?;
+                sync::sender::bare_page(&a, &t, &q)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
             });
             match res {
                 Ok(()) => println!("    online: a signed request succeeded"),

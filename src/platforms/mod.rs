@@ -15,11 +15,9 @@ pub mod vvtool;
 
 use crate::error::PlatformError;
 use crate::model::Order;
-use crate::net::Transport;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
 
 /// A platform id as users type it.
@@ -245,43 +243,67 @@ pub trait Adapter: Send + Sync {
     /// Parse one list response into normalized orders.
     fn parse_list(&self, body: &[u8], q: &PageQuery) -> Result<ListPage, PlatformError>;
 
-    /// Run once before the first page (e.g. exchange client credentials for a token).
-    fn prepare(&self, _t: &Transport) -> impl Future<Output = Result<(), PlatformError>> + Send {
-        async { Ok(()) }
+    /// A credentials exchange to run before the next call (`refused` is `None`: e.g. a token
+    /// not fetched yet, or about to expire), or after a call was refused as unauthenticated
+    /// (`refused` is the refusal: renew, and the call is retried once). `None`: nothing due,
+    /// or nothing renewing could fix.
+    fn credentials(
+        &self,
+        _refused: Option<&PlatformError>,
+    ) -> Option<Box<dyn Exchange<'_, ()> + '_>> {
+        None
     }
 
-    /// Called when a request was refused as unauthenticated (class `Auth`). Return `true`
-    /// after renewing credentials (e.g. a fresh token); the request is then retried once.
-    fn renew_credentials(
-        &self,
-        _t: &Transport,
-        _err: &PlatformError,
-    ) -> impl Future<Output = Result<bool, PlatformError>> + Send {
-        async { Ok(false) }
+    /// What a list page did not carry (e.g. order lines): an exchange that completes it.
+    fn complete<'a>(&'a self, page: ListPage) -> Box<dyn Exchange<'a, ListPage> + 'a> {
+        Box::new(Done(Ok(page)))
     }
 
-    /// Fetch what a list page did not carry (e.g. order lines) and attach it.
-    fn complete_page(
-        &self,
-        _t: &Transport,
-        _page: &mut ListPage,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send {
-        async { Ok(()) }
+    /// Named orders in full, for `ordersync get`.
+    fn lookup<'a>(&'a self, _ids: &'a [String]) -> Box<dyn Exchange<'a, Vec<Order>> + 'a> {
+        Box::new(Done(Err(PlatformError::Request {
+            platform: self.spec().id,
+            message: "this platform cannot look an order up by id".into(),
+        })))
     }
+}
 
-    /// Fetch named orders in full, for `ordersync get`.
-    fn get_orders(
-        &self,
-        _t: &Transport,
-        _ids: &[String],
-    ) -> impl Future<Output = Result<Vec<Order>, PlatformError>> + Send {
-        let platform = self.spec().id;
-        async move {
-            Err(PlatformError::Request {
-                platform,
-                message: "this platform cannot look an order up by id".into(),
-            })
-        }
+/// One request of an exchange. `build` is called for every attempt (each is signed anew).
+pub struct Call<'a> {
+    /// The endpoint's path, for messages.
+    pub endpoint: &'static str,
+    pub page: Option<u32>,
+    pub build: Box<dyn Fn(DateTime<Utc>) -> Result<ApiRequest, PlatformError> + Send + Sync + 'a>,
+}
+
+/// A conversation of requests and answers that ends in a `T`, without I/O: the sender in
+/// `sync` asks for the next request, sends it, and hands the answer back.
+pub trait Exchange<'a, T>: Send {
+    /// The next request to send, or `None` when the exchange is over.
+    fn next(&mut self) -> Option<Call<'a>>;
+    /// Read the answer to the request `next` returned. An answer that fails to read is asked
+    /// for again, so nothing may change until reading succeeds.
+    fn read(&mut self, body: &[u8]) -> Result<(), PlatformError>;
+    /// A failed request's error, as the platform means it.
+    fn refused(&self, e: PlatformError) -> PlatformError {
+        e
+    }
+    /// The result, once `next` returned `None`.
+    fn finish(self: Box<Self>) -> Result<T, PlatformError>;
+}
+
+/// An exchange with nothing to send.
+pub struct Done<T>(pub Result<T, PlatformError>);
+
+impl<'a, T: Send> Exchange<'a, T> for Done<T> {
+    fn next(&mut self) -> Option<Call<'a>> {
+        None
+    }
+    fn read(&mut self, _body: &[u8]) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<T, PlatformError> {
+        self.0
     }
 }
 
