@@ -1,7 +1,7 @@
 //! Carrying out the subcommands: resolve the shop, build the adapter, run, report.
 //!
-//! This is the only place that knows every adapter type: [`with_adapter!`] turns a shop's
-//! platform into the concrete adapter and runs a generic body with it.
+//! Adapters come from the platform registry (`platforms::PLATFORMS`); nothing here names a
+//! platform.
 
 use crate::cli::{Cli, Command, ConfigCommand, GetArgs, NormalizeArgs, PullArgs, SandboxArgs};
 use crate::config::{Config, Shop};
@@ -16,29 +16,9 @@ use chrono::{Duration, Utc};
 use std::io::{Read, Write};
 use std::time::Duration as StdDuration;
 
-/// Build the concrete adapter for `$shop` and evaluate `$body` with it bound to `$a`.
-macro_rules! with_adapter {
-    ($shop:expr, |$a:ident| $body:expr) => {{
-        use crate::platforms::{pandapon, taobao_enhanced, taobao_tw, vvtool};
-        match $shop.platform {
-            PlatformId::TaobaoTw => {
-                let $a = taobao_tw::TaobaoTw::from_shop($shop)?;
-                $body
-            }
-            PlatformId::TaobaoEnhanced => {
-                let $a = taobao_enhanced::TaobaoEnhanced::from_shop($shop)?;
-                $body
-            }
-            PlatformId::Vvtool => {
-                let $a = vvtool::Vvtool::from_shop($shop)?;
-                $body
-            }
-            PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
-                let $a = pandapon::Pandapon::from_shop($shop)?;
-                $body
-            }
-        }
-    }};
+/// The adapter for `shop`, built by its platform's entry in the registry.
+fn adapter(shop: &Shop) -> Result<Box<dyn Adapter>> {
+    (shop.platform.platform().adapter)(shop)
 }
 
 /// Run a parsed command line.
@@ -172,7 +152,11 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     if args.sandbox && args.shop.is_none() && args.platform.is_none() {
         return Err(usage(format!(
             "with --sandbox, say which platform: --platform {}",
-            PlatformId::ALL.map(|p| p.as_str()).join("|")
+            crate::platforms::PLATFORMS
+                .iter()
+                .map(|p| p.spec.id)
+                .collect::<Vec<_>>()
+                .join("|")
         )));
     }
     if let Some(p) = args.summary_json.as_deref() {
@@ -306,8 +290,9 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
     let per_window = output.is_none();
     let mut last_end = None;
     let deadline = args.give_up_after;
-    let result: Result<Summary> = with_adapter!(&shop, |a| {
-        let pulling = sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
+    let result: Result<Summary> = async {
+        let a = adapter(&shop)?;
+        let pulling = sync::pull(a.as_ref(), &t, &plan, sink.as_mut(), |end| {
             last_end = Some(end);
             match &state {
                 Some(s) if per_window => s.advance(end),
@@ -320,7 +305,8 @@ async fn pull(args: PullArgs, config: Option<std::path::PathBuf>, quiet: bool) -
             Ok(r) => r,
             Err(_) => Err(anyhow::Error::new(crate::error::GaveUp(human(deadline)))),
         }
-    });
+    }
+    .await;
     let mut summary = match result {
         Ok(s) => s,
         // With --output, nothing was delivered: the state must not move.
@@ -433,9 +419,7 @@ async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Result<()> {
         .pick(args.shop.as_deref(), args.platform)?
         .clone();
     let t = transport(&shop, None, StdDuration::from_secs(30), 8, None)?;
-    let orders = with_adapter!(&shop, |a| {
-        sync::sender::lookup(&a, &t, &args.ids).await?
-    });
+    let orders = sync::sender::lookup(adapter(&shop)?.as_ref(), &t, &args.ids).await?;
     let mut sink = sink::make(
         args.format,
         sink::CsvMode::Lines,
@@ -575,8 +559,8 @@ enum Batch<'a> {
 
 fn platforms() -> Result<()> {
     let mut out = std::io::stdout().lock();
-    for p in PlatformId::ALL {
-        let s = p.spec();
+    for p in crate::platforms::PLATFORMS {
+        let s = p.spec;
         let by = |b: By| match s.by_mode(b) {
             ByMode::Native {
                 max_window: Some(w),
@@ -680,7 +664,7 @@ async fn config_check(
         .iter()
         .filter(|s| only.is_none_or(|n| s.name == n))
     {
-        let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
+        let built: Result<()> = adapter(shop).map(drop);
         match built {
             Ok(()) => println!(
                 "  {} ({}): ok, base url {}",
@@ -699,7 +683,8 @@ async fn config_check(
                 start: now - Duration::minutes(30),
                 end: now - Duration::minutes(2),
             };
-            let res: Result<()> = with_adapter!(shop, |a| {
+            let res: Result<()> = async {
+                let a = adapter(shop)?;
                 let by = match a.spec().by_modified {
                     ByMode::Native { .. } => By::Modified,
                     _ => By::Created,
@@ -711,12 +696,13 @@ async fn config_check(
                     page: 1,
                     page_size: 1,
                 };
-                sync::sender::credentials_due(&a, &t).await?;
-                sync::sender::bare_page(&a, &t, &q)
+                sync::sender::credentials_due(a.as_ref(), &t).await?;
+                sync::sender::bare_page(a.as_ref(), &t, &q)
                     .await
                     .map(|_| ())
                     .map_err(anyhow::Error::from)
-            });
+            }
+            .await;
             match res {
                 Ok(()) => println!("    online: a signed request succeeded"),
                 Err(e) => {

@@ -47,22 +47,17 @@ impl PlatformId {
 
     /// The id as users type it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            PlatformId::TaobaoTw => "taobao-tw",
-            PlatformId::TaobaoEnhanced => "taobao-enhanced",
-            PlatformId::Vvtool => "vvtool",
-            PlatformId::PandaponTaobao => "pandapon-taobao",
-            PlatformId::Pandapon1688 => "pandapon-1688",
-        }
+        self.platform().spec.id
     }
 
     /// Parse an id, with an error that lists the valid ones.
     pub fn parse(s: &str) -> Result<PlatformId, String> {
-        PlatformId::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
+        PLATFORMS
+            .iter()
+            .find(|p| p.spec.id == s)
+            .map(|p| p.id)
             .ok_or_else(|| {
-                let ids: Vec<_> = PlatformId::ALL.iter().map(|p| p.as_str()).collect();
+                let ids: Vec<_> = PLATFORMS.iter().map(|p| p.spec.id).collect();
                 format!(
                     "unknown platform {s:?}; the platforms are: {}",
                     ids.join(", ")
@@ -72,14 +67,48 @@ impl PlatformId {
 
     /// What the platform offers and how it must be called.
     pub fn spec(self) -> &'static PlatformSpec {
-        match self {
-            PlatformId::TaobaoTw => &taobao_tw::SPEC,
-            PlatformId::TaobaoEnhanced => &taobao_enhanced::SPEC,
-            PlatformId::Vvtool => &vvtool::SPEC,
-            PlatformId::PandaponTaobao => &pandapon::SPEC_TAOBAO,
-            PlatformId::Pandapon1688 => &pandapon::SPEC_1688,
-        }
+        self.platform().spec
     }
+
+    /// The platform's entry in the registry.
+    pub fn platform(self) -> &'static Platform {
+        PLATFORMS
+            .iter()
+            .find(|p| p.id == self)
+            .expect("every platform id is registered")
+    }
+}
+
+/// Every platform, listed once: what `ordersync` knows of a platform, it finds here.
+pub static PLATFORMS: &[&Platform] = &[
+    &taobao_tw::PLATFORM,
+    &taobao_enhanced::PLATFORM,
+    &vvtool::PLATFORM,
+    &pandapon::PLATFORM_TAOBAO,
+    &pandapon::PLATFORM_1688,
+];
+
+/// Reads a saved answer order by order into `emit` (see [`normalize_saved_each`]).
+pub type Reader = for<'a> fn(
+    &'a [u8],
+    &'a str,
+    &mut dyn FnMut(Deferred<'a>) -> bool,
+) -> Result<(), PlatformError>;
+
+/// One platform as the rest of ordersync sees it.
+pub struct Platform {
+    pub id: PlatformId,
+    /// Static facts (title, limits, windows), shown by `ordersync platforms`.
+    pub spec: &'static PlatformSpec,
+    /// The config keys its shops take besides the common ones (`platform`, `base_url`,
+    /// `rate_limit`, `allow_http`); any other key in its shops is an error.
+    pub keys: &'static [&'static str],
+    /// Those of `keys` that hold secrets (`"..."`, `{ env = ... }` or `{ file = ... }`).
+    pub secret_keys: &'static [&'static str],
+    /// Build the adapter for a config shop, checking its credentials.
+    pub adapter: fn(&crate::config::Shop) -> anyhow::Result<Box<dyn Adapter>>,
+    /// Read a saved answer (`ordersync normalize`).
+    pub read_saved: Reader,
 }
 
 impl fmt::Display for PlatformId {
@@ -342,17 +371,7 @@ pub fn normalize_saved_each<'a>(
     shop: &'a str,
     emit: &mut dyn FnMut(Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    let mut ready = |o: Order| {
-        emit(Box::new(move || Ok(o)));
-    };
-    match platform {
-        PlatformId::TaobaoTw => taobao_tw::normalize_saved_each(body, shop, &mut ready),
-        PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved_each(body, shop, emit),
-        PlatformId::Vvtool => vvtool::normalize_saved_each(body, shop, emit),
-        PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
-            pandapon::normalize_saved_each(platform, body, shop, emit)
-        }
-    }
+    (platform.platform().read_saved)(body, shop, emit)
 }
 
 /// Run an order-by-order normalizer and collect what it emits.
@@ -513,5 +532,60 @@ impl TextOrNumber {
             TextOrNumber::UInt(u) => u.to_string(),
             TextOrNumber::Float(f) => f.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn every_platform_is_registered_once_in_documented_order() {
+        let ids: Vec<PlatformId> = PLATFORMS.iter().map(|p| p.id).collect();
+        assert_eq!(ids, PlatformId::ALL.to_vec());
+        for p in PLATFORMS {
+            assert_eq!(PlatformId::parse(p.spec.id), Ok(p.id), "{}", p.spec.id);
+            for k in p.secret_keys {
+                assert!(p.keys.contains(k), "{}: secret {k} is not a key", p.spec.id);
+            }
+        }
+    }
+
+    /// The keys a platform's entry lists are the keys its adapter reads: a key listed but
+    /// not in the adapter's own `Keys` struct would pass the config check and then be
+    /// refused when the shop is used.
+    #[test]
+    fn every_listed_key_is_read_by_the_adapter() {
+        for p in PLATFORMS {
+            let mut text = format!("[shops.s]\nplatform = \"{}\"\n", p.spec.id);
+            for k in p.keys {
+                text.push_str(&format!("{k} = \"x\"\n"));
+            }
+            let config = Config::parse(&text, std::path::Path::new("t.toml"))
+                .unwrap_or_else(|e| panic!("{}: {e:#}", p.spec.id));
+            if let Err(e) = (p.adapter)(&config.shops[0]) {
+                let e = format!("{e:#}");
+                assert!(!e.contains("unknown field"), "{}: {e}", p.spec.id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_saved_answer_is_read_by_its_platforms_reader() {
+        let body = include_bytes!("../../fixtures/taobao-enhanced/list.json");
+        let expected: Vec<serde_json::Value> = serde_json::from_slice(include_bytes!(
+            "../../fixtures/taobao-enhanced/list.expected.json"
+        ))
+        .unwrap();
+        let got = normalize_saved(PlatformId::TaobaoEnhanced, body, "fixture").unwrap();
+        let ids: Vec<&str> = got.iter().map(|o| o.order_id.as_str()).collect();
+        let want: Vec<&str> = expected
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, want);
+        // Another platform's reader refuses it.
+        assert!(normalize_saved(PlatformId::TaobaoTw, body, "fixture").is_err());
     }
 }

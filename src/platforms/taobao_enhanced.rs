@@ -20,9 +20,9 @@ use super::signing::{Params, wrapped_md5_sign};
 use super::trade::{TIME_FORMAT, TRADE, TRADE_LIST, inclusive_seconds, normalize_trade};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
-    PlatformSpec, parse_json_shaped,
+    Platform, PlatformId, PlatformSpec, parse_json_shaped,
 };
-use crate::config::Shop;
+use crate::config::{SecretRef, Shop};
 use crate::error::{ErrorClass, PlatformError};
 use crate::model::{Order, platform_offset};
 use chrono::{DateTime, Months, Utc};
@@ -81,10 +81,30 @@ pub struct TaobaoEnhanced {
     pub warned_old: AtomicBool,
 }
 
+/// This platform in the registry.
+pub static PLATFORM: Platform = Platform {
+    id: PlatformId::TaobaoEnhanced,
+    spec: &SPEC,
+    keys: &["appid", "app_secret", "seller_nick", "sysid"],
+    secret_keys: &["app_secret"],
+    adapter: |shop| Ok(Box::new(TaobaoEnhanced::from_shop(shop)?)),
+    read_saved: normalize_saved_each,
+};
+
+/// A taobao-enhanced shop's own config keys.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    appid: Option<String>,
+    app_secret: Option<SecretRef>,
+    seller_nick: Option<String>,
+    sysid: Option<String>,
+}
+
 impl TaobaoEnhanced {
     /// Build from a config shop, resolving its secrets.
     pub fn from_shop(shop: &Shop) -> anyhow::Result<Self> {
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         Ok(TaobaoEnhanced {
             shop: shop.name.clone(),
             appid: shop.require("appid", &r.appid)?,

@@ -18,8 +18,9 @@ use super::json::Json;
 use super::signing::{Params, lazop_sign};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
-    PlatformSpec, TextOrNumber, parse_json,
+    Platform, PlatformId, PlatformSpec, TextOrNumber, parse_json,
 };
+use crate::config::SecretRef;
 use crate::error::{ErrorClass, PlatformError, ban_seconds};
 use crate::model::{
     Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status, Timestamp, non_empty,
@@ -53,6 +54,25 @@ pub static SPEC: PlatformSpec = PlatformSpec {
             modified since --since and keeps those created in range",
 };
 
+/// This platform in the registry.
+pub static PLATFORM: Platform = Platform {
+    id: PlatformId::TaobaoTw,
+    spec: &SPEC,
+    keys: &["app_key", "app_secret", "access_token"],
+    secret_keys: &["app_secret", "access_token"],
+    adapter: |shop| Ok(Box::new(TaobaoTw::from_shop(shop)?)),
+    read_saved,
+};
+
+/// A taobao-tw shop's own config keys.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    app_key: Option<String>,
+    app_secret: Option<SecretRef>,
+    access_token: Option<SecretRef>,
+}
+
 /// Credentials and identity for one taobao-tw shop.
 pub struct TaobaoTw {
     pub shop: String,
@@ -64,7 +84,7 @@ pub struct TaobaoTw {
 impl TaobaoTw {
     /// Build from a config shop, resolving its secrets.
     pub fn from_shop(shop: &crate::config::Shop) -> anyhow::Result<Self> {
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         Ok(TaobaoTw {
             shop: shop.name.clone(),
             app_key: shop.require("app_key", &r.app_key)?,
@@ -857,6 +877,17 @@ impl WireLine {
 /// the fixture tests). A list answer carries no lines: its orders come out with `lines: []`.
 pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
     super::collect_orders(|emit| normalize_saved_each(body, shop, emit))
+}
+
+/// [`normalize_saved_each`] for the registry: orders come normalized already.
+fn read_saved<'a>(
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
+) -> Result<(), PlatformError> {
+    normalize_saved_each(body, shop, &mut |o| {
+        emit(Box::new(move || Ok(o)));
+    })
 }
 
 /// As [`normalize_saved`], order by order into `emit`. The body is read as a list answer

@@ -29,9 +29,9 @@ use super::trade::{
 };
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
-    PlatformSpec, parse_json, parse_json_shaped,
+    Platform, PlatformId, PlatformSpec, parse_json, parse_json_shaped,
 };
-use crate::config::Shop;
+use crate::config::{SecretRef, Shop};
 use crate::error::{ErrorClass, PlatformError, usage};
 use crate::model::{Order, platform_offset};
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveTime, Utc};
@@ -87,6 +87,26 @@ pub static SPEC: PlatformSpec = PlatformSpec {
             true to use http).",
 };
 
+/// This platform in the registry.
+pub static PLATFORM: Platform = Platform {
+    id: PlatformId::Vvtool,
+    spec: &SPEC,
+    keys: &["shop_id", "access_token", "client_id", "client_secret"],
+    secret_keys: &["access_token", "client_secret"],
+    adapter: |shop| Ok(Box::new(Vvtool::from_shop(shop)?)),
+    read_saved: normalize_saved_each,
+};
+
+/// A vvtool shop's own config keys.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    shop_id: Option<String>,
+    access_token: Option<SecretRef>,
+    client_id: Option<String>,
+    client_secret: Option<SecretRef>,
+}
+
 /// A token obtained from the token endpoint.
 struct Fetched {
     token: SecretString,
@@ -108,7 +128,7 @@ pub struct Vvtool {
 impl Vvtool {
     /// Build from a config shop, resolving its secrets.
     pub fn from_shop(shop: &Shop) -> anyhow::Result<Self> {
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         let shop_id = shop.require("shop_id", &r.shop_id)?;
         let configured_token = shop.optional_secret("access_token", &r.access_token)?;
         let client = match (&r.client_id, &r.client_secret) {

@@ -37,9 +37,9 @@ pub use scheme::{AmountUnit, Scheme, nonce};
 
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
-    PlatformId, PlatformSpec, TextOrNumber,
+    Platform, PlatformId, PlatformSpec, TextOrNumber,
 };
-use crate::config::Shop;
+use crate::config::{SecretRef, Shop};
 use crate::error::{PlatformError, usage};
 use crate::model::{Order, Status, Timestamp, platform_offset, warn_unknown_status};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
@@ -202,6 +202,48 @@ impl Endpoint {
 // ---------------------------------------------------------------------------------------------
 // The adapter
 
+/// PandaPon's Taobao page in the registry.
+pub static PLATFORM_TAOBAO: Platform = Platform {
+    id: PlatformId::PandaponTaobao,
+    spec: &SPEC_TAOBAO,
+    keys: KEYS,
+    secret_keys: &["secret_key"],
+    adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
+    read_saved: |body, shop, emit| {
+        normalize_saved_each(PlatformId::PandaponTaobao, body, shop, emit)
+    },
+};
+
+/// PandaPon's 1688 page in the registry.
+pub static PLATFORM_1688: Platform = Platform {
+    id: PlatformId::Pandapon1688,
+    spec: &SPEC_1688,
+    keys: KEYS,
+    secret_keys: &["secret_key"],
+    adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
+    read_saved: |body, shop, emit| normalize_saved_each(PlatformId::Pandapon1688, body, shop, emit),
+};
+
+const KEYS: &[&str] = &[
+    "access_key",
+    "secret_key",
+    "user_id",
+    "signature_scheme",
+    "amount_unit",
+];
+
+/// A PandaPon shop's own config keys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    access_key: Option<String>,
+    secret_key: Option<SecretRef>,
+    user_id: Option<String>,
+    signature_scheme: Option<String>,
+    /// pandapon-taobao: `"fen"` (default) or `"yuan"`; the seed does not say.
+    amount_unit: Option<String>,
+}
+
 /// One PandaPon shop, on either endpoint (chosen by the shop's platform).
 pub struct Pandapon {
     endpoint: Endpoint,
@@ -226,7 +268,7 @@ impl Pandapon {
         };
         let endpoint = Endpoint::of(shop.platform)
             .ok_or_else(|| usage(format!("{}: not a PandaPon shop", where_())))?;
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         let scheme = match r.signature_scheme.as_deref().map(str::trim) {
             None | Some("") => Scheme::DEFAULT,
             Some(s) => Scheme::parse(s).ok_or_else(|| {

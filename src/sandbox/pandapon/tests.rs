@@ -79,8 +79,14 @@ fn config_section_holds_both_shops() {
     );
     for s in &c.shops {
         assert_eq!(s.base_url, "http://127.0.0.1:9/pandapon");
-        assert_eq!(s.raw.access_key.as_deref(), Some(ACCESS_KEY));
-        assert_eq!(s.raw.user_id.as_deref(), Some(USER_ID));
+        assert_eq!(
+            s.raw.keys.get("access_key").and_then(|v| v.as_str()),
+            Some(ACCESS_KEY)
+        );
+        assert_eq!(
+            s.raw.keys.get("user_id").and_then(|v| v.as_str()),
+            Some(USER_ID)
+        );
         assert_eq!(
             Pandapon::from_shop(s).unwrap().scheme(),
             Scheme::Md5QueryKey
