@@ -1,7 +1,8 @@
 //! Carrying out the subcommands: resolve the shop, build the adapter, run, report.
 //!
-//! Adapters come from the platform registry (`platforms::PLATFORMS`); nothing here names a
-//! platform.
+//! Adapters come from the platform registry (`platforms::PLATFORMS`) and are driven by
+//! `sync::sender`; the only platform named here is PandaPon, for options of its own
+//! (`normalize --amount-unit`, `config check --probe-signature`).
 
 use crate::cli::{Cli, Command, ConfigCommand, GetArgs, NormalizeArgs, PullArgs, SandboxArgs};
 use crate::config::{Config, Shop};

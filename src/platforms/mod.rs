@@ -2,8 +2,11 @@
 //!
 //! An adapter knows one platform's wire format and nothing else: it builds a signed request
 //! for one page of one time window, parses a page into normalized [`Order`]s, and says how many
-//! results there are or whether there is a next page. The pull loop in `sync` owns windows,
-//! page order, retries, rate limits, dedupe and sinks, and knows no platform.
+//! results there are or whether there is a next page. Where it needs more than one request (a
+//! token, a page's lines, orders looked up by id) it hands out an [`Exchange`]: requests to
+//! send and a reader of their answers. Adapters do no I/O: `sync::sender` sends for them. The
+//! pull loop in `sync` owns windows, page order, retries, rate limits, dedupe and sinks, and
+//! knows no platform; everything else finds a platform through [`PLATFORMS`].
 
 pub mod json;
 pub mod pandapon;
