@@ -7,7 +7,7 @@
 //! held as `SecretString`, which never prints its value.
 
 use crate::error::usage;
-use crate::platforms::PlatformId;
+use crate::platforms::{PLATFORMS, Platform, PlatformId};
 use anyhow::{Context, Result};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -22,76 +22,84 @@ pub struct ConfigFile {
     pub shops: BTreeMap<String, ShopConfig>,
 }
 
-/// One `[shops.NAME]` table, as written.
+/// One `[shops.NAME]` table, as written. The keys common to every platform are read here;
+/// the platform's own (credentials, options) are kept as written and read by its adapter,
+/// which knows what they mean (`Shop::keys`).
 #[derive(Debug, Deserialize, Clone, Default)]
-#[serde(deny_unknown_fields)]
 pub struct ShopConfig {
     pub platform: String,
     pub base_url: Option<String>,
     pub rate_limit: Option<u32>,
     pub allow_http: Option<bool>,
-    // taobao-tw
-    pub app_key: Option<String>,
-    pub app_secret: Option<SecretRef>,
-    pub access_token: Option<SecretRef>,
-    // taobao-enhanced
-    pub appid: Option<String>,
-    pub seller_nick: Option<String>,
-    pub sysid: Option<String>,
-    // vvtool
-    pub shop_id: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<SecretRef>,
-    // pandapon-*
-    pub access_key: Option<String>,
-    pub secret_key: Option<SecretRef>,
-    pub user_id: Option<String>,
-    pub signature_scheme: Option<String>,
-    /// pandapon-taobao: `"fen"` (default) or `"yuan"`; the seed does not say.
-    pub amount_unit: Option<String>,
+    #[serde(flatten)]
+    pub keys: toml::Table,
 }
 
-/// Keys each platform accepts besides the common ones.
-fn platform_keys(p: PlatformId) -> &'static [&'static str] {
-    match p {
-        PlatformId::TaobaoTw => &["app_key", "app_secret", "access_token"],
-        PlatformId::TaobaoEnhanced => &["appid", "app_secret", "seller_nick", "sysid"],
-        PlatformId::Vvtool => &["shop_id", "access_token", "client_id", "client_secret"],
-        PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => &[
-            "access_key",
-            "secret_key",
-            "user_id",
-            "signature_scheme",
-            "amount_unit",
-        ],
-    }
-}
-
-impl ShopConfig {
-    /// The names of the platform-specific keys that are set.
-    fn set_keys(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        macro_rules! check {
-            ($($k:ident),*) => { $( if self.$k.is_some() { v.push(stringify!($k)); } )* };
+/// Check a shop's own keys against its platform's list: a key of another platform is named
+/// as such, an unknown one as unknown; secrets must have one of the secret forms.
+fn check_keys(
+    text: &str,
+    name: &str,
+    path: &Path,
+    platform: &Platform,
+    raw: &ShopConfig,
+) -> Result<()> {
+    let allowed = platform.keys;
+    let common = ["platform", "base_url", "rate_limit", "allow_http"];
+    for (k, v) in &raw.keys {
+        let at = match line_of(text, name, k) {
+            Some(n) => format!("config file {}, line {n}", path.display()),
+            None => format!("config file {}", path.display()),
+        };
+        if !allowed.contains(&k.as_str()) {
+            let foreign = PLATFORMS.iter().any(|p| p.keys.contains(&k.as_str()));
+            return Err(usage(if foreign {
+                format!(
+                    "{at}: shop {name:?}: key `{k}` does not apply to {} shops (their keys: {})",
+                    platform.id,
+                    allowed.join(", ")
+                )
+            } else {
+                format!(
+                    "{at}: shop {name:?}: unknown key `{k}`; {} shops take {}, {}",
+                    platform.id,
+                    common.join(", "),
+                    allowed.join(", ")
+                )
+            }));
         }
-        check!(
-            app_key,
-            app_secret,
-            access_token,
-            appid,
-            seller_nick,
-            sysid,
-            shop_id,
-            client_id,
-            client_secret,
-            access_key,
-            secret_key,
-            user_id,
-            signature_scheme,
-            amount_unit
-        );
-        v
+        let bad = if platform.secret_keys.contains(&k.as_str()) {
+            SecretRef::deserialize(v.clone())
+                .err()
+                .map(|e| e.to_string())
+        } else {
+            (!v.is_str()).then(|| format!("invalid type: {}, expected a string", v.type_str()))
+        };
+        if let Some(e) = bad {
+            return Err(usage(format!("{at}: shop {name:?}: key `{k}`: {e}")));
+        }
     }
+    Ok(())
+}
+
+/// The line (1-based) where `key` is set in table `[shops.SHOP]`, for messages: the keys a
+/// platform reads are kept as written, without the parser's positions.
+fn line_of(text: &str, shop: &str, key: &str) -> Option<usize> {
+    let headers = [format!("[shops.{shop}]"), format!("[shops.\"{shop}\"]")];
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            let compact: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            inside = headers.iter().any(|h| compact.starts_with(h.as_str()));
+            continue;
+        }
+        let name = l.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if inside && l.contains('=') && name == key {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// A secret as written in the config.
@@ -161,16 +169,20 @@ impl Shop {
 
     /// Every secret this shop has, resolved where possible (for redaction).
     pub fn secrets(&self) -> Vec<SecretString> {
-        let r = &self.raw;
-        [
-            &r.app_secret,
-            &r.access_token,
-            &r.client_secret,
-            &r.secret_key,
-        ]
-        .into_iter()
-        .filter_map(|s| s.as_ref().and_then(|s| self.resolve("secret", s).ok()))
-        .collect()
+        self.platform
+            .platform()
+            .secret_keys
+            .iter()
+            .filter_map(|k| self.raw.keys.get(*k))
+            .filter_map(|v| SecretRef::deserialize(v.clone()).ok())
+            .filter_map(|s| self.resolve("secret", &s).ok())
+            .collect()
+    }
+
+    /// The platform's own keys, read into the adapter's own struct `T`.
+    pub fn keys<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        T::deserialize(toml::Value::Table(self.raw.keys.clone()))
+            .map_err(|e| usage(format!("{}: {e}", self.where_())))
     }
 
     /// Point the shop at another base URL (`--base-url`), with the same checks as the config.
@@ -291,14 +303,7 @@ impl Config {
                     path.display()
                 ))
             })?;
-            let allowed = platform_keys(platform);
-            if let Some(k) = raw.set_keys().into_iter().find(|k| !allowed.contains(k)) {
-                return Err(usage(format!(
-                    "config file {}: shop {name:?}: key `{k}` does not apply to {platform} shops (their keys: {})",
-                    path.display(),
-                    allowed.join(", ")
-                )));
-            }
+            check_keys(text, &name, path, platform.platform(), &raw)?;
             let spec = platform.spec();
             let base_url = raw
                 .base_url
@@ -427,14 +432,17 @@ fn warn_if_readable_secrets(config: &Config) {
         if meta.permissions().mode() & 0o044 == 0 {
             return;
         }
-        let literal = |s: &Option<SecretRef>| matches!(s, Some(SecretRef::Literal(_)));
         let exposed = config.shops.iter().any(|shop| {
-            let r = &shop.raw;
             !is_loopback(&shop.base_url)
-                && (literal(&r.app_secret)
-                    || literal(&r.access_token)
-                    || literal(&r.client_secret)
-                    || literal(&r.secret_key))
+                && shop.platform.platform().secret_keys.iter().any(|k| {
+                    matches!(
+                        shop.raw
+                            .keys
+                            .get(*k)
+                            .map(|v| SecretRef::deserialize(v.clone())),
+                        Some(Ok(SecretRef::Literal(_)))
+                    )
+                })
         });
         if exposed {
             tracing::warn!(
@@ -482,11 +490,23 @@ mod tests {
         assert!(format!("{e:#}").contains("app_kee"), "{e:#}");
         let e = parse("[shops.a]\nplatform = \"taobao-tw\"\nappid = \"1\"\n").unwrap_err();
         assert!(format!("{e:#}").contains("does not apply"), "{e:#}");
+        assert!(format!("{e:#}").contains("their keys: app_key"), "{e:#}");
+        let e = parse("[shops.a]\nplatform = \"taobao-tw\"\napp_kee = \"1\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("unknown key `app_kee`"), "{e:#}");
+        assert!(format!("{e:#}").contains("test.toml, line 3"), "{e:#}");
+        let e = parse("[shops.a]\nplatform = \"taobao-enhanced\"\nsysid = 100\n").unwrap_err();
+        assert!(format!("{e:#}").contains("key `sysid`"), "{e:#}");
         let e = parse("[shops.a]\nplatform = \"shopee\"\n").unwrap_err();
         assert!(
             format!("{e:#}").contains("taobao-tw, taobao-enhanced"),
             "{e:#}"
         );
+    }
+
+    #[derive(Deserialize)]
+    struct Secrets {
+        app_secret: Option<SecretRef>,
+        access_token: Option<SecretRef>,
     }
 
     #[test]
@@ -498,13 +518,14 @@ mod tests {
         let c = Config::parse(text, &dir.path().join("c.toml")).unwrap();
         let s = &c.shops[0];
         use secrecy::ExposeSecret;
+        let r: Secrets = s.keys().unwrap();
         assert_eq!(
-            s.secret("app_secret", &s.raw.app_secret)
+            s.secret("app_secret", &r.app_secret)
                 .unwrap()
                 .expose_secret(),
             "from-file"
         );
-        let e = s.secret("access_token", &s.raw.access_token).unwrap_err();
+        let e = s.secret("access_token", &r.access_token).unwrap_err();
         assert!(format!("{e:#}").contains("ORDERSYNC_TEST_UNSET_VAR"));
         let e = parse("[shops.a]\nplatform = \"taobao-tw\"\napp_secret = { envv = \"X\" }\n")
             .unwrap_err();

@@ -1,10 +1,10 @@
 //! `ordersync config check`: load the config, resolve secrets, optionally call each shop
 //! (and, for PandaPon, probe which signature scheme the server accepts).
 
-use super::{remember_secrets, transport};
+use super::{adapter, remember_secrets, transport};
 use crate::config::Config;
 use crate::error::usage;
-use crate::platforms::{Adapter, By, ByMode, PlatformId};
+use crate::platforms::{By, ByMode, PlatformId};
 use anyhow::Result;
 use chrono::{Duration, Utc};
 use std::io::Write;
@@ -36,7 +36,10 @@ pub(super) async fn probe_signature_scheme(
         )));
     }
     let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
-    let probe = crate::platforms::pandapon::probe::probe(shop, &t).await?;
+    let probe = crate::platforms::pandapon::probe::probe(shop, async |a, q| {
+        crate::sync::sender::bare_page(a, &t, q).await
+    })
+    .await?;
     write!(out, "{}", crate::logging::redact(&probe.to_string()))?;
     probe.into_result()
 }
@@ -64,7 +67,7 @@ pub(super) async fn config_check(
         .iter()
         .filter(|s| only.is_none_or(|n| s.name == n))
     {
-        let built: Result<()> = (|| with_adapter!(shop, |_a| Ok(())))();
+        let built: Result<()> = adapter(shop).map(drop);
         match built {
             Ok(()) => writeln!(
                 out,
@@ -105,27 +108,21 @@ async fn check_online(shop: &crate::config::Shop) -> Result<()> {
         start: now - Duration::minutes(30),
         end: now - Duration::minutes(2),
     };
-    with_adapter!(shop, |a| {
-        let by = match a.spec().by_modified {
-            ByMode::Native { .. } => By::Modified,
-            _ => By::Created,
-        };
-        let q = crate::platforms::PageQuery {
-            window: plan_window,
-            by,
-            status: None,
-            page: 1,
-            page_size: 1,
-        };
-        a.prepare(&t).await?;
-        t.call(
-            a.list_endpoint(by),
-            Some(1),
-            |n| a.list_request(&q, n),
-            |b| a.parse_list(b, &q),
-        )
+    let a = adapter(shop)?;
+    let by = match a.spec().by_modified {
+        ByMode::Native { .. } => By::Modified,
+        _ => By::Created,
+    };
+    let q = crate::platforms::PageQuery {
+        window: plan_window,
+        by,
+        status: None,
+        page: 1,
+        page_size: 1,
+    };
+    crate::sync::sender::credentials_due(a.as_ref(), &t).await?;
+    crate::sync::sender::bare_page(a.as_ref(), &t, &q)
         .await
         .map(|_| ())
         .map_err(anyhow::Error::from)
-    })
 }

@@ -1,11 +1,12 @@
 //! `ordersync get`: named orders in full.
 
 use crate::cli::GetArgs;
-use crate::platforms::{Adapter, PlatformId};
+
 use crate::sink::{self, Output};
 use anyhow::Result;
 
-use super::{load_source, transport};
+use super::{adapter, load_source, transport};
+use crate::sync;
 use std::time::Duration as StdDuration;
 
 pub(super) async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Result<()> {
@@ -15,10 +16,7 @@ pub(super) async fn get(args: GetArgs, config: Option<std::path::PathBuf>) -> Re
         .pick(args.shop.as_deref(), args.platform)?
         .clone();
     let t = transport(&shop, None, StdDuration::from_secs(30), 8, None)?;
-    let orders = with_adapter!(&shop, |a| {
-        a.prepare(&t).await?;
-        a.get_orders(&t, &args.ids).await?
-    });
+    let orders = sync::sender::lookup(adapter(&shop)?.as_ref(), &t, &args.ids).await?;
     let mut sink = sink::make(
         args.format,
         sink::CsvMode::Lines,

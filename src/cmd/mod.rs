@@ -2,32 +2,13 @@
 //! run, report. This is the only layer that reads the command line's structs; everything below
 //! takes plain values.
 //!
-//! [`with_adapter!`] turns a shop's platform into the concrete adapter and runs a generic body
-//! with it.
+//! Adapters come from the platform registry (`platforms::PLATFORMS`) and are driven by
+//! `sync::sender`; the only platform named here is PandaPon, for options of its own
+//! (`normalize --amount-unit`, `config check --probe-signature`).
 
-/// Build the concrete adapter for `$shop` and evaluate `$body` with it bound to `$a`.
-macro_rules! with_adapter {
-    ($shop:expr, |$a:ident| $body:expr) => {{
-        use crate::platforms::{pandapon, taobao_enhanced, taobao_tw, vvtool};
-        match $shop.platform {
-            PlatformId::TaobaoTw => {
-                let $a = taobao_tw::TaobaoTw::from_shop($shop)?;
-                $body
-            }
-            PlatformId::TaobaoEnhanced => {
-                let $a = taobao_enhanced::TaobaoEnhanced::from_shop($shop)?;
-                $body
-            }
-            PlatformId::Vvtool => {
-                let $a = vvtool::Vvtool::from_shop($shop)?;
-                $body
-            }
-            PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
-                let $a = pandapon::Pandapon::from_shop($shop)?;
-                $body
-            }
-        }
-    }};
+/// The adapter for `shop`, built by its platform's entry in the registry.
+fn adapter(shop: &Shop) -> Result<Box<dyn Adapter>> {
+    (shop.platform.platform().adapter)(shop)
 }
 
 mod config;
@@ -41,6 +22,7 @@ mod state;
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, Shop};
 use crate::net::{RetryPolicy, Transport, TransportOptions};
+use crate::platforms::Adapter;
 use crate::sandbox::{Sandbox, SandboxOptions};
 use anyhow::{Context, Result};
 use std::time::Duration as StdDuration;

@@ -1,14 +1,14 @@
 //! `ordersync platforms`: what each platform supports.
 
 use super::human;
-use crate::platforms::{By, ByMode, PlatformId};
+use crate::platforms::{By, ByMode};
 use anyhow::Result;
 use std::io::Write;
 
 pub(super) fn platforms() -> Result<()> {
     let mut out = std::io::stdout().lock();
-    for p in PlatformId::ALL {
-        let s = p.spec();
+    for p in crate::platforms::PLATFORMS {
+        let s = p.spec;
         let by = |b: By| match s.by_mode(b) {
             ByMode::Native {
                 max_window: Some(w),

@@ -1,10 +1,10 @@
 //! `ordersync pull`: resolve the shop and the range, run the pull loop into a sink, advance
 //! the state, report.
 
-use super::{human, load_source, shown, transport};
+use super::{adapter, human, load_source, shown, transport};
 use crate::cli::PullArgs;
 use crate::error::usage;
-use crate::platforms::{By, ByMode, PlatformId};
+use crate::platforms::{By, ByMode};
 use crate::sink::{self, Output};
 use crate::sync::{self, Plan, Summary};
 use anyhow::{Context, Result};
@@ -24,7 +24,11 @@ pub(super) async fn pull(
     if args.sandbox && args.shop.is_none() && args.platform.is_none() {
         return Err(usage(format!(
             "with --sandbox, say which platform: --platform {}",
-            PlatformId::ALL.map(|p| p.as_str()).join("|")
+            crate::platforms::PLATFORMS
+                .iter()
+                .map(|p| p.spec.id)
+                .collect::<Vec<_>>()
+                .join("|")
         )));
     }
     if let Some(p) = args.summary_json.as_deref() {
@@ -175,8 +179,9 @@ pub(super) async fn pull(
     let mut last_end = None;
     let deadline = args.give_up_after;
     let started = std::time::Instant::now();
-    let result: Result<Summary> = with_adapter!(&shop, |a| {
-        let pulling = sync::pull(&a, &t, &plan, sink.as_mut(), |end| {
+    let result: Result<Summary> = async {
+        let a = adapter(&shop)?;
+        let pulling = sync::pull(a.as_ref(), &t, &plan, sink.as_mut(), |end| {
             last_end = Some(end);
             match &state {
                 Some(s) if per_window => s.advance(end),
@@ -189,7 +194,8 @@ pub(super) async fn pull(
             Ok(r) => r,
             Err(_) => Err(anyhow::Error::new(crate::error::GaveUp(human(deadline)))),
         }
-    });
+    }
+    .await;
     let mut summary = match result {
         Ok(s) => s,
         // With --output, nothing was delivered: the state must not move.

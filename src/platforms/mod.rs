@@ -2,8 +2,11 @@
 //!
 //! An adapter knows one platform's wire format and nothing else: it builds a signed request
 //! for one page of one time window, parses a page into normalized [`Order`]s, and says how many
-//! results there are or whether there is a next page. The pull loop in `sync` owns windows,
-//! page order, retries, rate limits, dedupe and sinks, and knows no platform.
+//! results there are or whether there is a next page. Where it needs more than one request (a
+//! token, a page's lines, orders looked up by id) it hands out an [`Exchange`]: requests to
+//! send and a reader of their answers. Adapters do no I/O: `sync::sender` sends for them. The
+//! pull loop in `sync` owns windows, page order, retries, rate limits, dedupe and sinks, and
+//! knows no platform; everything else finds a platform through [`PLATFORMS`].
 
 pub mod json;
 pub mod pandapon;
@@ -15,11 +18,9 @@ pub mod vvtool;
 
 use crate::error::PlatformError;
 use crate::model::Order;
-use crate::net::Transport;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
 
 /// A platform id as users type it.
@@ -49,22 +50,17 @@ impl PlatformId {
 
     /// The id as users type it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            PlatformId::TaobaoTw => "taobao-tw",
-            PlatformId::TaobaoEnhanced => "taobao-enhanced",
-            PlatformId::Vvtool => "vvtool",
-            PlatformId::PandaponTaobao => "pandapon-taobao",
-            PlatformId::Pandapon1688 => "pandapon-1688",
-        }
+        self.platform().spec.id
     }
 
     /// Parse an id, with an error that lists the valid ones.
     pub fn parse(s: &str) -> Result<PlatformId, String> {
-        PlatformId::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
+        PLATFORMS
+            .iter()
+            .find(|p| p.spec.id == s)
+            .map(|p| p.id)
             .ok_or_else(|| {
-                let ids: Vec<_> = PlatformId::ALL.iter().map(|p| p.as_str()).collect();
+                let ids: Vec<_> = PLATFORMS.iter().map(|p| p.spec.id).collect();
                 format!(
                     "unknown platform {s:?}; the platforms are: {}",
                     ids.join(", ")
@@ -74,14 +70,48 @@ impl PlatformId {
 
     /// What the platform offers and how it must be called.
     pub fn spec(self) -> &'static PlatformSpec {
-        match self {
-            PlatformId::TaobaoTw => &taobao_tw::SPEC,
-            PlatformId::TaobaoEnhanced => &taobao_enhanced::SPEC,
-            PlatformId::Vvtool => &vvtool::SPEC,
-            PlatformId::PandaponTaobao => &pandapon::SPEC_TAOBAO,
-            PlatformId::Pandapon1688 => &pandapon::SPEC_1688,
-        }
+        self.platform().spec
     }
+
+    /// The platform's entry in the registry.
+    pub fn platform(self) -> &'static Platform {
+        PLATFORMS
+            .iter()
+            .find(|p| p.id == self)
+            .expect("every platform id is registered")
+    }
+}
+
+/// Every platform, listed once: what `ordersync` knows of a platform, it finds here.
+pub static PLATFORMS: &[&Platform] = &[
+    &taobao_tw::PLATFORM,
+    &taobao_enhanced::PLATFORM,
+    &vvtool::PLATFORM,
+    &pandapon::PLATFORM_TAOBAO,
+    &pandapon::PLATFORM_1688,
+];
+
+/// Reads a saved answer order by order into `emit` (see [`normalize_saved_each`]).
+pub type Reader = for<'a> fn(
+    &'a [u8],
+    &'a str,
+    &mut dyn FnMut(Deferred<'a>) -> bool,
+) -> Result<(), PlatformError>;
+
+/// One platform as the rest of ordersync sees it.
+pub struct Platform {
+    pub id: PlatformId,
+    /// Static facts (title, limits, windows), shown by `ordersync platforms`.
+    pub spec: &'static PlatformSpec,
+    /// The config keys its shops take besides the common ones (`platform`, `base_url`,
+    /// `rate_limit`, `allow_http`); any other key in its shops is an error.
+    pub keys: &'static [&'static str],
+    /// Those of `keys` that hold secrets (`"..."`, `{ env = ... }` or `{ file = ... }`).
+    pub secret_keys: &'static [&'static str],
+    /// Build the adapter for a config shop, checking its credentials.
+    pub adapter: fn(&crate::config::Shop) -> anyhow::Result<Box<dyn Adapter>>,
+    /// Read a saved answer (`ordersync normalize`).
+    pub read_saved: Reader,
 }
 
 impl fmt::Display for PlatformId {
@@ -245,43 +275,67 @@ pub trait Adapter: Send + Sync {
     /// Parse one list response into normalized orders.
     fn parse_list(&self, body: &[u8], q: &PageQuery) -> Result<ListPage, PlatformError>;
 
-    /// Run once before the first page (e.g. exchange client credentials for a token).
-    fn prepare(&self, _t: &Transport) -> impl Future<Output = Result<(), PlatformError>> + Send {
-        async { Ok(()) }
+    /// A credentials exchange to run before the next call (`refused` is `None`: e.g. a token
+    /// not fetched yet, or about to expire), or after a call was refused as unauthenticated
+    /// (`refused` is the refusal: renew, and the call is retried once). `None`: nothing due,
+    /// or nothing renewing could fix.
+    fn credentials(
+        &self,
+        _refused: Option<&PlatformError>,
+    ) -> Option<Box<dyn Exchange<'_, ()> + '_>> {
+        None
     }
 
-    /// Called when a request was refused as unauthenticated (class `Auth`). Return `true`
-    /// after renewing credentials (e.g. a fresh token); the request is then retried once.
-    fn renew_credentials(
-        &self,
-        _t: &Transport,
-        _err: &PlatformError,
-    ) -> impl Future<Output = Result<bool, PlatformError>> + Send {
-        async { Ok(false) }
+    /// What a list page did not carry (e.g. order lines): an exchange that completes it.
+    fn complete<'a>(&'a self, page: ListPage) -> Box<dyn Exchange<'a, ListPage> + 'a> {
+        Box::new(Done(Ok(page)))
     }
 
-    /// Fetch what a list page did not carry (e.g. order lines) and attach it.
-    fn complete_page(
-        &self,
-        _t: &Transport,
-        _page: &mut ListPage,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send {
-        async { Ok(()) }
+    /// Named orders in full, for `ordersync get`.
+    fn lookup<'a>(&'a self, _ids: &'a [String]) -> Box<dyn Exchange<'a, Vec<Order>> + 'a> {
+        Box::new(Done(Err(PlatformError::Request {
+            platform: self.spec().id,
+            message: "this platform cannot look an order up by id".into(),
+        })))
     }
+}
 
-    /// Fetch named orders in full, for `ordersync get`.
-    fn get_orders(
-        &self,
-        _t: &Transport,
-        _ids: &[String],
-    ) -> impl Future<Output = Result<Vec<Order>, PlatformError>> + Send {
-        let platform = self.spec().id;
-        async move {
-            Err(PlatformError::Request {
-                platform,
-                message: "this platform cannot look an order up by id".into(),
-            })
-        }
+/// One request of an exchange. `build` is called for every attempt (each is signed anew).
+pub struct Call<'a> {
+    /// The endpoint's path, for messages.
+    pub endpoint: &'static str,
+    pub page: Option<u32>,
+    pub build: Box<dyn Fn(DateTime<Utc>) -> Result<ApiRequest, PlatformError> + Send + Sync + 'a>,
+}
+
+/// A conversation of requests and answers that ends in a `T`, without I/O: the sender in
+/// `sync` asks for the next request, sends it, and hands the answer back.
+pub trait Exchange<'a, T>: Send {
+    /// The next request to send, or `None` when the exchange is over.
+    fn next(&mut self) -> Option<Call<'a>>;
+    /// Read the answer to the request `next` returned. An answer that fails to read is asked
+    /// for again, so nothing may change until reading succeeds.
+    fn read(&mut self, body: &[u8]) -> Result<(), PlatformError>;
+    /// A failed request's error, as the platform means it.
+    fn refused(&self, e: PlatformError) -> PlatformError {
+        e
+    }
+    /// The result, once `next` returned `None`.
+    fn finish(self: Box<Self>) -> Result<T, PlatformError>;
+}
+
+/// An exchange with nothing to send.
+pub struct Done<T>(pub Result<T, PlatformError>);
+
+impl<'a, T: Send> Exchange<'a, T> for Done<T> {
+    fn next(&mut self) -> Option<Call<'a>> {
+        None
+    }
+    fn read(&mut self, _body: &[u8]) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<T, PlatformError> {
+        self.0
     }
 }
 
@@ -320,17 +374,7 @@ pub fn normalize_saved_each<'a>(
     shop: &'a str,
     emit: &mut dyn FnMut(Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    let mut ready = |o: Order| {
-        emit(Box::new(move || Ok(o)));
-    };
-    match platform {
-        PlatformId::TaobaoTw => taobao_tw::normalize_saved_each(body, shop, &mut ready),
-        PlatformId::TaobaoEnhanced => taobao_enhanced::normalize_saved_each(body, shop, emit),
-        PlatformId::Vvtool => vvtool::normalize_saved_each(body, shop, emit),
-        PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
-            pandapon::normalize_saved_each(platform, body, shop, emit)
-        }
-    }
+    (platform.platform().read_saved)(body, shop, emit)
 }
 
 /// Run an order-by-order normalizer and collect what it emits.
@@ -491,5 +535,60 @@ impl TextOrNumber {
             TextOrNumber::UInt(u) => u.to_string(),
             TextOrNumber::Float(f) => f.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn every_platform_is_registered_once_in_documented_order() {
+        let ids: Vec<PlatformId> = PLATFORMS.iter().map(|p| p.id).collect();
+        assert_eq!(ids, PlatformId::ALL.to_vec());
+        for p in PLATFORMS {
+            assert_eq!(PlatformId::parse(p.spec.id), Ok(p.id), "{}", p.spec.id);
+            for k in p.secret_keys {
+                assert!(p.keys.contains(k), "{}: secret {k} is not a key", p.spec.id);
+            }
+        }
+    }
+
+    /// The keys a platform's entry lists are the keys its adapter reads: a key listed but
+    /// not in the adapter's own `Keys` struct would pass the config check and then be
+    /// refused when the shop is used.
+    #[test]
+    fn every_listed_key_is_read_by_the_adapter() {
+        for p in PLATFORMS {
+            let mut text = format!("[shops.s]\nplatform = \"{}\"\n", p.spec.id);
+            for k in p.keys {
+                text.push_str(&format!("{k} = \"x\"\n"));
+            }
+            let config = Config::parse(&text, std::path::Path::new("t.toml"))
+                .unwrap_or_else(|e| panic!("{}: {e:#}", p.spec.id));
+            if let Err(e) = (p.adapter)(&config.shops[0]) {
+                let e = format!("{e:#}");
+                assert!(!e.contains("unknown field"), "{}: {e}", p.spec.id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_saved_answer_is_read_by_its_platforms_reader() {
+        let body = include_bytes!("../../fixtures/taobao-enhanced/list.json");
+        let expected: Vec<serde_json::Value> = serde_json::from_slice(include_bytes!(
+            "../../fixtures/taobao-enhanced/list.expected.json"
+        ))
+        .unwrap();
+        let got = normalize_saved(PlatformId::TaobaoEnhanced, body, "fixture").unwrap();
+        let ids: Vec<&str> = got.iter().map(|o| o.order_id.as_str()).collect();
+        let want: Vec<&str> = expected
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, want);
+        // Another platform's reader refuses it.
+        assert!(normalize_saved(PlatformId::TaobaoTw, body, "fixture").is_err());
     }
 }

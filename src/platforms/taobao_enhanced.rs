@@ -19,13 +19,12 @@ use super::json::{self, Json, Streamed, Under};
 use super::signing::{Params, wrapped_md5_sign};
 use super::trade::{TIME_FORMAT, TRADE, TRADE_LIST, inclusive_seconds, normalize_trade};
 use super::{
-    Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
-    parse_json_shaped,
+    Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
+    Platform, PlatformId, PlatformSpec, parse_json_shaped,
 };
-use crate::config::Shop;
+use crate::config::{SecretRef, Shop};
 use crate::error::{ErrorClass, PlatformError};
 use crate::model::{Order, platform_offset};
-use crate::net::Transport;
 use chrono::{DateTime, Months, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
@@ -82,10 +81,30 @@ pub struct TaobaoEnhanced {
     pub warned_old: AtomicBool,
 }
 
+/// This platform in the registry.
+pub static PLATFORM: Platform = Platform {
+    id: PlatformId::TaobaoEnhanced,
+    spec: &SPEC,
+    keys: &["appid", "app_secret", "seller_nick", "sysid"],
+    secret_keys: &["app_secret"],
+    adapter: |shop| Ok(Box::new(TaobaoEnhanced::from_shop(shop)?)),
+    read_saved: normalize_saved_each,
+};
+
+/// A taobao-enhanced shop's own config keys.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    appid: Option<String>,
+    app_secret: Option<SecretRef>,
+    seller_nick: Option<String>,
+    sysid: Option<String>,
+}
+
 impl TaobaoEnhanced {
     /// Build from a config shop, resolving its secrets.
     pub fn from_shop(shop: &Shop) -> anyhow::Result<Self> {
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         Ok(TaobaoEnhanced {
             shop: shop.name.clone(),
             appid: shop.require("appid", &r.appid)?,
@@ -197,43 +216,74 @@ impl Adapter for TaobaoEnhanced {
         })
     }
 
-    async fn get_orders(&self, t: &Transport, ids: &[String]) -> Result<Vec<Order>, PlatformError> {
-        let mut out: Vec<Order> = Vec::new();
-        for batch in ids.chunks(GET_BATCH) {
-            let tids = batch.join(",");
-            let mut page = 1u32;
-            loop {
-                let build = |now: DateTime<Utc>| {
-                    // Among orders modified in the last month (a superset of those created
-                    // then): the platform wants a range of at most one month.
-                    let last = now.with_timezone(&platform_offset());
-                    let first = last.checked_sub_months(Months::new(1)).unwrap_or(last);
-                    let biz = [
-                        ("tid", tids.clone()),
-                        ("start_created", first.format(TIME_FORMAT).to_string()),
-                        ("end_created", last.format(TIME_FORMAT).to_string()),
-                        ("date_type", "1".to_string()),
-                        ("order_asc", "ASC".to_string()),
-                        ("page_no", page.to_string()),
-                        ("page_size", MAX_PAGE_SIZE.to_string()),
-                    ];
-                    Ok(self.signed(&biz, now))
-                };
-                let (total, orders) = t
-                    .call(LIST, Some(page), build, |b| {
-                        parse_page(b, &self.shop, Some(page))
-                    })
-                    .await?;
-                let got = orders.len() as u64;
-                out.extend(orders);
-                if got == 0 || u64::from(page) * u64::from(MAX_PAGE_SIZE) >= total.unwrap_or(0) {
-                    break;
-                }
-                page += 1;
-            }
+    fn lookup<'a>(&'a self, ids: &'a [String]) -> Box<dyn Exchange<'a, Vec<Order>> + 'a> {
+        Box::new(Lookup {
+            a: self,
+            ids,
+            batches: ids.chunks(GET_BATCH).map(|b| b.join(",")).collect(),
+            batch: 0,
+            page: 1,
+            out: Vec::new(),
+        })
+    }
+}
+
+/// Named orders: the list filtered on `tid`, [`GET_BATCH`] ids a query, each query paged.
+struct Lookup<'a> {
+    a: &'a TaobaoEnhanced,
+    ids: &'a [String],
+    /// Each batch's ids, comma-separated as `tid` takes them.
+    batches: Vec<String>,
+    batch: usize,
+    page: u32,
+    out: Vec<Order>,
+}
+
+impl<'a> Exchange<'a, Vec<Order>> for Lookup<'a> {
+    fn next(&mut self) -> Option<Call<'a>> {
+        let tids = self.batches.get(self.batch)?.clone();
+        let page = self.page;
+        let a = self.a;
+        Some(Call {
+            endpoint: LIST,
+            page: Some(page),
+            build: Box::new(move |now: DateTime<Utc>| {
+                // Among orders modified in the last month (a superset of those created
+                // then): the platform wants a range of at most one month.
+                let last = now.with_timezone(&platform_offset());
+                let first = last.checked_sub_months(Months::new(1)).unwrap_or(last);
+                let biz = [
+                    ("tid", tids.clone()),
+                    ("start_created", first.format(TIME_FORMAT).to_string()),
+                    ("end_created", last.format(TIME_FORMAT).to_string()),
+                    ("date_type", "1".to_string()),
+                    ("order_asc", "ASC".to_string()),
+                    ("page_no", page.to_string()),
+                    ("page_size", MAX_PAGE_SIZE.to_string()),
+                ];
+                Ok(a.signed(&biz, now))
+            }),
+        })
+    }
+
+    fn read(&mut self, body: &[u8]) -> Result<(), PlatformError> {
+        let (total, orders) = parse_page(body, &self.a.shop, Some(self.page))?;
+        let got = orders.len() as u64;
+        self.out.extend(orders);
+        if got == 0 || u64::from(self.page) * u64::from(MAX_PAGE_SIZE) >= total.unwrap_or(0) {
+            self.batch += 1;
+            self.page = 1;
+        } else {
+            self.page += 1;
         }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Vec<Order>, PlatformError> {
+        let out = self.out;
         let found: HashSet<&str> = out.iter().map(|o| o.order_id.as_str()).collect();
-        let missing: Vec<&str> = ids
+        let missing: Vec<&str> = self
+            .ids
             .iter()
             .map(String::as_str)
             .filter(|id| !found.contains(id))
@@ -779,8 +829,8 @@ mod tests {
 
     mod against_the_sandbox {
         use super::*;
-        use crate::platforms::trade::testing::{pull_range, transport};
         use crate::sandbox::{Sandbox, SandboxOptions, spawn, taobao_enhanced as sbx};
+        use crate::sync::testing::{pull_range, transport};
         use std::collections::{BTreeMap, BTreeSet};
 
         fn sandbox_adapter(shop: &str) -> TaobaoEnhanced {
@@ -794,7 +844,7 @@ mod tests {
             }
         }
 
-        async fn start(opts: SandboxOptions) -> (crate::sandbox::Running, Transport) {
+        async fn start(opts: SandboxOptions) -> (crate::sandbox::Running, crate::net::Transport) {
             let sb = spawn("127.0.0.1:0".parse().unwrap(), opts).await.unwrap();
             let base = Sandbox::base_url(sb.addr, crate::platforms::PlatformId::TaobaoEnhanced);
             let t = transport(ID, base, 50);
@@ -961,13 +1011,15 @@ mod tests {
                 .iter()
                 .map(|v| v["tid"].as_str().unwrap().to_string())
                 .collect();
-            let got = a.get_orders(&t, &tids).await.unwrap();
+            let got = crate::sync::sender::lookup(&a, &t, &tids).await.unwrap();
             let mut ids: Vec<String> = got.iter().map(|o| o.order_id.clone()).collect();
             ids.sort();
             let mut want = tids.clone();
             want.sort();
             assert_eq!(ids, want);
-            let e = a.get_orders(&t, &["1".to_string()]).await.unwrap_err();
+            let e = crate::sync::sender::lookup(&a, &t, &["1".to_string()])
+                .await
+                .unwrap_err();
             assert!(e.to_string().contains("not found"), "{e}");
         }
     }

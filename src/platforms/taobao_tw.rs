@@ -17,15 +17,15 @@
 use super::json::Json;
 use super::signing::{Params, lazop_sign};
 use super::{
-    Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
-    TextOrNumber, parse_json,
+    Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
+    Platform, PlatformId, PlatformSpec, TextOrNumber, parse_json,
 };
+use crate::config::SecretRef;
 use crate::error::{ErrorClass, PlatformError, ban_seconds};
 use crate::model::{
     Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status, Timestamp, non_empty,
     warn_unknown_status,
 };
-use crate::net::Transport;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -54,6 +54,25 @@ pub static SPEC: PlatformSpec = PlatformSpec {
             modified since --since and keeps those created in range",
 };
 
+/// This platform in the registry.
+pub static PLATFORM: Platform = Platform {
+    id: PlatformId::TaobaoTw,
+    spec: &SPEC,
+    keys: &["app_key", "app_secret", "access_token"],
+    secret_keys: &["app_secret", "access_token"],
+    adapter: |shop| Ok(Box::new(TaobaoTw::from_shop(shop)?)),
+    read_saved,
+};
+
+/// A taobao-tw shop's own config keys.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    app_key: Option<String>,
+    app_secret: Option<SecretRef>,
+    access_token: Option<SecretRef>,
+}
+
 /// Credentials and identity for one taobao-tw shop.
 pub struct TaobaoTw {
     pub shop: String,
@@ -65,7 +84,7 @@ pub struct TaobaoTw {
 impl TaobaoTw {
     /// Build from a config shop, resolving its secrets.
     pub fn from_shop(shop: &crate::config::Shop) -> anyhow::Result<Self> {
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         Ok(TaobaoTw {
             shop: shop.name.clone(),
             app_key: shop.require("app_key", &r.app_key)?,
@@ -98,46 +117,6 @@ impl TaobaoTw {
             headers: vec![],
             body: Body::None,
         }
-    }
-
-    async fn fetch_lines(
-        &self,
-        t: &Transport,
-        ids: &[String],
-    ) -> Result<Vec<(At, WireLine)>, PlatformError> {
-        let mut lines = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(LINE_BATCH) {
-            let list = serde_json::to_string(batch).expect("strings serialize");
-            let mut page = 1u32;
-            loop {
-                let biz = [
-                    ("trade_order_line_id_list", list.clone()),
-                    ("Page", page.to_string()),
-                    ("Page_Size", LINE_BATCH.to_string()),
-                ];
-                let res: ListResult<WireLine> = t
-                    .call(
-                        ITEMS,
-                        Some(page),
-                        |now| Ok(self.signed(ITEMS, &biz, now)),
-                        |b| parse_envelope(b, ITEMS, Some(page)),
-                    )
-                    .await?;
-                let got = res.model_list.len();
-                lines.extend(
-                    res.model_list
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, l)| (At::items(page, i), l)),
-                );
-                let total = res.total_count.unwrap_or(0) as usize;
-                if got == 0 || page as usize * LINE_BATCH >= total {
-                    break;
-                }
-                page += 1;
-            }
-        }
-        Ok(lines)
     }
 }
 
@@ -178,7 +157,7 @@ impl Adapter for TaobaoTw {
             .enumerate()
             .map(|(i, o)| {
                 let at = At::list(LIST, i);
-                // Only the line ids are known here; `complete_page`, which always follows,
+                // Only the line ids are known here; `complete`, which always follows,
                 // swaps these id-only lines for the real ones.
                 let ids = o.line_ids();
                 let mut order = o.normalize(&self.shop, &at)?;
@@ -194,18 +173,95 @@ impl Adapter for TaobaoTw {
         })
     }
 
-    async fn complete_page(&self, t: &Transport, page: &mut ListPage) -> Result<(), PlatformError> {
+    fn complete<'a>(&'a self, page: ListPage) -> Box<dyn Exchange<'a, ListPage> + 'a> {
         let ids: Vec<String> = page
             .orders
             .iter()
             .flat_map(|o| o.lines.iter().map(|l| l.line_id.clone()))
             .collect();
+        Box::new(Lines {
+            a: self,
+            page,
+            batches: ids
+                .chunks(LINE_BATCH)
+                .map(|b| serde_json::to_string(b).expect("strings serialize"))
+                .collect(),
+            batch: 0,
+            items_page: 1,
+            lines: Vec::with_capacity(ids.len()),
+        })
+    }
+
+    fn lookup<'a>(&'a self, ids: &'a [String]) -> Box<dyn Exchange<'a, Vec<Order>> + 'a> {
+        Box::new(Details {
+            a: self,
+            ids,
+            next: 0,
+            out: Vec::new(),
+            failed: None,
+        })
+    }
+}
+
+/// The lines of a list page's orders, fetched with `/order/items/get` in batches of
+/// [`LINE_BATCH`] ids (each batch paged while its total says more), then attached.
+struct Lines<'a> {
+    a: &'a TaobaoTw,
+    page: ListPage,
+    /// Each batch's ids, as the JSON list the endpoint takes.
+    batches: Vec<String>,
+    batch: usize,
+    items_page: u32,
+    lines: Vec<(At, WireLine)>,
+}
+
+impl<'a> Exchange<'a, ListPage> for Lines<'a> {
+    fn next(&mut self) -> Option<Call<'a>> {
+        let list = self.batches.get(self.batch)?.clone();
+        let page = self.items_page;
+        let a = self.a;
+        Some(Call {
+            endpoint: ITEMS,
+            page: Some(page),
+            build: Box::new(move |now| {
+                let biz = [
+                    ("trade_order_line_id_list", list.clone()),
+                    ("Page", page.to_string()),
+                    ("Page_Size", LINE_BATCH.to_string()),
+                ];
+                Ok(a.signed(ITEMS, &biz, now))
+            }),
+        })
+    }
+
+    fn read(&mut self, body: &[u8]) -> Result<(), PlatformError> {
+        let page = self.items_page;
+        let res: ListResult<WireLine> = parse_envelope(body, ITEMS, Some(page))?;
+        let got = res.model_list.len();
+        self.lines.extend(
+            res.model_list
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| (At::items(page, i), l)),
+        );
+        let total = res.total_count.unwrap_or(0) as usize;
+        if got == 0 || page as usize * LINE_BATCH >= total {
+            self.batch += 1;
+            self.items_page = 1;
+        } else {
+            self.items_page += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<ListPage, PlatformError> {
+        let Lines {
+            mut page, lines, ..
+        } = *self;
         let mut fetched: HashMap<String, OrderLine> = HashMap::new();
-        if !ids.is_empty() {
-            for (at, l) in self.fetch_lines(t, &ids).await? {
-                let line = l.normalize(&at).map_err(|e| malformed(ITEMS, None, e))?;
-                fetched.insert(line.line_id.clone(), line);
-            }
+        for (at, l) in lines {
+            let line = l.normalize(&at).map_err(|e| malformed(ITEMS, None, e))?;
+            fetched.insert(line.line_id.clone(), line);
         }
         for o in &mut page.orders {
             let wanted: Vec<String> = o.lines.drain(..).map(|l| l.line_id).collect();
@@ -230,34 +286,60 @@ impl Adapter for TaobaoTw {
                 o.discount = None;
             }
         }
+        Ok(page)
+    }
+}
+
+/// Named orders, one `/order/get` each; the first one not found (or unreadable) ends it.
+struct Details<'a> {
+    a: &'a TaobaoTw,
+    ids: &'a [String],
+    next: usize,
+    out: Vec<Order>,
+    failed: Option<PlatformError>,
+}
+
+impl<'a> Exchange<'a, Vec<Order>> for Details<'a> {
+    fn next(&mut self) -> Option<Call<'a>> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let id = self.ids.get(self.next)?;
+        let a = self.a;
+        Some(Call {
+            endpoint: DETAIL,
+            page: None,
+            build: Box::new(move |now| {
+                Ok(a.signed(DETAIL, &[("trade_order_id", id.clone())], now))
+            }),
+        })
+    }
+
+    fn read(&mut self, body: &[u8]) -> Result<(), PlatformError> {
+        let detail: DetailResult = parse_envelope(body, DETAIL, None)?;
+        let id = &self.ids[self.next];
+        self.next += 1;
+        // Not found, or unreadable, is not worth asking again: kept for `finish`.
+        match detail.module {
+            None => {
+                self.failed = Some(PlatformError::Request {
+                    platform: ID,
+                    message: format!("order {id} was not found"),
+                })
+            }
+            Some(module) => match module.normalize(&self.a.shop) {
+                Ok(o) => self.out.push(o),
+                Err(e) => self.failed = Some(malformed(DETAIL, None, e)),
+            },
+        }
         Ok(())
     }
 
-    async fn get_orders(&self, t: &Transport, ids: &[String]) -> Result<Vec<Order>, PlatformError> {
-        let mut out = Vec::new();
-        for id in ids {
-            let biz = [("trade_order_id", id.clone())];
-            let detail: DetailResult = t
-                .call(
-                    DETAIL,
-                    None,
-                    |now| Ok(self.signed(DETAIL, &biz, now)),
-                    |b| parse_envelope(b, DETAIL, None),
-                )
-                .await?;
-            let Some(module) = detail.module else {
-                return Err(PlatformError::Request {
-                    platform: ID,
-                    message: format!("order {id} was not found"),
-                });
-            };
-            out.push(
-                module
-                    .normalize(&self.shop)
-                    .map_err(|e| malformed(DETAIL, None, e))?,
-            );
+    fn finish(self: Box<Self>) -> Result<Vec<Order>, PlatformError> {
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(self.out),
         }
-        Ok(out)
     }
 }
 
@@ -266,7 +348,7 @@ fn malformed(endpoint: &str, page: Option<u32>, (path, detail): (String, String)
 }
 
 /// A line known only by its id (from the list's `trade_order_line_id_list`): a carrier
-/// between `parse_list` and `complete_page`, never written out.
+/// between `parse_list` and `complete`, never written out.
 fn id_only_line(id: String) -> OrderLine {
     OrderLine {
         line_id: id,
@@ -795,6 +877,17 @@ impl WireLine {
 /// the fixture tests). A list answer carries no lines: its orders come out with `lines: []`.
 pub fn normalize_saved(body: &[u8], shop: &str) -> Result<Vec<Order>, PlatformError> {
     super::collect_orders(|emit| normalize_saved_each(body, shop, emit))
+}
+
+/// [`normalize_saved_each`] for the registry: orders come normalized already.
+fn read_saved<'a>(
+    body: &'a [u8],
+    shop: &'a str,
+    emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
+) -> Result<(), PlatformError> {
+    normalize_saved_each(body, shop, &mut |o| {
+        emit(Box::new(move || Ok(o)));
+    })
 }
 
 /// As [`normalize_saved`], order by order into `emit`. The body is read as a list answer

@@ -10,7 +10,7 @@
 //! one obtained from `client_id` + `client_secret` at `POST /api/proxy/oauth/token`
 //! (`grant_type=client_credentials`). A fetched token is cached until shortly before its
 //! `expires_in` (checked before the first page and after every page), and fetched anew once
-//! when a call is refused as unauthenticated ([`Adapter::renew_credentials`]).
+//! when a call is refused as unauthenticated ([`Adapter::credentials`]).
 //!
 //! Requests are form-encoded: `fields` (every field the Trade normalizer reads), `shop_id`,
 //! the time range (`start_created`/`end_created` on sold, `start_create`/`end_create` (sic) on
@@ -28,13 +28,12 @@ use super::trade::{
     TIME_FORMAT, TRADE, TRADE_FIELDS, TRADE_LIST, inclusive_seconds, normalize_trade,
 };
 use super::{
-    Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformSpec,
-    parse_json, parse_json_shaped,
+    Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
+    Platform, PlatformId, PlatformSpec, parse_json, parse_json_shaped,
 };
-use crate::config::Shop;
+use crate::config::{SecretRef, Shop};
 use crate::error::{ErrorClass, PlatformError, usage};
 use crate::model::{Order, platform_offset};
-use crate::net::Transport;
 use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Mutex;
@@ -88,6 +87,26 @@ pub static SPEC: PlatformSpec = PlatformSpec {
             true to use http).",
 };
 
+/// This platform in the registry.
+pub static PLATFORM: Platform = Platform {
+    id: PlatformId::Vvtool,
+    spec: &SPEC,
+    keys: &["shop_id", "access_token", "client_id", "client_secret"],
+    secret_keys: &["access_token", "client_secret"],
+    adapter: |shop| Ok(Box::new(Vvtool::from_shop(shop)?)),
+    read_saved: normalize_saved_each,
+};
+
+/// A vvtool shop's own config keys.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    shop_id: Option<String>,
+    access_token: Option<SecretRef>,
+    client_id: Option<String>,
+    client_secret: Option<SecretRef>,
+}
+
 /// A token obtained from the token endpoint.
 struct Fetched {
     token: SecretString,
@@ -109,7 +128,7 @@ pub struct Vvtool {
 impl Vvtool {
     /// Build from a config shop, resolving its secrets.
     pub fn from_shop(shop: &Shop) -> anyhow::Result<Self> {
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         let shop_id = shop.require("shop_id", &r.shop_id)?;
         let configured_token = shop.optional_secret("access_token", &r.access_token)?;
         let client = match (&r.client_id, &r.client_secret) {
@@ -179,85 +198,12 @@ impl Vvtool {
         }
     }
 
-    /// Exchange the client credentials for a fresh token and cache it.
-    pub async fn fetch_token(&self, t: &Transport) -> Result<(), PlatformError> {
-        let Some((client_id, client_secret)) = &self.client else {
-            return Err(PlatformError::Request {
-                platform: ID,
-                message: "cannot fetch an access token without client_id and client_secret".into(),
-            });
-        };
-        let build = |_now: DateTime<Utc>| {
-            Ok(ApiRequest {
-                method: Method::Post,
-                path: TOKEN.to_string(),
-                query: Vec::new(),
-                headers: Vec::new(),
-                body: Body::Form(vec![
-                    ("grant_type".into(), "client_credentials".into()),
-                    ("client_id".into(), client_id.clone()),
-                    (
-                        "client_secret".into(),
-                        client_secret.expose_secret().to_string(),
-                    ),
-                ]),
-            })
-        };
-        let (token, expires_in) = t.call(TOKEN, None, build, parse_token).await.map_err(|e| {
-            // A refusal of the exchange is a credentials problem, whatever its code.
-            match e {
-                PlatformError::Api {
-                    platform,
-                    endpoint,
-                    code,
-                    kind,
-                    message,
-                    request_id,
-                    class,
-                    hint,
-                    retry_after,
-                } if class != ErrorClass::Transient => PlatformError::Api {
-                    platform,
-                    endpoint,
-                    code,
-                    kind,
-                    message,
-                    request_id,
-                    class: ErrorClass::Auth,
-                    hint: hint.or_else(|| Some(TOKEN_HINT.into())),
-                    retry_after,
-                },
-                PlatformError::Http {
-                    status: 400 | 401 | 403,
-                    ..
-                } => PlatformError::Api {
-                    platform: ID,
-                    endpoint: TOKEN.into(),
-                    code: e_status(&e),
-                    kind: None,
-                    message: "the token exchange was refused".into(),
-                    request_id: None,
-                    class: ErrorClass::Auth,
-                    hint: Some(TOKEN_HINT.into()),
-                    retry_after: None,
-                },
-                other => other,
-            }
-        })?;
-        let refresh_at = expires_in.map(|secs| {
-            let margin = (secs / 5).min(300);
-            Instant::now() + Duration::from_secs(secs.saturating_sub(margin))
-        });
-        *self.lock() = Some(Fetched { token, refresh_at });
-        Ok(())
-    }
-
-    /// Fetch a token when there is none yet or the cached one is about to expire.
-    async fn ensure_token(&self, t: &Transport) -> Result<(), PlatformError> {
-        if self.needs_token() {
-            self.fetch_token(t).await?;
-        }
-        Ok(())
+    /// The client-credentials exchange for a fresh token, cached when its answer is read.
+    fn token_exchange(&self) -> Box<dyn Exchange<'_, ()> + '_> {
+        Box::new(TokenExchange {
+            a: self,
+            sent: false,
+        })
     }
 
     /// The form of one list page (without the token).
@@ -378,30 +324,118 @@ impl Adapter for Vvtool {
         parse_page(body, self.list_endpoint(q.by), &self.shop, Some(q.page))
     }
 
-    async fn prepare(&self, t: &Transport) -> Result<(), PlatformError> {
-        self.ensure_token(t).await
-    }
-
-    async fn renew_credentials(
+    fn credentials(
         &self,
-        t: &Transport,
-        err: &PlatformError,
-    ) -> Result<bool, PlatformError> {
-        if self.client.is_none() || !is_token_refusal(err) {
-            return Ok(false);
+        refused: Option<&PlatformError>,
+    ) -> Option<Box<dyn Exchange<'_, ()> + '_>> {
+        match refused {
+            None => self.needs_token().then(|| self.token_exchange()),
+            Some(err) => {
+                if self.client.is_none() || !is_token_refusal(err) {
+                    return None;
+                }
+                tracing::info!("{ID}: the access token was refused; fetching a new one");
+                Some(self.token_exchange())
+            }
         }
-        tracing::info!("{ID}: the access token was refused; fetching a new one");
-        self.fetch_token(t).await?;
-        Ok(true)
+    }
+}
+
+/// Client credentials exchanged for a token at [`TOKEN`].
+struct TokenExchange<'a> {
+    a: &'a Vvtool,
+    sent: bool,
+}
+
+impl<'a> Exchange<'a, ()> for TokenExchange<'a> {
+    fn next(&mut self) -> Option<Call<'a>> {
+        if std::mem::replace(&mut self.sent, true) {
+            return None;
+        }
+        let client = self.a.client.as_ref();
+        Some(Call {
+            endpoint: TOKEN,
+            page: None,
+            build: Box::new(move |_now| {
+                let Some((client_id, client_secret)) = client else {
+                    return Err(PlatformError::Request {
+                        platform: ID,
+                        message: "cannot fetch an access token without client_id and client_secret"
+                            .into(),
+                    });
+                };
+                Ok(ApiRequest {
+                    method: Method::Post,
+                    path: TOKEN.to_string(),
+                    query: Vec::new(),
+                    headers: Vec::new(),
+                    body: Body::Form(vec![
+                        ("grant_type".into(), "client_credentials".into()),
+                        ("client_id".into(), client_id.clone()),
+                        (
+                            "client_secret".into(),
+                            client_secret.expose_secret().to_string(),
+                        ),
+                    ]),
+                })
+            }),
+        })
     }
 
-    /// Not for lines (the list carries them): renews a token that is about to expire.
-    async fn complete_page(
-        &self,
-        t: &Transport,
-        _page: &mut ListPage,
-    ) -> Result<(), PlatformError> {
-        self.ensure_token(t).await
+    fn read(&mut self, body: &[u8]) -> Result<(), PlatformError> {
+        let (token, expires_in) = parse_token(body)?;
+        let refresh_at = expires_in.map(|secs| {
+            let margin = (secs / 5).min(300);
+            Instant::now() + Duration::from_secs(secs.saturating_sub(margin))
+        });
+        *self.a.lock() = Some(Fetched { token, refresh_at });
+        Ok(())
+    }
+
+    /// A refusal of the exchange is a credentials problem, whatever its code.
+    fn refused(&self, e: PlatformError) -> PlatformError {
+        match e {
+            PlatformError::Api {
+                platform,
+                endpoint,
+                code,
+                kind,
+                message,
+                request_id,
+                class,
+                hint,
+                retry_after,
+            } if class != ErrorClass::Transient => PlatformError::Api {
+                platform,
+                endpoint,
+                code,
+                kind,
+                message,
+                request_id,
+                class: ErrorClass::Auth,
+                hint: hint.or_else(|| Some(TOKEN_HINT.into())),
+                retry_after,
+            },
+            PlatformError::Http {
+                status: 400 | 401 | 403,
+                ..
+            } => PlatformError::Api {
+                platform: ID,
+                endpoint: TOKEN.into(),
+                code: e_status(&e),
+                kind: None,
+                message: "the token exchange was refused".into(),
+                request_id: None,
+                class: ErrorClass::Auth,
+                hint: Some(TOKEN_HINT.into()),
+                retry_after: None,
+            },
+            other => other,
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), PlatformError> {
+        Ok(())
     }
 }
 
@@ -1248,10 +1282,10 @@ mod tests {
 
     mod against_the_sandbox {
         use super::*;
-        use crate::platforms::trade::testing::{pull_range, pull_window, transport};
         use crate::sandbox::{
             Sandbox, SandboxOptions, spawn, taobao_enhanced::parse_time, vvtool as sbx,
         };
+        use crate::sync::testing::{pull_range, pull_window, transport};
         use std::collections::BTreeSet;
         use std::sync::atomic::Ordering;
 
@@ -1267,7 +1301,7 @@ mod tests {
             )
         }
 
-        async fn start(opts: SandboxOptions) -> (crate::sandbox::Running, Transport) {
+        async fn start(opts: SandboxOptions) -> (crate::sandbox::Running, crate::net::Transport) {
             let sb = spawn("127.0.0.1:0".parse().unwrap(), opts).await.unwrap();
             let base = Sandbox::base_url(sb.addr, crate::platforms::PlatformId::Vvtool);
             let t = transport(ID, base, SPEC.default_rate_limit);
@@ -1367,7 +1401,7 @@ mod tests {
                 start: now - chrono::Duration::days(3),
                 end: now,
             };
-            a.prepare(&t).await.unwrap();
+            crate::sync::sender::credentials_due(&a, &t).await.unwrap();
             let first = pull_window(&a, &t, w, By::Created, 45).await.unwrap();
             sb.state.vvtool.expire_tokens();
             let again = pull_window(&a, &t, w, By::Created, 45).await.unwrap();
@@ -1375,7 +1409,9 @@ mod tests {
             assert_eq!(sb.state.vvtool.tokens_issued.load(Ordering::Relaxed), 2);
             // A token near its end is replaced before it runs out.
             sb.state.vvtool.set_token_ttl(2);
-            a.fetch_token(&t).await.unwrap();
+            crate::sync::sender::run(&t, a.token_exchange())
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_millis(2100)).await;
             pull_window(&a, &t, w, By::Created, 45).await.unwrap();
             assert!(sb.state.vvtool.tokens_issued.load(Ordering::Relaxed) >= 4);
@@ -1397,7 +1433,9 @@ mod tests {
                 None,
                 Some((sbx::CLIENT_ID.into(), SecretString::from("nope-nope"))),
             );
-            let e = bad.prepare(&t).await.unwrap_err();
+            let e = crate::sync::sender::credentials_due(&bad, &t)
+                .await
+                .unwrap_err();
             assert_eq!(e.class(), ErrorClass::Auth);
             assert!(e.to_string().contains("client_secret"), "{e}");
         }

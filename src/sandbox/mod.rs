@@ -18,7 +18,6 @@ pub mod taobao_enhanced;
 pub mod taobao_tw;
 pub mod vvtool;
 
-use crate::platforms::PlatformId;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
@@ -80,23 +79,19 @@ impl Sandbox {
 
     /// The axum router serving every platform.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .merge(taobao_tw::routes(self.clone()))
-            .merge(taobao_enhanced::routes(self.clone()))
-            .merge(vvtool::routes(self.clone()))
-            .merge(pandapon::routes(self.clone()))
+        SERVED
+            .iter()
+            .fold(Router::new(), |r, p| r.merge((p.routes)(self.clone())))
     }
 
-    /// Base URL of a platform on a sandbox listening at `addr`.
-    pub fn base_url(addr: SocketAddr, platform: PlatformId) -> String {
-        match platform {
-            PlatformId::TaobaoTw => format!("http://{addr}/rest"),
-            PlatformId::TaobaoEnhanced => format!("http://{addr}/fw199"),
-            PlatformId::Vvtool => format!("http://{addr}/vvtool"),
-            PlatformId::PandaponTaobao | PlatformId::Pandapon1688 => {
-                format!("http://{addr}/pandapon")
-            }
-        }
+    /// Base URL of a platform (its id as users type it) on a sandbox listening at `addr`.
+    pub fn base_url(addr: SocketAddr, platform: impl std::fmt::Display) -> String {
+        let id = platform.to_string();
+        let path = SERVED
+            .iter()
+            .find(|p| p.ids.contains(&id.as_str()))
+            .map_or("/unknown-platform", |p| p.path);
+        format!("http://{addr}{path}")
     }
 
     /// A complete config file with one shop per implemented platform, named
@@ -104,25 +99,31 @@ impl Sandbox {
     pub fn config_toml(addr: SocketAddr) -> String {
         let mut out =
             String::from("# ordersync sandbox: one shop per platform, pointing at this sandbox.\n");
-        out.push_str(&taobao_tw::config_section(&Sandbox::base_url(
-            addr,
-            PlatformId::TaobaoTw,
-        )));
-        out.push_str(&taobao_enhanced::config_section(&Sandbox::base_url(
-            addr,
-            PlatformId::TaobaoEnhanced,
-        )));
-        out.push_str(&vvtool::config_section(&Sandbox::base_url(
-            addr,
-            PlatformId::Vvtool,
-        )));
-        // One section per PandaPon endpoint: pandapon-taobao and pandapon-1688.
-        out.push_str(&pandapon::config_section(&Sandbox::base_url(
-            addr,
-            PlatformId::PandaponTaobao,
-        )));
+        for p in SERVED {
+            out.push_str(&(p.config_section)(&format!("http://{addr}{}", p.path)));
+        }
         out
     }
+}
+
+/// What the sandbox serves, listed once: each platform module's entry. (Each also keeps its
+/// state in a field of [`Sandbox`], which tests inspect by name.)
+pub static SERVED: &[&Served] = &[
+    &taobao_tw::SERVED,
+    &taobao_enhanced::SERVED,
+    &vvtool::SERVED,
+    &pandapon::SERVED,
+];
+
+/// One platform module of the sandbox.
+pub struct Served {
+    /// The platform ids it answers for (PandaPon's two pages share one server).
+    pub ids: &'static [&'static str],
+    /// Where under the sandbox's address it lives: its base URL's path.
+    pub path: &'static str,
+    pub routes: fn(Arc<Sandbox>) -> Router,
+    /// The config file section of its shop(s), given the base URL.
+    pub config_section: fn(&str) -> String,
 }
 
 /// A sandbox serving on a loopback port, stopped when dropped.
@@ -154,4 +155,29 @@ pub async fn spawn(addr: SocketAddr, options: SandboxOptions) -> std::io::Result
         state,
         handle,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every platform of the registry is served, by exactly one module, and its sandbox shop
+    /// is in the config the sandbox hands out.
+    #[test]
+    fn every_registered_platform_is_served_once() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let config = Sandbox::config_toml(addr);
+        for p in crate::platforms::PLATFORMS {
+            let id = p.spec.id;
+            let serving = SERVED.iter().filter(|s| s.ids.contains(&id)).count();
+            assert_eq!(serving, 1, "{id}");
+            assert!(
+                config.contains(&format!("[shops.sandbox-{id}]")),
+                "{id}: {config}"
+            );
+            assert!(!Sandbox::base_url(addr, p.id).contains("unknown"), "{id}");
+        }
+        let served: usize = SERVED.iter().map(|s| s.ids.len()).sum();
+        assert_eq!(served, crate::platforms::PLATFORMS.len());
+    }
 }

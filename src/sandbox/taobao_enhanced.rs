@@ -170,6 +170,14 @@ impl State {
     }
 }
 
+/// This platform in the sandbox's list.
+pub static SERVED: super::Served = super::Served {
+    ids: &["taobao-enhanced"],
+    path: "/fw199",
+    routes,
+    config_section,
+};
+
 /// The shop section of the sandbox config.
 pub fn config_section(base_url: &str) -> String {
     format!(

@@ -166,6 +166,14 @@ impl Store {
     }
 }
 
+/// This platform in the sandbox's list.
+pub static SERVED: super::Served = super::Served {
+    ids: &["taobao-tw"],
+    path: "/rest",
+    routes,
+    config_section,
+};
+
 /// The shop section of the sandbox config.
 pub fn config_section(base_url: &str) -> String {
     format!(

@@ -219,6 +219,14 @@ struct Rendered {
     trade: Value,
 }
 
+/// This platform in the sandbox's list.
+pub static SERVED: super::Served = super::Served {
+    ids: &["vvtool"],
+    path: "/vvtool",
+    routes,
+    config_section,
+};
+
 /// The shop section of the sandbox config: client credentials, so the token exchange runs.
 pub fn config_section(base_url: &str) -> String {
     format!(

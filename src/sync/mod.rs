@@ -21,10 +21,13 @@
 
 mod check;
 pub mod progress;
+pub mod sender;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod window;
 
-use crate::error::{ErrorClass, PlatformError};
+use crate::error::PlatformError;
 use crate::model::{Order, Timestamp};
 use crate::net::Transport;
 use crate::platforms::{Adapter, By, ByMode, ListOrder, ListPage, PageQuery, Window};
@@ -83,7 +86,7 @@ pub struct Summary {
 const SCANS_BEFORE_SPLIT: u32 = 3;
 
 /// Fetches pages; shared by the concurrent requests of one window.
-struct Fetcher<'a, A: Adapter> {
+struct Fetcher<'a, A: Adapter + ?Sized> {
     adapter: &'a A,
     t: &'a Transport,
     plan: &'a Plan,
@@ -113,7 +116,7 @@ struct Emitter<'a> {
 }
 
 /// Run a pull. `checkpoint(end)` is called after each fully emitted and flushed window.
-pub async fn pull<A: Adapter>(
+pub async fn pull<A: Adapter + ?Sized>(
     adapter: &A,
     t: &Transport,
     plan: &Plan,
@@ -156,7 +159,7 @@ pub async fn pull<A: Adapter>(
     if let Some(max) = max_window {
         len = len.min(max);
     }
-    adapter.prepare(t).await?;
+    sender::credentials_due(adapter, t).await?;
     // Windows adapt to how many orders they hold: created-time ones (without --window) grow
     // while sparse, and every window shrinks when dense (`window::Sizer`).
     let page = page_size(adapter, plan);
@@ -347,7 +350,7 @@ impl WindowTail {
 
 /// Scan one window completely (halving it when needed), or report it as too big to scan
 /// when its page 1 reports more than `split_above` orders.
-async fn window<A: Adapter>(
+async fn window<A: Adapter + ?Sized>(
     f: &Fetcher<'_, A>,
     e: &mut Emitter<'_>,
     w: Window,
@@ -433,7 +436,7 @@ async fn window<A: Adapter>(
 /// One pass over a window; `first` is its page 1 when that was fetched ahead. With
 /// `split_above`, a window whose page 1 reports more orders than that (and that is at least
 /// two seconds long) is left unscanned as `Scan::TooBig`.
-async fn scan<A: Adapter>(
+async fn scan<A: Adapter + ?Sized>(
     f: &Fetcher<'_, A>,
     e: &mut Emitter<'_>,
     w: Window,
@@ -599,12 +602,12 @@ fn expected_full_pages(e: &Emitter<'_>, w: Window, size: u32) -> u32 {
 }
 
 /// The page size asked for: `--page-size`, at most the platform's maximum.
-fn page_size<A: Adapter>(adapter: &A, plan: &Plan) -> u32 {
+fn page_size<A: Adapter + ?Sized>(adapter: &A, plan: &Plan) -> u32 {
     let max = adapter.spec().max_page_size;
     plan.page_size.map_or(max, |s| s.min(max))
 }
 
-impl<A: Adapter> Fetcher<'_, A> {
+impl<A: Adapter + ?Sized> Fetcher<'_, A> {
     /// Note that window `w` had to be asked again because an answer contradicted itself.
     fn reasked(&self, w: Window) {
         self.reasked
@@ -638,7 +641,6 @@ impl<A: Adapter> Fetcher<'_, A> {
             page_size: size,
         };
         let endpoint = self.adapter.list_endpoint(by);
-        let mut renewed = false;
         // A page that contradicts itself fails like a garbled one: the transport asks again.
         let parse = |b: &[u8]| {
             let p = self.adapter.parse_list(b, &q)?;
@@ -655,32 +657,9 @@ impl<A: Adapter> Fetcher<'_, A> {
                 }
             }
         };
-        loop {
-            let res = self
-                .t
-                .call(
-                    endpoint,
-                    Some(page),
-                    |now| self.adapter.list_request(&q, now),
-                    parse,
-                )
-                .await;
-            match res {
-                Ok(mut p) => {
-                    self.pages.fetch_add(1, Ordering::Relaxed);
-                    self.adapter.complete_page(self.t, &mut p).await?;
-                    return Ok(p);
-                }
-                Err(e) if e.class() == ErrorClass::Auth && !renewed => {
-                    if self.adapter.renew_credentials(self.t, &e).await? {
-                        renewed = true;
-                        continue;
-                    }
-                    return Err(e);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let p = sender::list_page(self.adapter, self.t, &q, parse).await?;
+        self.pages.fetch_add(1, Ordering::Relaxed);
+        Ok(p)
     }
 }
 

@@ -3,6 +3,7 @@
 //! One test binary (faster to link on small CI machines); one module per concern.
 
 mod cli;
+mod contract;
 mod faults;
 mod hostile;
 mod money;

@@ -36,13 +36,12 @@ use read::{At, OrderedPairs, order_id, quantity, text, tree_str, value_str};
 pub use scheme::{AmountUnit, Scheme, nonce};
 
 use super::{
-    Adapter, ApiRequest, Body, By, ByMode, ListOrder, ListPage, Method, PageQuery, PlatformId,
-    PlatformSpec, TextOrNumber,
+    Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
+    Platform, PlatformId, PlatformSpec, TextOrNumber,
 };
-use crate::config::Shop;
+use crate::config::{SecretRef, Shop};
 use crate::error::{PlatformError, usage};
 use crate::model::{Order, Status, Timestamp, platform_offset, warn_unknown_status};
-use crate::net::Transport;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -203,6 +202,48 @@ impl Endpoint {
 // ---------------------------------------------------------------------------------------------
 // The adapter
 
+/// PandaPon's Taobao page in the registry.
+pub static PLATFORM_TAOBAO: Platform = Platform {
+    id: PlatformId::PandaponTaobao,
+    spec: &SPEC_TAOBAO,
+    keys: KEYS,
+    secret_keys: &["secret_key"],
+    adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
+    read_saved: |body, shop, emit| {
+        normalize_saved_each(PlatformId::PandaponTaobao, body, shop, emit)
+    },
+};
+
+/// PandaPon's 1688 page in the registry.
+pub static PLATFORM_1688: Platform = Platform {
+    id: PlatformId::Pandapon1688,
+    spec: &SPEC_1688,
+    keys: KEYS,
+    secret_keys: &["secret_key"],
+    adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
+    read_saved: |body, shop, emit| normalize_saved_each(PlatformId::Pandapon1688, body, shop, emit),
+};
+
+const KEYS: &[&str] = &[
+    "access_key",
+    "secret_key",
+    "user_id",
+    "signature_scheme",
+    "amount_unit",
+];
+
+/// A PandaPon shop's own config keys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    access_key: Option<String>,
+    secret_key: Option<SecretRef>,
+    user_id: Option<String>,
+    signature_scheme: Option<String>,
+    /// pandapon-taobao: `"fen"` (default) or `"yuan"`; the seed does not say.
+    amount_unit: Option<String>,
+}
+
 /// One PandaPon shop, on either endpoint (chosen by the shop's platform).
 pub struct Pandapon {
     endpoint: Endpoint,
@@ -227,7 +268,7 @@ impl Pandapon {
         };
         let endpoint = Endpoint::of(shop.platform)
             .ok_or_else(|| usage(format!("{}: not a PandaPon shop", where_())))?;
-        let r = &shop.raw;
+        let r: Keys = shop.keys()?;
         let scheme = match r.signature_scheme.as_deref().map(str::trim) {
             None | Some("") => Scheme::DEFAULT,
             Some(s) => Scheme::parse(s).ok_or_else(|| {
@@ -366,32 +407,6 @@ impl Pandapon {
     ) -> Result<(Vec<Order>, Option<u64>), PlatformError> {
         self.endpoint.parse_orders(body, page, &self.ctx())
     }
-
-    /// Look one order up with `filter` (`orderNo` or `tbOrderId`).
-    async fn lookup(
-        &self,
-        t: &Transport,
-        filter: &str,
-        id: &str,
-    ) -> Result<Vec<Order>, PlatformError> {
-        let body = json!({"pageNum": 1, "pageSize": PAGE_SIZE, filter: id});
-        let path = self.endpoint.path();
-        let (orders, _) = t
-            .call(
-                path,
-                None,
-                |now| Ok(self.signed(body.clone(), now)),
-                |b| self.parse(b, None),
-            )
-            .await?;
-        Ok(orders
-            .into_iter()
-            .filter(|o| match filter {
-                "tbOrderId" => o.source_order_id.as_deref() == Some(id),
-                _ => o.order_id == id,
-            })
-            .collect())
-    }
 }
 
 impl Adapter for Pandapon {
@@ -430,22 +445,76 @@ impl Adapter for Pandapon {
         })
     }
 
-    async fn get_orders(&self, t: &Transport, ids: &[String]) -> Result<Vec<Order>, PlatformError> {
-        let mut out = Vec::new();
-        for id in ids {
-            let mut found = self.lookup(t, "orderNo", id).await?;
-            if found.is_empty() && self.endpoint == Endpoint::Alibaba {
-                found = self.lookup(t, "tbOrderId", id).await?;
-            }
-            if found.is_empty() {
-                return Err(PlatformError::Request {
-                    platform: self.endpoint.id(),
-                    message: format!("order {id} was not found"),
-                });
-            }
-            out.extend(found);
+    fn lookup<'a>(&'a self, ids: &'a [String]) -> Box<dyn Exchange<'a, Vec<Order>> + 'a> {
+        Box::new(Lookup {
+            a: self,
+            ids,
+            next: 0,
+            filter: "orderNo",
+            out: Vec::new(),
+            failed: None,
+        })
+    }
+}
+
+/// Named orders, one list query each filtered on `orderNo` (on the 1688 page, then on
+/// `tbOrderId` when that finds nothing); the first one not found ends it.
+struct Lookup<'a> {
+    a: &'a Pandapon,
+    ids: &'a [String],
+    next: usize,
+    /// `orderNo` or `tbOrderId`.
+    filter: &'static str,
+    out: Vec<Order>,
+    failed: Option<PlatformError>,
+}
+
+impl<'a> Exchange<'a, Vec<Order>> for Lookup<'a> {
+    fn next(&mut self) -> Option<Call<'a>> {
+        if self.failed.is_some() {
+            return None;
         }
-        Ok(out)
+        let id = self.ids.get(self.next)?;
+        let body = json!({"pageNum": 1, "pageSize": PAGE_SIZE, self.filter: id});
+        let a = self.a;
+        Some(Call {
+            endpoint: a.endpoint.path(),
+            page: None,
+            build: Box::new(move |now| Ok(a.signed(body.clone(), now))),
+        })
+    }
+
+    fn read(&mut self, body: &[u8]) -> Result<(), PlatformError> {
+        let (orders, _) = self.a.parse(body, None)?;
+        let id = &self.ids[self.next];
+        let found: Vec<Order> = orders
+            .into_iter()
+            .filter(|o| match self.filter {
+                "tbOrderId" => o.source_order_id.as_deref() == Some(id.as_str()),
+                _ => o.order_id == *id,
+            })
+            .collect();
+        if found.is_empty() && self.filter == "orderNo" && self.a.endpoint == Endpoint::Alibaba {
+            self.filter = "tbOrderId";
+            return Ok(());
+        }
+        if found.is_empty() {
+            self.failed = Some(PlatformError::Request {
+                platform: self.a.endpoint.id(),
+                message: format!("order {id} was not found"),
+            });
+        }
+        self.out.extend(found);
+        self.next += 1;
+        self.filter = "orderNo";
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<Vec<Order>, PlatformError> {
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(self.out),
+        }
     }
 }
 

@@ -10,8 +10,7 @@
 use super::{Pandapon, Scheme};
 use crate::config::Shop;
 use crate::error::{ErrorClass, PlatformError};
-use crate::net::Transport;
-use crate::platforms::{Adapter, By, PageQuery, Window};
+use crate::platforms::{Adapter, By, ListPage, PageQuery, Window};
 use chrono::{Duration, Utc};
 use std::fmt;
 
@@ -35,8 +34,12 @@ pub struct Probe {
     pub verdicts: Vec<(Scheme, Verdict)>,
 }
 
-/// Sign one page-size-1 request with every scheme and record the answers.
-pub async fn probe(shop: &Shop, t: &Transport) -> anyhow::Result<Probe> {
+/// Sign one page-size-1 request with every scheme and record the answers; `send` sends one
+/// list page (the probe itself does no I/O).
+pub async fn probe(
+    shop: &Shop,
+    send: impl AsyncFn(&Pandapon, &PageQuery) -> Result<ListPage, PlatformError>,
+) -> anyhow::Result<Probe> {
     let base = Pandapon::from_shop(shop)?;
     let configured = base.scheme();
     let platform = base.spec().id;
@@ -55,15 +58,7 @@ pub async fn probe(shop: &Shop, t: &Transport) -> anyhow::Result<Probe> {
     let mut adapter = base;
     for scheme in Scheme::ALL {
         adapter = adapter.with_scheme(scheme);
-        let a = &adapter;
-        let answer = t
-            .call(
-                a.list_endpoint(By::Created),
-                Some(1),
-                |n| a.list_request(&q, n),
-                |b| a.parse_list(b, &q),
-            )
-            .await;
+        let answer = send(&adapter, &q).await;
         verdicts.push((
             scheme,
             match answer {

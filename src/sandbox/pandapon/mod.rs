@@ -263,6 +263,14 @@ impl State {
     }
 }
 
+/// This platform in the sandbox's list.
+pub static SERVED: super::Served = super::Served {
+    ids: &["pandapon-taobao", "pandapon-1688"],
+    path: "/pandapon",
+    routes,
+    config_section,
+};
+
 /// The shop sections of the sandbox config: one per PandaPon endpoint, same account.
 pub fn config_section(base_url: &str) -> String {
     let shop = |name: &str, platform: &str| {

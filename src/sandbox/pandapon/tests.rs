@@ -79,8 +79,14 @@ fn config_section_holds_both_shops() {
     );
     for s in &c.shops {
         assert_eq!(s.base_url, "http://127.0.0.1:9/pandapon");
-        assert_eq!(s.raw.access_key.as_deref(), Some(ACCESS_KEY));
-        assert_eq!(s.raw.user_id.as_deref(), Some(USER_ID));
+        assert_eq!(
+            s.raw.keys.get("access_key").and_then(|v| v.as_str()),
+            Some(ACCESS_KEY)
+        );
+        assert_eq!(
+            s.raw.keys.get("user_id").and_then(|v| v.as_str()),
+            Some(USER_ID)
+        );
         assert_eq!(
             Pandapon::from_shop(s).unwrap().scheme(),
             Scheme::Md5QueryKey
@@ -605,8 +611,7 @@ async fn seed_orders_are_served_and_found_by_id() {
         Scheme::Md5QueryKey,
         USER_ID,
     );
-    let got = a
-        .get_orders(&t, &["1131536104755823039".to_string()])
+    let got = crate::sync::sender::lookup(&a, &t, &["1131536104755823039".to_string()])
         .await
         .unwrap();
     let fixture = normalize_saved(
@@ -616,7 +621,9 @@ async fn seed_orders_are_served_and_found_by_id() {
     )
     .unwrap();
     assert_eq!(got, vec![fixture[1].clone()]);
-    let e = a.get_orders(&t, &["404".to_string()]).await.unwrap_err();
+    let e = crate::sync::sender::lookup(&a, &t, &["404".to_string()])
+        .await
+        .unwrap_err();
     assert_eq!(e.class(), ErrorClass::Invalid);
     assert!(e.to_string().contains("404 was not found"));
     // The seed's July 2024 orders come back for a window around them.
@@ -632,8 +639,7 @@ async fn seed_orders_are_served_and_found_by_id() {
     assert_eq!(orders, fixture);
 
     let (a, t) = client(&sb, PlatformId::Pandapon1688, Scheme::Md5QueryKey, USER_ID);
-    let by_tb = a
-        .get_orders(&t, &["2540825544788880794".to_string()])
+    let by_tb = crate::sync::sender::lookup(&a, &t, &["2540825544788880794".to_string()])
         .await
         .unwrap();
     assert_eq!(by_tb.len(), 1);
