@@ -217,9 +217,10 @@ pub struct PullArgs {
     #[arg(long, value_parser = duration_or_zero_arg, default_value = "10m", value_name = "DURATION")]
     pub lookback: Duration,
 
-    /// Requests per second [default: the shop's rate_limit, else the platform's documented limit].
-    #[arg(long, value_name = "N")]
-    pub rate_limit: Option<u32>,
+    /// Requests per second, above 0; fractions allowed (0.5: one every 2 s) [default: the
+    /// shop's rate_limit, else the platform's documented limit].
+    #[arg(long, value_name = "N", value_parser = rate_arg)]
+    pub rate_limit: Option<f64>,
 
     /// Pages of one window fetched at once; above 1, the next window's first page (on
     /// creation-time scans) and the next has_next page are also asked for ahead. 1: one request at a time. The
@@ -396,6 +397,14 @@ fn size_arg(s: &str) -> Result<u64, String> {
         .filter(|&n| n > 0)
         .and_then(|n| n.checked_mul(1u64 << shift))
         .ok_or_else(|| format!("{s:?} is not a size; use e.g. 64MiB, 512KiB or 1000000"))
+}
+
+fn rate_arg(s: &str) -> Result<f64, String> {
+    let rate: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of requests per second"))?;
+    crate::config::check_rate(rate)
 }
 
 fn probability(s: &str) -> Result<f64, String> {

@@ -29,7 +29,7 @@ pub struct ConfigFile {
 pub struct ShopConfig {
     pub platform: String,
     pub base_url: Option<String>,
-    pub rate_limit: Option<u32>,
+    pub rate_limit: Option<f64>,
     pub allow_http: Option<bool>,
     #[serde(flatten)]
     pub keys: toml::Table,
@@ -150,7 +150,8 @@ pub struct Shop {
     pub name: String,
     pub platform: PlatformId,
     pub base_url: String,
-    pub rate_limit: u32,
+    /// Requests per second, above 0.
+    pub rate_limit: f64,
     pub allow_http: bool,
     pub raw: ShopConfig,
     /// The file it came from (for messages and relative secret files).
@@ -312,18 +313,15 @@ impl Config {
             let shop = Shop {
                 name: name.clone(),
                 platform,
-                rate_limit: raw.rate_limit.unwrap_or(spec.default_rate_limit),
+                rate_limit: raw.rate_limit.unwrap_or(f64::from(spec.default_rate_limit)),
                 allow_http: raw.allow_http.unwrap_or(false),
                 base_url,
                 raw,
                 source: path.to_path_buf(),
             };
             check_base_url(&shop)?;
-            if shop.rate_limit == 0 {
-                return Err(usage(format!(
-                    "{}: `rate_limit` must be at least 1",
-                    shop.where_()
-                )));
+            if let Err(e) = check_rate(shop.rate_limit) {
+                return Err(usage(format!("{}: `rate_limit`: {e}", shop.where_())));
             }
             shops.push(shop);
         }
@@ -466,6 +464,19 @@ fn is_loopback(base_url: &str) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+/// A rate limit must be a number of requests per second above 0 (0.5 is one every 2 s): 0
+/// would never send, and was once taken for 1 without a word.
+pub fn check_rate(rate: f64) -> Result<f64, String> {
+    if rate.is_finite() && rate > 0.0 && rate <= 1e6 {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "{rate} is not a rate: give requests per second above 0 (e.g. 5, or 0.5 for one \
+             every 2 seconds)"
+        ))
     }
 }
 

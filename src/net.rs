@@ -94,9 +94,10 @@ const MOST_PREALLOCATED: u64 = 64 << 20;
 const GUARD_SPAN: Duration = Duration::from_millis(1_015);
 
 impl SecondGuard {
-    fn new(rate: u32) -> SecondGuard {
+    fn new(rate: f64) -> SecondGuard {
         SecondGuard {
-            rate: rate.max(1) as usize,
+            // A fractional rate (0.5/s) is paced by the limiter; the guard allows one a second.
+            rate: rate.ceil().clamp(1.0, 1e6) as usize,
             sent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }
     }
@@ -127,7 +128,8 @@ impl SecondGuard {
 pub struct TransportOptions {
     pub platform: &'static str,
     pub base_url: String,
-    pub rate_limit: u32,
+    /// Requests per second, above 0 (fractions allowed: 0.5 is one request every 2 s).
+    pub rate_limit: f64,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub secrets: Vec<SecretString>,
@@ -149,7 +151,7 @@ impl Transport {
         // A burst of one and a period 2% longer than 1/rate, so that `rate` consecutive
         // requests span a little more than a second; `SecondGuard` then holds back any request
         // that scheduling delays bunched up against the one `rate` requests before it.
-        let period = Duration::from_secs_f64(1.02 / f64::from(opts.rate_limit.max(1)));
+        let period = Duration::from_secs_f64(1.02 / opts.rate_limit.clamp(1e-3, 1e6));
         let quota = Quota::with_period(period)
             .expect("period is positive")
             .allow_burst(NonZeroU32::MIN);
@@ -612,7 +614,7 @@ mod tests {
         Transport::new(TransportOptions {
             platform: "test",
             base_url,
-            rate_limit: 1000,
+            rate_limit: 1000.0,
             timeout,
             retry: RetryPolicy {
                 max_retries: 0,
@@ -666,7 +668,7 @@ mod tests {
     /// However the requests bunch up, no `rate + 1` of them leave within `GUARD_SPAN`.
     #[tokio::test(start_paused = true)]
     async fn the_guard_keeps_rate_requests_per_second() {
-        let guard = SecondGuard::new(5);
+        let guard = SecondGuard::new(5.0);
         let t0 = Instant::now();
         let mut sent = Vec::new();
         for i in 0..16u64 {

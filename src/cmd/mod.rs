@@ -138,7 +138,7 @@ fn remember_secrets(config: Config) -> Config {
 
 fn transport(
     shop: &Shop,
-    rate_limit: Option<u32>,
+    rate_limit: Option<f64>,
     timeout: StdDuration,
     retries: usize,
     dump: Option<&std::path::Path>,

@@ -13,7 +13,7 @@ pub fn transport(platform: &'static str, base_url: String, rate_limit: u32) -> T
     Transport::new(TransportOptions {
         platform,
         base_url,
-        rate_limit,
+        rate_limit: f64::from(rate_limit),
         timeout: Duration::from_secs(10),
         retry: RetryPolicy {
             max_retries: 8,

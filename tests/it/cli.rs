@@ -627,3 +627,58 @@ fn color_follows_the_flag_and_no_color() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(run_binary(&["platforms", "--progress", "never"]).code == 0);
 }
+
+/// Issue 19: `--rate-limit 0` quietly became 1/s. It is refused, and fractions are accepted
+/// (0.5: one request every 2 s), on the command line and in the config.
+#[test]
+fn rate_limits_are_above_zero_and_may_be_fractions() {
+    let env = crate::support::Env::with_orders(5);
+    for bad in ["0", "0.0", "nan", "inf", "fast"] {
+        let r = env.run(&[
+            "pull",
+            "--shop",
+            "sandbox-taobao-enhanced",
+            "--since",
+            "1d",
+            "--rate-limit",
+            bad,
+        ]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("per second"), "{bad}: {}", r.stderr);
+    }
+    let started = std::time::Instant::now();
+    let r = env
+        .run(&[
+            "pull",
+            "--shop",
+            "sandbox-taobao-enhanced",
+            "--since",
+            "1d",
+            "--rate-limit",
+            "0.5",
+            "-q",
+        ])
+        .ok();
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    // One window of one day: one request, so no wait, but the fraction was taken.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    for (value, ok) in [("0", false), ("2.5", true)] {
+        let cfg = env.write_config(
+            "rate.toml",
+            &text.replacen(
+                "[shops.sandbox-taobao-enhanced]\n",
+                &format!("[shops.sandbox-taobao-enhanced]\nrate_limit = {value}\n"),
+                1,
+            ),
+        );
+        let r = run_binary(&["config", "check", "--config", cfg.to_str().unwrap()]);
+        assert_eq!(
+            r.code == 0,
+            ok,
+            "rate_limit = {value}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}

@@ -304,7 +304,7 @@ fn client(sb: &Running, platform: PlatformId, scheme: Scheme, user: &str) -> (Pa
     let t = Transport::new(TransportOptions {
         platform: platform.spec().id,
         base_url: Sandbox::base_url(sb.addr, platform),
-        rate_limit: 1000,
+        rate_limit: 1000.0,
         timeout: Duration::from_secs(10),
         retry: retry(),
         secrets: a.secrets(),
