@@ -124,6 +124,19 @@ impl SecondGuard {
     }
 }
 
+/// Whether a base URL points at this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback(base_url: &str) -> bool {
+    match url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// Options for [`Transport::new`].
 pub struct TransportOptions {
     pub platform: &'static str,
@@ -142,12 +155,17 @@ impl Transport {
         // reqwest is built without a default crypto provider; make sure one is installed
         // (a no-op when `main` already did).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .user_agent(concat!("ordersync/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .no_proxy()
-            .redirect(same_origin_redirects())
-            .build()?;
+            .redirect(same_origin_redirects());
+        // HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY are honoured (reqwest reads them),
+        // but never for this machine: a proxy would see the sandbox's or a local gateway's
+        // credentials for nothing.
+        if is_loopback(&opts.base_url) {
+            client = client.no_proxy();
+        }
+        let client = client.build()?;
         // A burst of one and a period 2% longer than 1/rate, so that `rate` consecutive
         // requests span a little more than a second; `SecondGuard` then holds back any request
         // that scheduling delays bunched up against the one `rate` requests before it.

@@ -682,3 +682,65 @@ fn rate_limits_are_above_zero_and_may_be_fractions() {
         );
     }
 }
+
+/// Issue 19: the HTTP client ignored HTTPS_PROXY / HTTP_PROXY. They are honoured, except for
+/// this machine (the sandbox, a local gateway).
+#[test]
+fn proxies_from_the_environment_are_used_but_not_for_loopback() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut first = String::new();
+            let _ = BufReader::new(&conn).read_line(&mut first);
+            s.lock().unwrap().push(first.trim_end().to_string());
+            let _ = (&conn).write_all(
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let env = crate::support::Env::with_orders(5);
+    let run = |config: &std::path::Path| {
+        let out = crate::support::command()
+            .args(["pull", "--shop", "sandbox-taobao-enhanced", "--since", "1d"])
+            .args(["--retries", "0", "-q", "--config"])
+            .arg(config)
+            .env("HTTP_PROXY", &proxy)
+            .env("HTTPS_PROXY", &proxy)
+            .env("http_proxy", &proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .output()
+            .unwrap();
+        out.status.code()
+    };
+    // The sandbox is on loopback: reached directly, the proxy sees nothing.
+    assert_eq!(run(&env.config), Some(0));
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    // Another host goes through the proxy (which answers 502 here).
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let at = text.find("[shops.sandbox-taobao-enhanced]").unwrap();
+    let rest = &text[at..];
+    let line_start = at + rest.find("base_url = ").unwrap();
+    let line_end = line_start + text[line_start..].find('\n').unwrap();
+    let remote = format!(
+        "{}base_url = \"http://orders.example.test/fw199\"\nallow_http = true{}",
+        &text[..line_start],
+        &text[line_end..]
+    );
+    let cfg = env.write_config("remote.toml", &remote);
+    assert_ne!(run(&cfg), Some(0));
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("POST http://orders.example.test/fw199/")),
+        "{seen:?}"
+    );
+}
