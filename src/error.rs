@@ -145,6 +145,17 @@ pub enum PlatformError {
         page: Option<u32>,
         detail: String,
     },
+    /// The shop's host name does not resolve: a typo in `base_url` or no DNS. Not retried for
+    /// minutes (it seldom mends itself within a run); the next run tries again.
+    #[error(
+        "{platform} {endpoint}: cannot resolve the host {host} (the shop's base_url): check the name, and that this machine can look names up ({detail})"
+    )]
+    Unresolved {
+        platform: &'static str,
+        endpoint: String,
+        host: String,
+        detail: String,
+    },
     /// A request could not be built (bad local input such as a range the platform cannot serve).
     #[error("{platform}: {message}")]
     Request {
@@ -189,7 +200,8 @@ impl PlatformError {
             | PlatformError::Contradiction { .. } => ErrorClass::Transient,
             PlatformError::Malformed { .. }
             | PlatformError::Redirect { .. }
-            | PlatformError::TooLarge { .. } => ErrorClass::Other,
+            | PlatformError::TooLarge { .. }
+            | PlatformError::Unresolved { .. } => ErrorClass::Other,
             PlatformError::Request { .. } => ErrorClass::Invalid,
         }
     }

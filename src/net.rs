@@ -392,10 +392,25 @@ impl Transport {
     }
 
     fn transport_err(&self, endpoint: &str, e: &reqwest::Error) -> PlatformError {
+        let detail = describe_reqwest(e);
+        let host = host_and_port(&self.base_url);
+        if e.is_connect() && is_dns_failure(e) {
+            return PlatformError::Unresolved {
+                platform: self.platform,
+                endpoint: endpoint.to_string(),
+                host,
+                detail,
+            };
+        }
         PlatformError::Transport {
             platform: self.platform,
             endpoint: endpoint.to_string(),
-            detail: describe_reqwest(e),
+            // The host and port, never the URL (whose query may carry a token or signature).
+            detail: if e.is_connect() {
+                format!("{detail} (to {host}, the shop's base_url)")
+            } else {
+                detail
+            },
         }
     }
 
@@ -550,6 +565,27 @@ fn location_host(headers: &reqwest::header::HeaderMap, base: &reqwest::Url) -> S
         },
         Err(_) => "an unreadable Location".into(),
     }
+}
+
+/// `host:port` of a base URL, for messages (no path, no query).
+fn host_and_port(base_url: &str) -> String {
+    url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        .unwrap_or_else(|| "the configured host".into())
+}
+
+/// Whether a connect error is a failed name lookup (hyper-util reports it as "dns error").
+fn is_dns_failure(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string().to_ascii_lowercase();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// A reqwest error described without its URL (which may carry a token or signature).

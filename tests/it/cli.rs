@@ -744,3 +744,48 @@ fn proxies_from_the_environment_are_used_but_not_for_loopback() {
         "{seen:?}"
     );
 }
+
+/// Issue 19: an unreachable host was retried for minutes and the error never named it. The
+/// error names host:port and the base_url; a name that does not resolve is not retried.
+#[test]
+fn an_unreachable_host_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    // Port 9 (discard) on loopback: nothing listens there, so the connection is refused.
+    std::fs::write(
+        &cfg,
+        "[shops.gone]\nplatform = \"taobao-enhanced\"\nbase_url = \"https://nowhere.invalid/fw199\"\n\
+         appid = \"a\"\napp_secret = \"s3cr3t-value\"\nseller_nick = \"n\"\n\
+         [shops.refused]\nplatform = \"taobao-enhanced\"\nbase_url = \"http://127.0.0.1:9/fw199\"\n\
+         appid = \"a\"\napp_secret = \"s3cr3t-value\"\nseller_nick = \"n\"\n",
+    )
+    .unwrap();
+    let pull = |shop: &str| {
+        run_binary(&[
+            "pull",
+            "--shop",
+            shop,
+            "--since",
+            "1d",
+            "--retries",
+            "1",
+            "-q",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+    };
+    let started = std::time::Instant::now();
+    let r = pull("gone");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cannot resolve the host nowhere.invalid:443")
+            && r.stderr.contains("base_url"),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let r = pull("refused");
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("127.0.0.1:9"), "{}", r.stderr);
+}
