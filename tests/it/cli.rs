@@ -789,3 +789,16 @@ fn an_unreachable_host_is_named() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("127.0.0.1:9"), "{}", r.stderr);
 }
+
+/// Issue 19: `get` of an unknown id printed nothing for the ids it found and exited 2.
+#[test]
+fn get_prints_what_it_found_and_names_what_it_did_not() {
+    let env = crate::support::Env::with_orders(5);
+    let r = env.run(&["get", "--shop", "sandbox-taobao-tw", "1", "558757367941"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let got = r.ndjson();
+    assert_eq!(got.len(), 1, "{}", r.stdout);
+    assert_eq!(got[0]["order_id"], "558757367941");
+    assert!(r.stderr.contains("1 of 2 orders not found"), "{}", r.stderr);
+    assert!(r.stderr.contains("1: "), "{}", r.stderr);
+}

@@ -524,9 +524,20 @@ fn get_finds_the_seed_orders_by_order_no_and_tb_order_id() {
         "found by tbOrderId"
     );
 
-    let r = env.run(&["get", "--shop", "sandbox-pandapon-1688", "999"]);
-    assert_eq!(r.code, 2, "stderr: {}", r.stderr);
+    // Issue 19: the orders found are printed, the missing ones named, exit 1 (was 2).
+    let r = env.run(&[
+        "get",
+        "--shop",
+        "sandbox-pandapon-1688",
+        "999",
+        "1232386407805223845",
+    ]);
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
     assert!(r.stderr.contains("999 was not found"), "{}", r.stderr);
+    assert!(r.stderr.contains("1 of 2 orders not found"), "{}", r.stderr);
+    let got = r.ndjson();
+    assert_eq!(got.len(), 1, "{}", r.stdout);
+    assert_eq!(got[0]["order_id"], "1232386407805223845");
 }
 
 #[test]
