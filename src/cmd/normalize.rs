@@ -94,7 +94,9 @@ pub(super) fn normalize(args: NormalizeArgs) -> Result<()> {
             Ok(sink.flush()?)
         });
         let mut batch = Vec::with_capacity(BATCH);
+        let mut emitted = 0usize;
         let mut emit = |o| {
+            emitted += 1;
             batch.push(o);
             if batch.len() < BATCH {
                 return true;
@@ -110,6 +112,22 @@ pub(super) fn normalize(args: NormalizeArgs) -> Result<()> {
             None => {
                 crate::platforms::normalize_saved_each(args.platform, &body, &args.shop, &mut emit)
             }
+        };
+        // No order at all: say so if the answer is another platform's (the reader of one
+        // platform may find nothing it knows in another's answer, and would print nothing).
+        let read = match read {
+            Ok(()) if emitted == 0 => match looks_like(args.platform, &body) {
+                Some((other, n)) => Err(crate::error::PlatformError::Request {
+                    platform: args.platform.as_str(),
+                    message: format!(
+                        "this is not a {} answer: it reads as a {other} answer ({n} orders); \
+                         use --platform {other}",
+                        args.platform.as_str()
+                    ),
+                }),
+                None => Ok(()),
+            },
+            other => other,
         };
         if read.is_ok() {
             let _ = tx.send(Batch::Orders(batch));
@@ -140,4 +158,15 @@ enum Batch<'a> {
     Orders(Vec<Deferred<'a>>),
     /// Everything was read: finish the output.
     End,
+}
+
+/// The platform whose reader finds orders in `body`, other than `platform`, with how many.
+fn looks_like(platform: PlatformId, body: &[u8]) -> Option<(&'static str, usize)> {
+    crate::platforms::PLATFORMS
+        .iter()
+        .filter(|p| p.id != platform)
+        .find_map(|p| {
+            let orders = crate::platforms::normalize_saved(p.id, body, "-").ok()?;
+            (!orders.is_empty()).then_some((p.spec.id, orders.len()))
+        })
 }

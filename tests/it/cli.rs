@@ -802,3 +802,25 @@ fn get_prints_what_it_found_and_names_what_it_did_not() {
     assert!(r.stderr.contains("1 of 2 orders not found"), "{}", r.stderr);
     assert!(r.stderr.contains("1: "), "{}", r.stderr);
 }
+
+/// Issue 19: `normalize --platform vvtool <an enhanced answer>` printed nothing, exit 0. An
+/// answer in which the named platform finds nothing but another finds orders is an error that
+/// names the other platform.
+#[test]
+fn normalize_names_the_platform_an_answer_belongs_to() {
+    let list = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/taobao-enhanced/list.json"
+    );
+    let r = run_binary(&["normalize", "--platform", "vvtool", list]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("--platform taobao-enhanced"),
+        "{}",
+        r.stderr
+    );
+    // The right platform still reads it.
+    let r = run_binary(&["normalize", "--platform", "taobao-enhanced", list]).ok();
+    assert!(!r.ndjson().is_empty());
+}
