@@ -367,21 +367,38 @@ pub fn fresh_order(seq: u64, salt: u64, now: DateTime<Utc>) -> GenOrder {
     g
 }
 
+/// One order a sandbox platform holds: generated, or an example order of the seed document,
+/// kept in the form (`S`) that platform serves it.
+#[derive(Debug, Clone)]
+pub enum Rec<S> {
+    Generated(GenOrder),
+    Seed(S),
+}
+
+impl<S> Rec<S> {
+    /// The generated order (seed examples are never drifted: they stay as documented).
+    pub fn generated(&mut self) -> Option<&mut GenOrder> {
+        match self {
+            Rec::Generated(g) => Some(g),
+            Rec::Seed(_) => None,
+        }
+    }
+}
+
 /// One drift event over a platform's records, as if buyers and sellers acted mid-scan: one
-/// to three random generated orders move a step along their lifecycle at `now`
-/// (`generated` picks the generated order out of a record; seed examples stay as documented).
-/// Returns the indices of the records changed, and whether a new order should arrive now.
-pub fn drift_event<R>(
-    recs: &mut [R],
+/// to three random generated orders move a step along their lifecycle at `now` (seed
+/// examples stay as documented). Returns the indices of the records changed, and whether a
+/// new order should arrive now.
+pub fn drift_event<S>(
+    recs: &mut [Rec<S>],
     rng: &mut StdRng,
     now: DateTime<Utc>,
-    mut generated: impl FnMut(&mut R) -> Option<&mut GenOrder>,
 ) -> (Vec<usize>, bool) {
     let mut touched = Vec::new();
     if !recs.is_empty() {
         for _ in 0..rng.random_range(1..=3) {
             let i = rng.random_range(0..recs.len());
-            if let Some(g) = generated(&mut recs[i]) {
+            if let Some(g) = recs[i].generated() {
                 g.advance(now);
                 touched.push(i);
             }

@@ -66,21 +66,9 @@ const E_FORMAT: i64 = 2002;
 const E_RANGE: i64 = 2003;
 const E_PAGE: i64 = 2004;
 
-/// One order held by the sandbox.
-#[derive(Clone)]
-pub enum Rec {
-    Generated(GenOrder),
-    /// An example trade of the seed document: its raw JSON text, served as is.
-    Seed(String),
-}
-
-/// The generated order inside a record (seed examples are not drifted).
-fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
-    match r {
-        Rec::Generated(g) => Some(g),
-        _ => None,
-    }
-}
+/// One order held by the sandbox; a seed document's example trade is its raw JSON text,
+/// served as is.
+pub type Rec = dataset::Rec<String>;
 
 /// The platform's state: its orders and a drift generator.
 pub struct State {
@@ -136,7 +124,7 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now, generated);
+        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now);
         if arrives {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             orders.push(Rec::Generated(dataset::fresh_order(seq, 2, now)));

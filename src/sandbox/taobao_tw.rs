@@ -60,22 +60,13 @@ fn lazop_signature(secret: &str, api: &str, p: &Params) -> String {
 }
 
 /// One order held by the sandbox.
-#[derive(Clone)]
-pub enum Rec {
-    Generated(GenOrder),
-    /// An example order from the seed document, served verbatim.
-    Seed {
-        order: Value,
-        lines: Vec<Value>,
-    },
-}
+pub type Rec = dataset::Rec<SeedOrder>;
 
-/// The generated order inside a record (seed examples are not drifted).
-fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
-    match r {
-        Rec::Generated(g) => Some(g),
-        _ => None,
-    }
+/// An example order from the seed document, served verbatim.
+#[derive(Clone)]
+pub struct SeedOrder {
+    order: Value,
+    lines: Vec<Value>,
 }
 
 /// The platform's state: its orders (with their wire form kept rendered, and an index of
@@ -113,7 +104,7 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut store = self.lock();
-        let (touched, arrives) = dataset::drift_event(&mut store.recs, &mut rng, now, generated);
+        let (touched, arrives) = dataset::drift_event(&mut store.recs, &mut rng, now);
         for i in touched {
             store.rerender(i);
         }
@@ -231,7 +222,7 @@ fn seed_orders() -> Vec<Rec> {
                     "modification_time": order["modification_time"], "status": order["status"],
                 })]
             };
-            Rec::Seed { order, lines }
+            Rec::Seed(SeedOrder { order, lines })
         })
         .collect()
 }
@@ -303,7 +294,7 @@ fn line_id(seq: u64, idx: usize) -> String {
 /// Render a record as (list entry, full lines).
 fn render(r: &Rec) -> (Value, Vec<Value>) {
     let g = match r {
-        Rec::Seed { order, lines } => return (order.clone(), lines.clone()),
+        Rec::Seed(SeedOrder { order, lines }) => return (order.clone(), lines.clone()),
         Rec::Generated(g) => g,
     };
     let [name, phone, state, city, area, _town, address, _zip] = dataset::RECEIVERS[g.receiver];

@@ -33,7 +33,7 @@
 //! status included), with the trade-level fields the example left out filled in by the sandbox.
 
 use super::Sandbox;
-use super::dataset::{self, GenOrder};
+use super::dataset;
 use super::faults::Gate;
 use super::taobao_enhanced::{
     Params, floor_secs, fmt_time, params, parse_time, text_response, trade_id, trade_json,
@@ -71,21 +71,8 @@ const SEED_FIXTURE: &str = include_str!("../../fixtures/vvtool/sold.json");
 /// What `type` means when it is not sent.
 const DEFAULT_TYPES: &[&str] = &["fixed", "auction", "auto_delivery", "ec", "cod", "step"];
 
-/// One order held by the sandbox.
-#[derive(Clone)]
-pub enum Rec {
-    Generated(GenOrder),
-    /// The seed's example trade, completed by the sandbox.
-    Seed(Value),
-}
-
-/// The generated order inside a record (seed examples are not drifted).
-fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
-    match r {
-        Rec::Generated(g) => Some(g),
-        _ => None,
-    }
-}
+/// One order held by the sandbox; the seed's example trade is completed by the sandbox.
+pub type Rec = dataset::Rec<Value>;
 
 /// The platform's state: orders, issued tokens, drift generator.
 pub struct State {
@@ -174,7 +161,7 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now, generated);
+        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now);
         if arrives {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             orders.push(Rec::Generated(dataset::fresh_order(seq, 3, now)));

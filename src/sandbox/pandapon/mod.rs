@@ -27,7 +27,7 @@
 mod render;
 
 use super::Sandbox;
-use super::dataset::{self, GenOrder};
+use super::dataset;
 use super::faults::{Gate, finish};
 use crate::sandbox::digest::{hmac_md5_hex, md5_hex, same_hex};
 use axum::Router;
@@ -126,21 +126,8 @@ struct Listed {
 /// A page's orders in wire form.
 type Rendered = Arc<Vec<Listed>>;
 
-/// One order held by the sandbox.
-#[derive(Clone)]
-pub enum Rec {
-    Generated(GenOrder),
-    /// An example order from a seed document, served verbatim.
-    Seed(Value),
-}
-
-/// The generated order inside a record (seed examples are not drifted).
-fn generated(r: &mut Rec) -> Option<&mut GenOrder> {
-    match r {
-        Rec::Generated(g) => Some(g),
-        _ => None,
-    }
-}
+/// One order held by the sandbox; a seed document's example order is served verbatim.
+pub type Rec = dataset::Rec<Value>;
 
 /// The platform's state: the orders of both pages, the scheme it checks, drift.
 pub struct State {
@@ -247,7 +234,7 @@ impl State {
         let now = Utc::now().max(self.now_at_start);
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let mut orders = self.orders(page).lock().unwrap_or_else(|e| e.into_inner());
-        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now, generated);
+        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now);
         self.cache.lock().unwrap_or_else(|e| e.into_inner())[page as usize] = None;
         if arrives {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
