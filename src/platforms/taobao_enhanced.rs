@@ -430,8 +430,19 @@ fn envelope<'v, 'a>(
             retry_after: None,
         });
     }
+    // An answer without `data`, or with a `data` holding neither a list nor a total of 0, is
+    // not the list's envelope (another API's answer, a proxy's): never read as "no orders".
     let data = match v.get("data") {
-        None | Some(Json::Null) => return Ok((None, &[])),
+        Some(Json::Null) => return Ok((None, &[])),
+        None => {
+            return Err(malformed(
+                page,
+                "$.data",
+                "missing: this is not the enhanced list's answer ({\"code\": 0, \"data\": \
+                 {\"total\": N, \"items\": [...]}})"
+                    .to_string(),
+            ));
+        }
         Some(d @ Json::Object(_)) => d,
         Some(other) => {
             return Err(malformed(
@@ -443,6 +454,13 @@ fn envelope<'v, 'a>(
     };
     let total = total_of(data).map_err(|detail| malformed(page, "$.data.total", detail))?;
     let items = match data.get("items") {
+        None if total != Some(0) => {
+            return Err(malformed(
+                page,
+                "$.data.items",
+                "missing (and data.total is not 0): the answer holds no list".to_string(),
+            ));
+        }
         None | Some(Json::Null) => &[][..],
         Some(Json::Array(a)) => a.as_slice(),
         Some(other) => {

@@ -153,6 +153,7 @@ impl Adapter for TaobaoTw {
         let res: ListResult<WireOrder> = parse_envelope(body, LIST, Some(q.page))?;
         let orders = res
             .model_list
+            .unwrap_or_default()
             .into_iter()
             .enumerate()
             .map(|(i, o)| {
@@ -237,9 +238,10 @@ impl<'a> Exchange<'a, ListPage> for Lines<'a> {
     fn read(&mut self, body: &[u8]) -> Result<(), PlatformError> {
         let page = self.items_page;
         let res: ListResult<WireLine> = parse_envelope(body, ITEMS, Some(page))?;
-        let got = res.model_list.len();
+        let lines = res.model_list.unwrap_or_default();
+        let got = lines.len();
         self.lines.extend(
-            res.model_list
+            lines
                 .into_iter()
                 .enumerate()
                 .map(|(i, l)| (At::items(page, i), l)),
@@ -471,8 +473,8 @@ struct Envelope<T> {
 #[derive(Debug, Deserialize)]
 struct ListResult<T> {
     success: Option<bool>,
-    #[serde(default = "Vec::new")]
-    model_list: Vec<T>,
+    /// Missing only where `total_count` says 0 (see [`Outcome::shape_problem`]).
+    model_list: Option<Vec<T>>,
     total_count: Option<u64>,
     /// A `/order/get` answer (`result.module`) read as a list: tells `normalize` to re-read it.
     #[serde(default, deserialize_with = "present")]
@@ -493,11 +495,25 @@ struct DetailResult {
 /// A `result` that says whether the call succeeded.
 trait Outcome {
     fn success(&self) -> Option<bool>;
+
+    /// What makes a `code == "0"` answer not this endpoint's answer, if anything: (path, why).
+    fn shape_problem(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
 }
 
 impl<T> Outcome for ListResult<T> {
     fn success(&self) -> Option<bool> {
         self.success
+    }
+
+    /// A `result` with no list (and no total of 0) is another answer's, or a proxy's: never
+    /// read as "no orders".
+    fn shape_problem(&self) -> Option<(&'static str, &'static str)> {
+        (self.model_list.is_none() && !self.module && self.total_count != Some(0)).then_some((
+            "$.result.model_list",
+            "missing, and total_count is not 0: the answer holds no list",
+        ))
     }
 }
 
@@ -568,6 +584,16 @@ fn parse_envelope<T: serde::de::DeserializeOwned + Outcome>(
             class: ErrorClass::Other,
             hint: None,
             retry_after: None,
+        });
+    }
+    if let Some((path, detail)) = result.shape_problem() {
+        return Err(PlatformError::Malformed {
+            platform: ID,
+            endpoint: endpoint.to_string(),
+            page,
+            path: path.into(),
+            detail: detail.into(),
+            saved_body: None,
         });
     }
     Ok(result)
@@ -925,23 +951,20 @@ pub fn normalize_saved_each(
     if list.module {
         return normalize_saved_detail(body, shop, emit);
     }
-    if list
-        .model_list
-        .first()
-        .is_some_and(|o| o.trade_order_line_id)
-    {
+    let model_list = list.model_list.unwrap_or_default();
+    if model_list.first().is_some_and(|o| o.trade_order_line_id) {
         return Err(items_refused());
     }
-    if !list.model_list.is_empty() {
+    if !model_list.is_empty() {
         // Said once per answer: quantity 0 and an empty title would be invented lines.
         tracing::warn!(
             "{ID}: this {LIST} answer carries no order lines, so its {} order(s) are written \
              with lines: [] and a null discount (pull fetches lines with {ITEMS}; normalize an \
              {DETAIL} answer for an order with its lines)",
-            list.model_list.len()
+            model_list.len()
         );
     }
-    for (i, o) in list.model_list.into_iter().enumerate() {
+    for (i, o) in model_list.into_iter().enumerate() {
         let order = o
             .normalize(shop, &At::list(LIST, i))
             .map_err(|e| malformed(LIST, None, e))?;

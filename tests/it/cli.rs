@@ -824,3 +824,37 @@ fn normalize_names_the_platform_an_answer_belongs_to() {
     let r = run_binary(&["normalize", "--platform", "taobao-enhanced", list]).ok();
     assert!(!r.ndjson().is_empty());
 }
+
+/// Issue 14: an answer with the success code but without the list's envelope (another API's
+/// answer, a proxy's page) was read as "no orders", exit 0. It is an error naming the path;
+/// a list that says it is empty is still read as empty.
+#[test]
+fn an_answer_without_the_list_is_not_no_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("page.json");
+    for (platform, body, ok) in [
+        ("taobao-tw", r#"{"code":"0","result":{}}"#, false),
+        (
+            "taobao-tw",
+            r#"{"code":"0","result":{"model_list":[],"total_count":0}}"#,
+            true,
+        ),
+        ("taobao-enhanced", r#"{"code":0,"data":{}}"#, false),
+        ("taobao-enhanced", r#"{"code":0,"message":"ok"}"#, false),
+        (
+            "taobao-enhanced",
+            r#"{"code":0,"data":{"total":0,"items":[]}}"#,
+            true,
+        ),
+    ] {
+        std::fs::write(&file, body).unwrap();
+        let r = run_binary(&["normalize", "--platform", platform, file.to_str().unwrap()]);
+        if ok {
+            assert_eq!(r.code, 0, "{platform} {body}: {}", r.stderr);
+            assert!(r.stdout.is_empty(), "{platform} {body}: {}", r.stdout);
+        } else {
+            assert_eq!(r.code, 1, "{platform} {body}: {}", r.stderr);
+            assert!(r.stderr.contains("$."), "{platform} {body}: {}", r.stderr);
+        }
+    }
+}

@@ -91,7 +91,12 @@ fn seed_detail_money_is_model_md_worked_example() {
 fn list_line_ids_lose_their_extra_quotes() {
     let (body, _) = fixture("orders_get");
     let list: ListResult<WireOrder> = parse_envelope(&body, LIST, None).unwrap();
-    let ids: Vec<_> = list.model_list.iter().map(WireOrder::line_ids).collect();
+    let ids: Vec<_> = list
+        .model_list
+        .iter()
+        .flatten()
+        .map(WireOrder::line_ids)
+        .collect();
     assert_eq!(ids, [["558757467941"], ["546108499700"]]);
 }
 
