@@ -6,11 +6,6 @@
 //! `sync::sender`; the only platform named here is PandaPon, for options of its own
 //! (`normalize --amount-unit`, `config check --probe-signature`).
 
-/// The adapter for `shop`, built by its platform's entry in the registry.
-fn adapter(shop: &Shop) -> Result<Box<dyn Adapter>> {
-    (shop.platform.platform().adapter)(shop)
-}
-
 mod config;
 mod get;
 mod normalize;
@@ -26,6 +21,11 @@ use crate::platforms::Adapter;
 use crate::sandbox::{Sandbox, SandboxOptions};
 use anyhow::{Context, Result};
 use std::time::Duration as StdDuration;
+
+/// The adapter for `shop`, built by its platform's entry in the registry.
+fn adapter(shop: &Shop) -> Result<Box<dyn Adapter>> {
+    (shop.platform.platform().adapter)(shop)
+}
 
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
