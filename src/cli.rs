@@ -152,7 +152,10 @@ pub struct PullArgs {
     #[arg(long, value_enum)]
     pub by: Option<By>,
 
-    /// Only orders in this platform status (the platform's own value, e.g. ready_to_ship).
+    /// Only orders in this status: a normalized one (pending_payment, paid, awaiting_shipment,
+    /// partially_shipped, shipped, delivered, completed, cancelled, refunded), or the
+    /// platform's own code (ready_to_ship, WAIT_SELLER_SEND_GOODS, 10; see `ordersync
+    /// platforms`).
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
 

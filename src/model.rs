@@ -98,6 +98,24 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status but `unknown`, in the order of model.md's table.
+    pub const ALL: [Status; 9] = [
+        Status::PendingPayment,
+        Status::Paid,
+        Status::AwaitingShipment,
+        Status::PartiallyShipped,
+        Status::Shipped,
+        Status::Delivered,
+        Status::Completed,
+        Status::Cancelled,
+        Status::Refunded,
+    ];
+
+    /// A normalized status by its snake_case name (`awaiting_shipment`).
+    pub fn from_name(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The snake_case name, as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -111,24 +129,6 @@ impl Status {
             Status::Cancelled => "cancelled",
             Status::Refunded => "refunded",
             Status::Unknown => "unknown",
-        }
-    }
-
-    /// Map a Taobao Trade status (`WAIT_SELLER_SEND_GOODS`, ...) to the normalized status.
-    pub fn from_taobao_trade(s: &str) -> Status {
-        match s {
-            "WAIT_BUYER_PAY" | "TRADE_NO_CREATE_PAY" | "PAY_PENDING_CONFIRM" => {
-                Status::PendingPayment
-            }
-            "PAY_PENDING" | "PAID_FORBID_CONSIGN" | "WAIT_PRE_AUTH_CONFIRM" => Status::Paid,
-            "WAIT_SELLER_SEND_GOODS" => Status::AwaitingShipment,
-            "SELLER_CONSIGNED_PART" => Status::PartiallyShipped,
-            "WAIT_BUYER_CONFIRM_GOODS" => Status::Shipped,
-            "TRADE_BUYER_SIGNED" => Status::Delivered,
-            "TRADE_FINISHED" => Status::Completed,
-            "TRADE_CLOSED_BY_TAOBAO" => Status::Cancelled,
-            "TRADE_CLOSED" => Status::Refunded,
-            _ => Status::Unknown,
         }
     }
 }
@@ -575,7 +575,15 @@ mod tests {
     fn status_serializes_snake_case() {
         let j = serde_json::to_string(&Status::AwaitingShipment).unwrap();
         assert_eq!(j, "\"awaiting_shipment\"");
-        assert_eq!(Status::from_taobao_trade("TRADE_CLOSED"), Status::Refunded);
-        assert_eq!(Status::from_taobao_trade("NEW_THING"), Status::Unknown);
+        assert_eq!(
+            Status::from_name("awaiting_shipment"),
+            Some(Status::AwaitingShipment)
+        );
+        assert_eq!(Status::from_name("unknown"), None);
+        assert!(
+            Status::ALL
+                .iter()
+                .all(|s| Status::from_name(s.as_str()) == Some(*s))
+        );
     }
 }

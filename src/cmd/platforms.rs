@@ -37,6 +37,11 @@ pub(super) fn platforms() -> Result<()> {
             human(s.default_window)
         )?;
         writeln!(out, "  config keys   {}", s.config_keys)?;
+        writeln!(
+            out,
+            "  --status      a normalized status, or one of {}",
+            s.statuses.join(", ")
+        )?;
         if !s.notes.is_empty() {
             writeln!(out, "  notes         {}", s.notes)?;
         }

@@ -144,11 +144,13 @@ pub(super) async fn pull(
             shown(until)
         )));
     }
+    let (status, keep_status) = status_filter(args.status.as_deref(), shop.platform.spec())?;
     let plan = Plan {
         since,
         until,
         by,
-        status: args.status.clone(),
+        status,
+        keep_status,
         limit: args.limit,
         window: args.window,
         page_size: args.page_size,
@@ -315,4 +317,32 @@ fn write_no_follow(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> 
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
     opts.open(path)?.write_all(bytes)
+}
+
+/// `--status`: a normalized status (`awaiting_shipment`: kept by ordersync, whatever codes the
+/// platform has for it), or one of the platform's own codes (sent to its filter). Anything
+/// else is refused with both lists: it used to give an empty pull, exit 0.
+fn status_filter(
+    given: Option<&str>,
+    spec: &crate::platforms::PlatformSpec,
+) -> Result<(Option<String>, Option<crate::model::Status>)> {
+    let Some(given) = given.map(str::trim) else {
+        return Ok((None, None));
+    };
+    if let Some(s) = crate::model::Status::from_name(given) {
+        return Ok((None, Some(s)));
+    }
+    if spec.statuses.contains(&given) {
+        return Ok((Some(given.to_string()), None));
+    }
+    let normalized: Vec<&str> = crate::model::Status::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    Err(usage(format!(
+        "--status {given:?} is not a status: give a normalized one ({}) or one of {}'s own ({})",
+        normalized.join(", "),
+        spec.id,
+        spec.statuses.join(", ")
+    )))
 }

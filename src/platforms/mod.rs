@@ -173,6 +173,8 @@ pub struct PlatformSpec {
     pub default_base_url: &'static str,
     /// Documented or safe requests per second.
     pub default_rate_limit: u32,
+    /// The platform's own status codes its list filters on (`--status` passes them through).
+    pub statuses: &'static [&'static str],
     pub max_page_size: u32,
     pub list_order: ListOrder,
     pub by_created: ByMode,

@@ -47,6 +47,7 @@ pub static SPEC: PlatformSpec = PlatformSpec {
     default_base_url: "https://open.fw199.com",
     // Not documented; a conservative pace.
     default_rate_limit: 5,
+    statuses: crate::platforms::trade::TRADE_STATUSES,
     max_page_size: MAX_PAGE_SIZE,
     list_order: ListOrder::Ascending,
     // The platform allows one calendar month per query; 28 days always fits in one.

@@ -44,6 +44,39 @@ use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
 /// The Taobao request time format (`yyyy-MM-dd HH:mm:ss`, China time).
 pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
+/// The Taobao Trade statuses, as `--status` passes them to the list's `status` filter.
+pub const TRADE_STATUSES: &[&str] = &[
+    "WAIT_BUYER_PAY",
+    "TRADE_NO_CREATE_PAY",
+    "PAY_PENDING_CONFIRM",
+    "PAY_PENDING",
+    "PAID_FORBID_CONSIGN",
+    "WAIT_PRE_AUTH_CONFIRM",
+    "WAIT_SELLER_SEND_GOODS",
+    "SELLER_CONSIGNED_PART",
+    "WAIT_BUYER_CONFIRM_GOODS",
+    "TRADE_BUYER_SIGNED",
+    "TRADE_FINISHED",
+    "TRADE_CLOSED_BY_TAOBAO",
+    "TRADE_CLOSED",
+];
+
+/// Map a Taobao Trade status (`WAIT_SELLER_SEND_GOODS`, ...) to the normalized status.
+pub fn trade_status(s: &str) -> Status {
+    match s {
+        "WAIT_BUYER_PAY" | "TRADE_NO_CREATE_PAY" | "PAY_PENDING_CONFIRM" => Status::PendingPayment,
+        "PAY_PENDING" | "PAID_FORBID_CONSIGN" | "WAIT_PRE_AUTH_CONFIRM" => Status::Paid,
+        "WAIT_SELLER_SEND_GOODS" => Status::AwaitingShipment,
+        "SELLER_CONSIGNED_PART" => Status::PartiallyShipped,
+        "WAIT_BUYER_CONFIRM_GOODS" => Status::Shipped,
+        "TRADE_BUYER_SIGNED" => Status::Delivered,
+        "TRADE_FINISHED" => Status::Completed,
+        "TRADE_CLOSED_BY_TAOBAO" => Status::Cancelled,
+        "TRADE_CLOSED" => Status::Refunded,
+        _ => Status::Unknown,
+    }
+}
+
 /// Format an instant as a Taobao request time.
 pub fn china_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&platform_offset())
@@ -369,7 +402,7 @@ pub fn normalize_trade(
     let c = Ctx { platform, path };
     let order_id = c.required_id("tid", "tid_str", w.tid, w.tid_str)?;
     let platform_status = c.text("status", w.status).unwrap_or_default();
-    let status = Status::from_taobao_trade(&platform_status);
+    let status = trade_status(&platform_status);
     if status == Status::Unknown {
         warn_unknown_status(platform, &platform_status);
     }
@@ -512,7 +545,7 @@ fn normalize_line(
     let line_id = c.required_id("oid", "oid_str", w.oid, w.oid_str)?;
     let platform_status = c.text("status", w.status);
     let status = platform_status.as_deref().map(|s| {
-        let st = Status::from_taobao_trade(s);
+        let st = trade_status(s);
         if st == Status::Unknown {
             warn_unknown_status(platform, s);
         }

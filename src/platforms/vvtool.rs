@@ -67,6 +67,7 @@ pub static SPEC: PlatformSpec = PlatformSpec {
     // gateway serves only http, set base_url = "http://api.vv-tool.com" and allow_http = true.
     default_base_url: "https://api.vv-tool.com",
     default_rate_limit: 10,
+    statuses: crate::platforms::trade::TRADE_STATUSES,
     max_page_size: MAX_PAGE_SIZE,
     list_order: ListOrder::HasNextOnly,
     // At most 90 days back (warned past 30); the adapter refuses an older start.

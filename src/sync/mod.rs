@@ -28,7 +28,7 @@ pub(crate) mod testing;
 pub mod window;
 
 use crate::error::PlatformError;
-use crate::model::{Order, Timestamp};
+use crate::model::{Order, Status, Timestamp};
 use crate::net::Transport;
 use crate::platforms::{Adapter, By, ByMode, ListOrder, ListPage, PageQuery, Window};
 use crate::sink::Sink;
@@ -46,7 +46,11 @@ pub struct Plan {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
     pub by: By,
+    /// A status code the platform's list filters on (its own value).
     pub status: Option<String>,
+    /// Keep only orders in this normalized status (`--status awaiting_shipment`): one
+    /// normalized status may stand for several platform codes, so it is applied here.
+    pub keep_status: Option<Status>,
     pub limit: Option<u64>,
     /// Window length override (`--window`).
     pub window: Option<std::time::Duration>,
@@ -101,6 +105,7 @@ struct Emitter<'a> {
     limit: Option<u64>,
     /// `--by created` served through modified-time windows: keep created in this range.
     created_filter: Option<Window>,
+    keep_status: Option<Status>,
     seen: HashMap<OrderKey, Version>,
     /// `seen` of the previous window.
     seen_before: HashMap<OrderKey, Version>,
@@ -180,6 +185,7 @@ pub async fn pull<A: Adapter + ?Sized>(
         sink,
         limit: plan.limit,
         created_filter,
+        keep_status: plan.keep_status,
         seen: HashMap::new(),
         seen_before: HashMap::new(),
         keys: KeyHasher::default(),
@@ -675,6 +681,10 @@ impl Emitter<'_> {
                     .created_at
                     .is_some_and(|c| c.at() >= f.start && c.at() < f.end)
             {
+                self.summary.filtered_out += 1;
+                continue;
+            }
+            if self.keep_status.is_some_and(|s| s != o.status) {
                 self.summary.filtered_out += 1;
                 continue;
             }

@@ -858,3 +858,54 @@ fn an_answer_without_the_list_is_not_no_orders() {
         }
     }
 }
+
+/// Issue 19: `--status awaiting_shipment` (the normalized value the output shows) gave 0
+/// orders on every platform but PandaPon, and `--status bogus` did too, exit 0. Normalized
+/// statuses work everywhere, the platform's own codes too, and anything else is refused.
+#[test]
+fn status_takes_normalized_values_and_the_platforms_own() {
+    let env = crate::support::Env::with_orders(150);
+    for (platform, own) in [
+        ("taobao-tw", "ready_to_ship"),
+        ("taobao-enhanced", "WAIT_SELLER_SEND_GOODS"),
+        ("vvtool", "WAIT_SELLER_SEND_GOODS"),
+        ("pandapon-taobao", "10"),
+        ("pandapon-1688", "10"),
+    ] {
+        let shop = format!("sandbox-{platform}");
+        let pull = |status: &str| {
+            env.run(&[
+                "pull",
+                "--shop",
+                &shop,
+                "--by",
+                "created",
+                "--since",
+                "29d",
+                "--rate-limit",
+                "1000",
+                "-q",
+                "--status",
+                status,
+            ])
+        };
+        for status in ["awaiting_shipment", own] {
+            let r = pull(status).ok();
+            let orders = r.ndjson();
+            assert!(
+                !orders.is_empty(),
+                "{platform} --status {status}: no orders"
+            );
+            for o in &orders {
+                assert_eq!(o["status"], "awaiting_shipment", "{platform} {status}: {o}");
+            }
+        }
+        let r = pull("bogus");
+        assert_eq!(r.code, 2, "{platform}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("awaiting_shipment") && r.stderr.contains(own),
+            "{platform}: {}",
+            r.stderr
+        );
+    }
+}

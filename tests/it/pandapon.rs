@@ -485,10 +485,16 @@ fn status_filter_and_sandbox_flag() {
         "--since",
         "7d",
         "--status",
-        "paid",
+        "finance-approved",
     ]);
+    // Issue 19: normalized statuses (`paid`) are accepted everywhere now; a value that is
+    // neither one nor PandaPon's own code is refused with both lists.
     assert_eq!(r.code, 2, "stderr: {}", r.stderr);
-    assert!(r.stderr.contains("10 awaiting shipment"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("paid") && r.stderr.contains("10, 11"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
