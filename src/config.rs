@@ -7,7 +7,7 @@
 //! held as `SecretString`, which never prints its value.
 
 use crate::error::usage;
-use crate::platforms::{PLATFORMS, Platform, PlatformId};
+use crate::platform_id::PlatformId;
 use anyhow::{Context, Result};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -35,13 +35,28 @@ pub struct ShopConfig {
     pub keys: toml::Table,
 }
 
+/// What reading a config must know of a platform. The config reader names no platform and
+/// looks none up: whoever loads a config hands it the registry's list
+/// (`platforms::shop_kinds()`), since the adapters themselves are built from config shops.
+#[derive(Debug, Clone)]
+pub struct ShopKind {
+    pub id: PlatformId,
+    /// The keys its shops take besides the common ones.
+    pub keys: &'static [&'static str],
+    /// Those of `keys` that hold secrets.
+    pub secret_keys: &'static [&'static str],
+    pub default_base_url: &'static str,
+    pub default_rate_limit: u32,
+}
+
 /// Check a shop's own keys against its platform's list: a key of another platform is named
 /// as such, an unknown one as unknown; secrets must have one of the secret forms.
 fn check_keys(
     text: &str,
     name: &str,
     path: &Path,
-    platform: &Platform,
+    platform: &ShopKind,
+    kinds: &[ShopKind],
     raw: &ShopConfig,
 ) -> Result<()> {
     let allowed = platform.keys;
@@ -52,7 +67,7 @@ fn check_keys(
             None => format!("config file {}", path.display()),
         };
         if !allowed.contains(&k.as_str()) {
-            let foreign = PLATFORMS.iter().any(|p| p.keys.contains(&k.as_str()));
+            let foreign = kinds.iter().any(|p| p.keys.contains(&k.as_str()));
             return Err(usage(if foreign {
                 format!(
                     "{at}: shop {name:?}: key `{k}` does not apply to {} shops (their keys: {})",
@@ -153,6 +168,8 @@ pub struct Shop {
     /// Requests per second, above 0.
     pub rate_limit: f64,
     pub allow_http: bool,
+    /// Which of its keys hold secrets (from its platform's [`ShopKind`]).
+    pub secret_keys: &'static [&'static str],
     pub raw: ShopConfig,
     /// The file it came from (for messages and relative secret files).
     pub source: PathBuf,
@@ -170,9 +187,7 @@ impl Shop {
 
     /// Every secret this shop has, resolved where possible (for redaction).
     pub fn secrets(&self) -> Vec<SecretString> {
-        self.platform
-            .platform()
-            .secret_keys
+        self.secret_keys
             .iter()
             .filter_map(|k| self.raw.keys.get(*k))
             .filter_map(|v| SecretRef::deserialize(v.clone()).ok())
@@ -273,8 +288,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Load from `--config` or the default places.
-    pub fn load(explicit: Option<&Path>) -> Result<Config> {
+    /// Load from `--config` or the default places; `kinds` is what the registry says of
+    /// each platform.
+    pub fn load(explicit: Option<&Path>, kinds: &[ShopKind]) -> Result<Config> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => default_path().ok_or_else(|| {
@@ -287,13 +303,13 @@ impl Config {
                 path.display()
             ))
         })?;
-        let config = Config::parse(&text, &path)?;
+        let config = Config::parse(&text, &path, kinds)?;
         warn_if_readable_secrets(&config);
         Ok(config)
     }
 
     /// Parse config text; `path` is used in messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    pub fn parse(text: &str, path: &Path, kinds: &[ShopKind]) -> Result<Config> {
         let file: ConfigFile = toml::from_str(text)
             .map_err(|e| usage(format!("config file {}: {e}", path.display())))?;
         let mut shops = Vec::new();
@@ -304,17 +320,23 @@ impl Config {
                     path.display()
                 ))
             })?;
-            check_keys(text, &name, path, platform.platform(), &raw)?;
-            let spec = platform.spec();
+            let kind = kinds.iter().find(|k| k.id == platform).ok_or_else(|| {
+                usage(format!(
+                    "config file {}: shop {name:?}: platform {platform} is not available here",
+                    path.display()
+                ))
+            })?;
+            check_keys(text, &name, path, kind, kinds, &raw)?;
             let base_url = raw
                 .base_url
                 .clone()
-                .unwrap_or_else(|| spec.default_base_url.to_string());
+                .unwrap_or_else(|| kind.default_base_url.to_string());
             let shop = Shop {
                 name: name.clone(),
                 platform,
-                rate_limit: raw.rate_limit.unwrap_or(f64::from(spec.default_rate_limit)),
+                rate_limit: raw.rate_limit.unwrap_or(f64::from(kind.default_rate_limit)),
                 allow_http: raw.allow_http.unwrap_or(false),
+                secret_keys: kind.secret_keys,
                 base_url,
                 raw,
                 source: path.to_path_buf(),
@@ -485,7 +507,7 @@ mod tests {
     use super::*;
 
     fn parse(t: &str) -> Result<Config> {
-        Config::parse(t, Path::new("test.toml"))
+        Config::parse(t, Path::new("test.toml"), &crate::platforms::shop_kinds())
     }
 
     #[test]
@@ -526,7 +548,12 @@ mod tests {
         std::fs::write(dir.path().join("s.txt"), "from-file\n").unwrap();
         let text = "[shops.a]\nplatform = \"taobao-tw\"\napp_secret = { file = \"s.txt\" }\n\
                     access_token = { env = \"ORDERSYNC_TEST_UNSET_VAR\" }\n";
-        let c = Config::parse(text, &dir.path().join("c.toml")).unwrap();
+        let c = Config::parse(
+            text,
+            &dir.path().join("c.toml"),
+            &crate::platforms::shop_kinds(),
+        )
+        .unwrap();
         let s = &c.shops[0];
         use secrecy::ExposeSecret;
         let r: Secrets = s.keys().unwrap();

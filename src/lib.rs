@@ -17,6 +17,7 @@ pub mod error;
 pub mod logging;
 pub mod model;
 pub mod net;
+pub mod platform_id;
 pub mod platforms;
 pub mod sandbox;
 pub mod sink;

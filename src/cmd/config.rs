@@ -23,7 +23,10 @@ pub(super) async fn probe_signature_scheme(
              PandaPon shop (pandapon-taobao or pandapon-1688)",
         ));
     };
-    let config = remember_secrets(Config::load(config.as_deref())?);
+    let config = remember_secrets(Config::load(
+        config.as_deref(),
+        &crate::platforms::shop_kinds(),
+    )?);
     let shop = config.pick(Some(name), None)?;
     if !matches!(
         shop.platform,
@@ -50,7 +53,10 @@ pub(super) async fn config_check(
     only: Option<&str>,
 ) -> Result<()> {
     let mut out = std::io::stdout();
-    let config = remember_secrets(Config::load(config.as_deref())?);
+    let config = remember_secrets(Config::load(
+        config.as_deref(),
+        &crate::platforms::shop_kinds(),
+    )?);
     let redact = |e: &anyhow::Error| crate::logging::redact(&format!("{e:#}"));
     if let Some(name) = only {
         config.pick(Some(name), None)?;

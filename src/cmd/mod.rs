@@ -17,7 +17,7 @@ mod state;
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, Shop};
 use crate::net::{RetryPolicy, Transport, TransportOptions};
-use crate::platforms::Adapter;
+use crate::platforms::{Adapter, shop_kinds};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use anyhow::{Context, Result};
 use std::time::Duration as StdDuration;
@@ -113,14 +113,14 @@ async fn load_source(
             .await
             .context("cannot start the in-process sandbox")?;
         let text = Sandbox::config_toml(running.addr);
-        let config = Config::parse(&text, std::path::Path::new("<sandbox>"))?;
+        let config = Config::parse(&text, std::path::Path::new("<sandbox>"), &shop_kinds())?;
         return Ok(Source {
             config,
             _sandbox: Some(running),
         });
     }
     Ok(Source {
-        config: remember_secrets(Config::load(config)?),
+        config: remember_secrets(Config::load(config, &shop_kinds())?),
         _sandbox: None,
     })
 }

@@ -23,49 +23,12 @@ use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
 
-/// A platform id as users type it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
-pub enum PlatformId {
-    #[value(name = "taobao-tw")]
-    TaobaoTw,
-    #[value(name = "taobao-enhanced")]
-    TaobaoEnhanced,
-    #[value(name = "vvtool")]
-    Vvtool,
-    #[value(name = "pandapon-taobao")]
-    PandaponTaobao,
-    #[value(name = "pandapon-1688")]
-    Pandapon1688,
-}
+pub use crate::platform_id::PlatformId;
 
 impl PlatformId {
-    /// Every platform, in the order they are documented.
-    pub const ALL: [PlatformId; 5] = [
-        PlatformId::TaobaoTw,
-        PlatformId::TaobaoEnhanced,
-        PlatformId::Vvtool,
-        PlatformId::PandaponTaobao,
-        PlatformId::Pandapon1688,
-    ];
-
     /// The id as users type it.
     pub fn as_str(self) -> &'static str {
         self.platform().spec.id
-    }
-
-    /// Parse an id, with an error that lists the valid ones.
-    pub fn parse(s: &str) -> Result<PlatformId, String> {
-        PLATFORMS
-            .iter()
-            .find(|p| p.spec.id == s)
-            .map(|p| p.id)
-            .ok_or_else(|| {
-                let ids: Vec<_> = PLATFORMS.iter().map(|p| p.spec.id).collect();
-                format!(
-                    "unknown platform {s:?}; the platforms are: {}",
-                    ids.join(", ")
-                )
-            })
     }
 
     /// What the platform offers and how it must be called.
@@ -114,12 +77,6 @@ pub struct Platform {
     pub read_saved: Reader,
 }
 
-impl fmt::Display for PlatformId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Which time a pull filters on.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
@@ -130,6 +87,20 @@ pub enum By {
     Created,
     /// Orders created or changed in the range (what incremental sync uses).
     Modified,
+}
+
+/// What the config reader must know of each registered platform.
+pub fn shop_kinds() -> Vec<crate::config::ShopKind> {
+    PLATFORMS
+        .iter()
+        .map(|p| crate::config::ShopKind {
+            id: p.id,
+            keys: p.keys,
+            secret_keys: p.secret_keys,
+            default_base_url: p.spec.default_base_url,
+            default_rate_limit: p.spec.default_rate_limit,
+        })
+        .collect()
 }
 
 impl fmt::Display for By {
@@ -551,6 +522,7 @@ mod registry_tests {
         assert_eq!(ids, PlatformId::ALL.to_vec());
         for p in PLATFORMS {
             assert_eq!(PlatformId::parse(p.spec.id), Ok(p.id), "{}", p.spec.id);
+            assert_eq!(p.id.to_string(), p.spec.id);
             for k in p.secret_keys {
                 assert!(p.keys.contains(k), "{}: secret {k} is not a key", p.spec.id);
             }
@@ -567,7 +539,7 @@ mod registry_tests {
             for k in p.keys {
                 text.push_str(&format!("{k} = \"x\"\n"));
             }
-            let config = Config::parse(&text, std::path::Path::new("t.toml"))
+            let config = Config::parse(&text, std::path::Path::new("t.toml"), &shop_kinds())
                 .unwrap_or_else(|e| panic!("{}: {e:#}", p.spec.id));
             if let Err(e) = (p.adapter)(&config.shops[0]) {
                 let e = format!("{e:#}");

@@ -1262,8 +1262,14 @@ mod tests {
 
     #[test]
     fn config_needs_a_token_or_client_credentials() {
-        let parse =
-            |t: &str| crate::config::Config::parse(t, std::path::Path::new("t.toml")).unwrap();
+        let parse = |t: &str| {
+            crate::config::Config::parse(
+                t,
+                std::path::Path::new("t.toml"),
+                &crate::platforms::shop_kinds(),
+            )
+            .unwrap()
+        };
         let c = parse("[shops.v]\nplatform = \"vvtool\"\nshop_id = \"1\"\n");
         let e = Vvtool::from_shop(&c.shops[0]).err().unwrap();
         assert!(format!("{e:#}").contains("client_id"), "{e:#}");

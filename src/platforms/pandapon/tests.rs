@@ -44,7 +44,11 @@ fn shop_toml(platform: &str, extra: &str) -> String {
 }
 
 fn adapter(platform: &str, extra: &str) -> anyhow::Result<Pandapon> {
-    let c = Config::parse(&shop_toml(platform, extra), Path::new("test.toml"))?;
+    let c = Config::parse(
+        &shop_toml(platform, extra),
+        Path::new("test.toml"),
+        &crate::platforms::shop_kinds(),
+    )?;
     Pandapon::from_shop(&c.shops[0])
 }
 
@@ -69,6 +73,7 @@ fn from_shop_reads_the_scheme_and_rejects_unknown_ones() {
     let e = Config::parse(
         "[shops.p]\nplatform = \"pandapon-taobao\"\naccess_key = \"x\"\nuser_id = \"1\"\n",
         Path::new("t.toml"),
+        &crate::platforms::shop_kinds(),
     )
     .and_then(|c| Pandapon::from_shop(&c.shops[0]))
     .err()

@@ -71,7 +71,7 @@ fn config_section_holds_both_shops() {
         text.contains("[shops.sandbox-pandapon-taobao]")
             && text.contains("[shops.sandbox-pandapon-1688]")
     );
-    let c = Config::parse(&text, Path::new("sb.toml")).unwrap();
+    let c = Config::parse(&text, Path::new("sb.toml"), &crate::platforms::shop_kinds()).unwrap();
     let platforms: Vec<PlatformId> = c.shops.iter().map(|s| s.platform).collect();
     assert_eq!(
         platforms,
