@@ -329,6 +329,21 @@ pub struct NormalizeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
+    /// Write a commented config with one shop per platform asked for, to fill in.
+    #[command(
+        after_help = "Examples:\n  ordersync config init --platform taobao-tw > ~/.config/ordersync/config.toml\n  ordersync config init --platform vvtool --platform pandapon-1688 --output shops.toml\n  ordersync config init   # every platform"
+    )]
+    Init {
+        /// A platform to write a shop for (repeat it; all of them when not given).
+        #[arg(long, value_enum, value_name = "ID")]
+        platform: Vec<PlatformId>,
+        /// Write to FILE (created private, 0600) instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Replace FILE when it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
+    },
     /// Load the config, resolve every secret, and report per shop.
     #[command(
         after_help = "Examples:\n  ordersync config check\n  ordersync config check --online --config shops.toml\n  ordersync config check --online --shop pp --probe-signature"

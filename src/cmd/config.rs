@@ -132,3 +132,124 @@ async fn check_online(shop: &crate::config::Shop) -> Result<()> {
         .map(|_| ())
         .map_err(anyhow::Error::from)
 }
+
+/// The commented example config; `config init` takes its header and the shops of the
+/// platforms asked for, so the example and what `init` writes cannot drift apart.
+const EXAMPLE: &str = include_str!("../../config.example.toml");
+
+/// `config init`: a commented config with one shop per platform asked for (all when none).
+pub(super) fn config_init(
+    platforms: &[PlatformId],
+    output: Option<&std::path::Path>,
+    force: bool,
+) -> Result<()> {
+    let mut wanted: Vec<PlatformId> = Vec::new();
+    for p in if platforms.is_empty() {
+        &PlatformId::ALL[..]
+    } else {
+        platforms
+    } {
+        if !wanted.contains(p) {
+            wanted.push(*p);
+        }
+    }
+    let text = example_for(&wanted)?;
+    let Some(path) = output.filter(|p| *p != std::path::Path::new("-")) else {
+        std::io::stdout().write_all(text.as_bytes())?;
+        return Ok(());
+    };
+    write_new_private(path, text.as_bytes(), force)?;
+    eprintln!(
+        "wrote {}: fill in the credentials, then run `ordersync config check --config {}`",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// The example's header and its shops of `wanted`, in the order asked.
+fn example_for(wanted: &[PlatformId]) -> Result<String> {
+    let first = EXAMPLE.find("\n[shops.").map_or(EXAMPLE.len(), |i| i + 1);
+    let (header, rest) = EXAMPLE.split_at(first);
+    let mut sections: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (i, _) in rest.match_indices("\n[shops.") {
+        sections.push(&rest[start..=i]);
+        start = i + 1;
+    }
+    sections.push(&rest[start..]);
+    let mut text = header.to_string();
+    for (n, p) in wanted.iter().enumerate() {
+        let line = format!("platform = \"{p}\"");
+        let section = sections
+            .iter()
+            .find(|s| s.lines().any(|l| l.trim() == line))
+            .ok_or_else(|| anyhow::anyhow!("no example shop for {p} in config.example.toml"))?;
+        if n > 0 && !text.ends_with("\n\n") {
+            text.push('\n');
+        }
+        text.push_str(section.trim_end());
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// Create `path` readable by its owner only (it will hold credentials), refusing to replace
+/// an existing file unless `force`.
+fn write_new_private(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
+    use anyhow::Context;
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true);
+    if force {
+        open.create(true).truncate(true);
+    } else {
+        open.create_new(true);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let mut file = open.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            usage(format!(
+                "{} exists already: pass --force to replace it, or choose another --output",
+                path.display()
+            ))
+        } else {
+            anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
+        }
+    })?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every registered platform has an example shop, and what `init` writes for it parses
+    /// as a config of that platform alone.
+    #[test]
+    fn init_writes_a_shop_for_each_platform_asked_for() {
+        for p in PlatformId::ALL {
+            let text = example_for(&[p]).unwrap();
+            let c = Config::parse(
+                &text,
+                std::path::Path::new("init.toml"),
+                &crate::platforms::shop_kinds(),
+            )
+            .unwrap_or_else(|e| panic!("{p}: {e:#}\n{text}"));
+            let got: Vec<PlatformId> = c.shops.iter().map(|s| s.platform).collect();
+            assert_eq!(got, vec![p], "{text}");
+            assert!(text.starts_with("# ordersync configuration"), "{text}");
+        }
+        let two = example_for(&[PlatformId::Vvtool, PlatformId::TaobaoTw]).unwrap();
+        let c = Config::parse(
+            &two,
+            std::path::Path::new("init.toml"),
+            &crate::platforms::shop_kinds(),
+        )
+        .unwrap();
+        assert_eq!(c.shops.len(), 2);
+        assert!(two.find("vvtool").unwrap() < two.find("taobao-tw").unwrap());
+    }
+}

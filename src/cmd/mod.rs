@@ -53,6 +53,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Get(args) => get::get(args, config).await,
         Command::Normalize(args) => normalize::normalize(args),
         Command::Platforms => platforms::platforms(),
+        Command::Config(ConfigCommand::Init {
+            platform,
+            output,
+            force,
+        }) => config::config_init(&platform, output.as_deref(), force),
         Command::Config(ConfigCommand::Check {
             online,
             shop,

@@ -909,3 +909,68 @@ fn status_takes_normalized_values_and_the_platforms_own() {
         );
     }
 }
+
+/// Issue 19: `config init` writes a commented config for the platforms asked for, which
+/// `config check` accepts once its secrets are there, and never replaces a file by surprise.
+#[test]
+fn config_init_writes_a_config_that_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("shops.toml");
+    let path = cfg.to_str().unwrap();
+    let args = [
+        "config",
+        "init",
+        "--platform",
+        "vvtool",
+        "--platform",
+        "taobao-tw",
+        "-o",
+        path,
+    ];
+    let r = run_binary(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("config check --config"), "{}", r.stderr);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.starts_with('#') && text.contains("[shops.vv]") && text.contains("[shops.tw]"));
+    assert!(!text.contains("pandapon"), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cfg).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let check = crate::support::command()
+        .args(["config", "check", "--config", path])
+        .env("VVTOOL_ACCESS_TOKEN", "token")
+        .env("TW_APP_SECRET", "secret")
+        .env("TW_ACCESS_TOKEN", "token")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("vv (vvtool): ok") && out.contains("tw (taobao-tw): ok"),
+        "{out}"
+    );
+
+    // Not replaced without --force; replaced with it.
+    let again = run_binary(&args);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("exists already"), "{}", again.stderr);
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    assert_eq!(run_binary(&forced).code, 0);
+
+    // Without --output, stdout; without --platform, every platform.
+    let all = run_binary(&["config", "init"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    for id in [
+        "taobao-tw",
+        "taobao-enhanced",
+        "vvtool",
+        "pandapon-taobao",
+        "pandapon-1688",
+    ] {
+        assert!(all.stdout.contains(&format!("platform = \"{id}\"")), "{id}");
+    }
+}
