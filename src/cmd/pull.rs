@@ -155,7 +155,10 @@ async fn pull_one(mut shop: Shop, args: &PullArgs, quiet: bool) -> Result<()> {
                 }
             }
             let moved = run.last_end.filter(|_| per_window);
-            metrics(&run, later(run.state.as_ref().and_then(|s| s.mark()), moved));
+            metrics(
+                &run,
+                later(run.state.as_ref().and_then(|s| s.mark()), moved),
+            );
             return run.result.map(|_| ());
         }
     };
@@ -163,7 +166,10 @@ async fn pull_one(mut shop: Shop, args: &PullArgs, quiet: bool) -> Result<()> {
     if let (Some(s), Some(end), false) = (&run.state, run.last_end, per_window) {
         s.advance(end)?;
     }
-    metrics(&run, later(run.state.as_ref().and_then(|s| s.mark()), run.last_end));
+    metrics(
+        &run,
+        later(run.state.as_ref().and_then(|s| s.mark()), run.last_end),
+    );
     summary.shop = shop.name.clone();
     report(&summary, quiet, args.summary_json.as_deref())
 }

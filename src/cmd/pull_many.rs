@@ -53,9 +53,7 @@ pub(super) fn select(config: &Config, args: &PullArgs) -> Result<Option<Vec<Shop
     if args.all {
         chosen.extend(config.shops.iter().filter(of_platform));
         if chosen.is_empty() {
-            let which = args
-                .platform
-                .map_or(String::new(), |p| format!("{p} shop"));
+            let which = args.platform.map_or(String::new(), |p| format!("{p} shop"));
             return Err(usage(format!(
                 "--all: no {}in {}; shops there: {}",
                 if which.is_empty() {
@@ -177,7 +175,10 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
                 let span = tracing::error_span!("shop", name = %shop.name);
                 async move {
                     let mut writer = shared.writer();
-                    (i, pull_shop(&shop, args, states, &mut writer, per_window).await)
+                    (
+                        i,
+                        pull_shop(&shop, args, states, &mut writer, per_window).await,
+                    )
                 }
                 .instrument(span)
             })
@@ -203,9 +204,7 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
     // The rows in the config's order, whichever shop ended first.
     runs.sort_by_key(|(i, _)| *i);
     let mut runs: Vec<ShopRun> = runs.into_iter().map(|(_, r)| r).collect();
-    let pulled = runs
-        .iter()
-        .any(|r| r.result.is_ok() && !r.nothing_due);
+    let pulled = runs.iter().any(|r| r.result.is_ok() && !r.nothing_due);
     // The output and then the states: a state moves only once what it covers is in place.
     let delivered = if pulled {
         shared.into_inner().commit()
@@ -256,7 +255,8 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
     }
     if let Some(path) = args.summary_json.as_deref() {
         // Checked before the run; a link planted since is refused here too.
-        let written = refuse_link("--summary-json", path).and_then(|()| write_summary(&summary, path));
+        let written =
+            refuse_link("--summary-json", path).and_then(|()| write_summary(&summary, path));
         match (written, &worst) {
             (Err(w), Some(_)) => tracing::warn!("{w:#}"),
             (Err(w), None) => return Err(w),
@@ -436,7 +436,13 @@ mod tests {
 
     #[test]
     fn a_failure_that_needs_a_person_is_worse_than_one_that_mends_itself() {
-        let order = [Exit::Ok, Exit::GaveUp, Exit::Failure, Exit::Auth, Exit::Usage];
+        let order = [
+            Exit::Ok,
+            Exit::GaveUp,
+            Exit::Failure,
+            Exit::Auth,
+            Exit::Usage,
+        ];
         for w in order.windows(2) {
             assert!(severity(w[0]) < severity(w[1]), "{w:?}");
         }

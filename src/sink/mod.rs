@@ -17,7 +17,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub use self::csv::{CsvSink, LINE_COLUMNS, ORDER_COLUMNS};
-pub use self::shared::{ShopWriter, Shared};
+pub use self::shared::{Shared, ShopWriter};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -125,7 +125,12 @@ mod tests {
     /// Writers on several threads: every order comes out whole, and each shop's own orders
     /// keep their order.
     fn written_by_threads(format: Format) -> (String, Vec<u64>) {
-        let shared = Shared::new(make(format, CsvMode::Lines, false, Output::Memory(Vec::new())));
+        let shared = Shared::new(make(
+            format,
+            CsvMode::Lines,
+            false,
+            Output::Memory(Vec::new()),
+        ));
         let counts = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
                 .map(|t| {

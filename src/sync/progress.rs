@@ -103,9 +103,11 @@ impl Shops {
         let bar = crate::logging::progress_wanted().then(|| {
             let bar = ProgressBar::new(count as u64);
             bar.set_style(
-                ProgressStyle::with_template("shops [{bar:30}] {pos}/{len} done, {msg} ({elapsed})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "shops [{bar:30}] {pos}/{len} done, {msg} ({elapsed})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             crate::logging::set_progress(Some(bar.clone()));
             bar

@@ -138,11 +138,7 @@ impl Handle {
 
     /// Record that everything up to `end` has been emitted (never moves the mark back).
     pub fn advance(&self, end: DateTime<Utc>) -> Result<()> {
-        let _one_at_a_time = self
-            .file
-            .writing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = self.file.writing.lock().unwrap_or_else(|e| e.into_inner());
         let path = &self.file.path;
         let mut file = read(path)?;
         let mark = match file.shops.get(&self.shop) {

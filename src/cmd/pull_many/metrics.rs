@@ -219,22 +219,35 @@ mod tests {
     #[test]
     fn the_text_format_with_labels_escaped() {
         let text = render(&[row("a\"b\\c", true), row("d", false)], 1_700_000_123.5);
-        assert!(text.contains("ordersync_last_run_timestamp_seconds 1700000123.500\n"), "{text}");
+        assert!(
+            text.contains("ordersync_last_run_timestamp_seconds 1700000123.500\n"),
+            "{text}"
+        );
         assert!(text.contains("ordersync_last_run_success 0\n"), "{text}");
         assert!(
             text.contains("ordersync_shop_success{shop=\"a\\\"b\\\\c\",platform=\"vvtool\"} 1\n"),
             "{text}"
         );
         assert!(text.contains("ordersync_shop_exit_code{shop=\"d\",platform=\"vvtool\"} 3\n"));
-        assert!(text.contains("ordersync_shop_duration_seconds{shop=\"d\",platform=\"vvtool\"} 1.500\n"));
+        assert!(
+            text.contains(
+                "ordersync_shop_duration_seconds{shop=\"d\",platform=\"vvtool\"} 1.500\n"
+            )
+        );
         // A mark only for the shop that has one; no mirror figures without a mirror.
-        assert_eq!(text.matches("ordersync_shop_mark_timestamp_seconds{").count(), 1);
+        assert_eq!(
+            text.matches("ordersync_shop_mark_timestamp_seconds{")
+                .count(),
+            1
+        );
         assert!(!text.contains("orders_new"), "{text}");
         // Every series is announced once, before its samples.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap();
             let typed = format!("# TYPE {name} gauge");
-            let at = text.find(&typed).unwrap_or_else(|| panic!("{name} untyped"));
+            let at = text
+                .find(&typed)
+                .unwrap_or_else(|| panic!("{name} untyped"));
             assert!(at < text.find(line).unwrap());
             assert_eq!(text.matches(&typed).count(), 1);
         }
