@@ -77,7 +77,7 @@ pub(super) struct ShopRun {
 }
 
 impl ShopRun {
-    fn new(shop: &Shop) -> ShopRun {
+    pub fn new(shop: &Shop) -> ShopRun {
         ShopRun {
             shop: shop.name.clone(),
             platform: shop.platform.as_str(),

@@ -1,7 +1,9 @@
 //! `ordersync pull --all` / `--shop PATTERN`: several shops pulled at once into one output.
 //!
 //! Each shop is [`pull_shop`](super::pull::pull_shop) as on its own: its own transport (so
-//! its own rate limiter), its own state entry, windows and deadline. What they share:
+//! its own rate limiter), its own state entry, windows and deadline; `--shops-at-once`
+//! threads take the shops one after another, so their parsing uses every core. What they
+//! share:
 //! - the output, through [`sink::Shared`], one whole order at a time;
 //! - the state file, locked once for the run and updated one shop at a time.
 //!
@@ -27,9 +29,8 @@ use crate::config::{Config, Shop};
 use crate::error::{Exit, exit_code, usage};
 use crate::sink::{self, Output};
 use crate::sync::{progress, state};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use tracing::Instrument;
 
 /// The shops the flags name when they name several (`--all`, a pattern, `--shop` twice);
@@ -163,40 +164,69 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
     let per_window = output.is_none();
     let started = std::time::Instant::now();
     let count = shops.len();
-    let mut bar = progress::Shops::new(count);
-    let mut runs: Vec<(usize, ShopRun)> = Vec::with_capacity(count);
-    {
-        let states = states.as_ref();
-        let shared = &shared;
-        // Not spawned: a pull borrows its sink, and the shops' work is mostly waiting on their
-        // rate limiters and the network, which one task interleaves.
-        let mut pulls = futures_util::stream::iter(shops.into_iter().enumerate())
-            .map(|(i, shop)| {
-                let span = tracing::error_span!("shop", name = %shop.name);
-                async move {
-                    let mut writer = shared.writer();
-                    (
-                        i,
-                        pull_shop(&shop, args, states, &mut writer, per_window).await,
-                    )
+    let bar = std::sync::Mutex::new(progress::Shops::new(count));
+    let runs = std::sync::Mutex::new(Vec::<(usize, ShopRun)>::with_capacity(count));
+    let queue = std::sync::Mutex::new(shops.into_iter().enumerate());
+    let workers = usize::from(args.shops_at_once).min(count);
+    // Each pull runs on a thread of its own, one shop after another from the queue, so that
+    // the shops' parsing and normalizing use every core; their waits (rate limiters, the
+    // network) are their own. Blocking here is fine: this task only waits for the threads.
+    let ended = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let worker = || -> Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start a runtime for a shop's pull")?;
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let Some((i, shop)) = next else {
+                        return Ok(());
+                    };
+                    let span = tracing::error_span!("shop", name = %shop.name);
+                    let pulled = async {
+                        let mut writer = shared.writer();
+                        pull_shop(&shop, args, states.as_ref(), &mut writer, per_window).await
+                    };
+                    let run = rt.block_on(pulled.instrument(span));
+                    ended_one(&run, &bar);
+                    runs.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((i, run));
                 }
-                .instrument(span)
-            })
-            .buffer_unordered(usize::from(args.shops_at_once));
-        while let Some((i, run)) = pulls.next().await {
-            bar.shop_done(run.written, run.result.is_ok());
-            if let Err(e) = &run.result {
-                // Said as it happens: the others may run for a long time yet.
-                eprintln!(
-                    "{}",
-                    crate::logging::redact(&format!(
-                        "ordersync: shop {} ({}) failed, exit {}: {e:#}",
-                        run.shop,
-                        run.platform,
-                        exit_code(e) as u8
-                    ))
-                );
+            };
+            let threads: Vec<_> = (0..workers)
+                .map(|n| {
+                    std::thread::Builder::new()
+                        .name(format!("ordersync-shops-{n}"))
+                        .spawn_scoped(scope, worker)
+                })
+                .collect();
+            let mut ended = Ok(());
+            for t in threads {
+                let r = match t {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    Err(e) => {
+                        Err(anyhow::Error::new(e).context("cannot start a thread for the shops"))
+                    }
+                };
+                ended = ended.and(r);
             }
+            ended
+        })
+    });
+    let bar = bar.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut runs = runs.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Err(e) = ended {
+        // A thread or its runtime could not be started: the shops it would have pulled are
+        // failures of their own (the next run pulls them), the others count as they ended.
+        tracing::error!("{e:#}");
+        let left = queue.into_inner().unwrap_or_else(|e| e.into_inner());
+        for (i, shop) in left {
+            let mut run = ShopRun::new(&shop);
+            run.result = Err(anyhow::anyhow!("not pulled: {e:#}"));
             runs.push((i, run));
         }
     }
@@ -282,6 +312,25 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
                 failed.join(", ")
             )))
         }
+    }
+}
+
+/// A shop's pull ended: the progress line moves on, and a failure is said at once (the
+/// others may run for a long time yet).
+fn ended_one(run: &ShopRun, bar: &std::sync::Mutex<progress::Shops>) {
+    bar.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .shop_done(run.written, run.result.is_ok());
+    if let Err(e) = &run.result {
+        eprintln!(
+            "{}",
+            crate::logging::redact(&format!(
+                "ordersync: shop {} ({}) failed, exit {}: {e:#}",
+                run.shop,
+                run.platform,
+                exit_code(e) as u8
+            ))
+        );
     }
 }
 
