@@ -403,3 +403,45 @@ fn a_failed_run_over_several_shops_writes_its_summary_and_keeps_the_old_file() {
     assert_eq!(s["shop"], "sandbox-taobao-tw", "{s}");
     assert!(s.get("shops").is_none(), "{s}");
 }
+
+/// The exit code is the worst shop's, a failure that needs a person first: a flag that does
+/// not fit one shop (2) outranks refused credentials (3) in another; alone, each keeps its own.
+#[test]
+fn the_exit_code_is_the_worst_shops() {
+    let env = Env::with_orders(10);
+    let config = with_bad_tw(&env);
+    let range = range();
+    let summary = env.path("summary.json");
+    // `ready_to_ship` is a taobao-tw status: vvtool refuses it before asking anything.
+    let both = [
+        "--shop",
+        "sandbox-taobao-tw",
+        "--shop",
+        "sandbox-vvtool",
+        "--status",
+        "ready_to_ship",
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ];
+    let r = pull(&env, &config, &range, &both);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("2 of 2 shops failed"), "{}", r.stderr);
+    let s = read_json(&summary);
+    let codes: Vec<&Value> = s["shops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["exit_code"])
+        .collect();
+    assert_eq!(codes, [3, 2], "{s}");
+    assert!(
+        s["shops"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("ready_to_ship"),
+        "{s}"
+    );
+    assert!(s["shops"][1]["since"].is_string(), "{s}");
+    let r = pull(&env, &config, &range, &both[..2]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+}
