@@ -22,6 +22,9 @@ Exit codes:
   4  gave up on a transient failure (network, throttling, answers that
      contradict themselves) after retries, or after --give-up-after;
      the state file is left at the last complete window
+With several shops (pull --all, --shop PATTERN), the exit code is the worst
+shop's: 2, then 3, then 1, then 4 (a failure that needs a person before one
+that mends itself), 0 when every shop succeeded.
 
 Logging: -v, -vv, -vvv or ORDERSYNC_LOG (e.g. ORDERSYNC_LOG=ordersync=debug). Logs,
 warnings and progress go to stderr; data goes to stdout or --output.";
@@ -60,7 +63,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
-    /// Pull orders from one shop and write them normalized.
+    /// Pull orders from one shop, or several at once, and write them normalized.
     #[command(after_help = PULL_EXAMPLES)]
     Pull(PullArgs),
     /// Serve the built-in emulator of all five platforms until stopped.
@@ -117,7 +120,12 @@ Examples:
   PATH=/usr/local/bin:/usr/bin:/bin
   */15 * * * * ordersync pull --shop tw --since 1d -q --state ~/tw.json -o ~/tw-$(date +\\%F).ndjson
   # Only what jq needs:
-  ordersync pull --shop vv --since 1d | jq -r '[.order_id, .status, .total] | @tsv'";
+  ordersync pull --shop vv --since 1d | jq -r '[.order_id, .status, .total] | @tsv'
+  # Every shop in the config, 8 at a time, into one file, with metrics for node_exporter:
+  ordersync pull --all --since 1d -q --state ~/state.json -o ~/all.ndjson \\
+    --summary-json ~/summary.json --metrics-file /var/lib/node_exporter/ordersync.prom
+  # The shops whose names start with tw-:
+  ordersync pull --shop 'tw-*' --since 1d --state ~/state.json";
 
 const SANDBOX_EXAMPLES: &str = "\
 Examples:
@@ -130,13 +138,27 @@ sandbox-<platform id>) on stdout, then a blank line; logs go to stderr.";
 /// `ordersync pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// Platform id; picks the only shop of that platform in the config.
+    /// Platform id; picks the only shop of that platform in the config (with --all or a
+    /// --shop pattern: keeps the shops of that platform).
     #[arg(long, value_enum, value_name = "ID", env = "ORDERSYNC_PLATFORM")]
     pub platform: Option<PlatformId>,
 
-    /// Shop name (a [shops.NAME] table in the config).
+    /// Shop name (a [shops.NAME] table in the config). Repeat it for several shops, or give a
+    /// pattern (* any characters, ? one character; quote it): --shop 'tw-*'. Several shops are
+    /// pulled at once, into one output; see --all.
     #[arg(long, value_name = "NAME", env = "ORDERSYNC_SHOP")]
-    pub shop: Option<String>,
+    pub shop: Vec<String>,
+
+    /// Pull every shop in the config, --shops-at-once at a time, each with its own rate
+    /// limit, state entry and windows. Orders go to one output, interleaved by whole orders
+    /// (the shop key says whose); a shop that fails does not stop the others; the summary
+    /// has a row per shop.
+    #[arg(long, conflicts_with = "shop")]
+    pub all: bool,
+
+    /// With several shops: how many are pulled at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub shops_at_once: u16,
 
     /// Start of the range: RFC 3339, a date (2026-11-01, +08:00), "2026-11-01 08:00:00" or a
     /// duration ago (30m, 24h, 7d). Not needed when --state holds a mark.
@@ -250,9 +272,17 @@ pub struct PullArgs {
     #[arg(long, value_parser = size_arg, default_value = "64MiB", value_name = "SIZE")]
     pub max_body: u64,
 
-    /// Also write the end-of-run summary as JSON to FILE (- is stdout).
+    /// Also write the end-of-run summary as JSON to FILE (- is stdout), for failed runs
+    /// too. One shop: one object; several (--all, a --shop pattern, --shop twice): an object
+    /// with a row per shop in "shops".
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+
+    /// Also write the run's figures per shop in the Prometheus text format to FILE (replaced
+    /// atomically, for node_exporter's textfile collector: name it *.prom), for failed runs
+    /// too.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
 
     /// Folder for raw bodies of malformed responses, private to the user (0700, own)
     /// [default: $XDG_CACHE_HOME/ordersync/bodies, else ~/.cache/ordersync/bodies].

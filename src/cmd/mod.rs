@@ -11,6 +11,7 @@ mod get;
 mod normalize;
 mod platforms;
 mod pull;
+mod pull_many;
 mod sandbox;
 mod state;
 

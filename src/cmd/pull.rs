@@ -1,14 +1,16 @@
 //! `ordersync pull`: resolve the shop and the range, run the pull loop into a sink, advance
-//! the state, report.
+//! the state, report. [`pull_shop`] is one shop's pull; one shop is pulled by [`pull_one`]
+//! here, several at once by `pull_many`.
 
 use super::{adapter, human, load_source, shown, transport};
 use crate::cli::PullArgs;
+use crate::config::Shop;
 use crate::error::usage;
 use crate::platforms::{By, ByMode};
-use crate::sink::{self, Output};
-use crate::sync::{self, Plan, Summary};
+use crate::sink::{self, Output, Sink};
+use crate::sync::{self, Plan, Summary, state};
 use anyhow::{Context, Result};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::io::Write;
 
 pub(super) async fn pull(
@@ -21,9 +23,9 @@ pub(super) async fn pull(
             "--sandbox and --config exclude each other: the sandbox brings its own config",
         ));
     }
-    if args.sandbox && args.shop.is_none() && args.platform.is_none() {
+    if args.sandbox && args.shop.is_empty() && args.platform.is_none() && !args.all {
         return Err(usage(format!(
-            "with --sandbox, say which platform: --platform {}",
+            "with --sandbox, say which platform: --platform {} (or --all)",
             crate::platforms::PLATFORMS
                 .iter()
                 .map(|p| p.spec.id)
@@ -34,14 +36,197 @@ pub(super) async fn pull(
     if let Some(p) = args.summary_json.as_deref() {
         refuse_link("--summary-json", p)?;
     }
+    if let Some(p) = args.metrics_file.as_deref() {
+        super::pull_many::check_metrics_file(p)?;
+    }
     let source = load_source(args.sandbox, config.as_deref(), args.sandbox_orders).await?;
-    let mut shop = source
-        .config
-        .pick(args.shop.as_deref(), args.platform)?
-        .clone();
+    match super::pull_many::select(&source.config, &args)? {
+        None => {
+            let shop = source
+                .config
+                .pick(args.shop.first().map(String::as_str), args.platform)?
+                .clone();
+            pull_one(shop, &args, quiet).await
+        }
+        Some(shops) => super::pull_many::pull_many(shops, &args, quiet).await,
+    }
+}
+
+/// One shop's pull, into `sink`; the output is the caller's to commit.
+pub(super) struct ShopRun {
+    pub shop: String,
+    pub platform: &'static str,
+    /// The range pulled, once it was settled.
+    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub result: Result<Summary>,
+    /// Nothing was due yet: the state's mark is within --settle and --lookback of now.
+    pub nothing_due: bool,
+    /// End of the last window written completely.
+    pub last_end: Option<DateTime<Utc>>,
+    /// The shop's state entry; with --output it is the caller's to advance once the output
+    /// is in place.
+    pub state: Option<state::Handle>,
+    /// The transport's figures, also when the pull failed.
+    pub requests: u64,
+    pub retries: u64,
+    /// Orders written into the sink, also when the pull then failed.
+    pub written: u64,
+    pub started: std::time::Instant,
+    /// How long the pull took, once it ended.
+    pub took: std::time::Duration,
+}
+
+impl ShopRun {
+    pub fn new(shop: &Shop) -> ShopRun {
+        ShopRun {
+            shop: shop.name.clone(),
+            platform: shop.platform.as_str(),
+            range: None,
+            result: Ok(Summary::default()),
+            nothing_due: false,
+            last_end: None,
+            state: None,
+            requests: 0,
+            retries: 0,
+            written: 0,
+            started: std::time::Instant::now(),
+            took: std::time::Duration::ZERO,
+        }
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.took.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Pull one shop on its own: its output committed when the pull completes, its summary.
+async fn pull_one(mut shop: Shop, args: &PullArgs, quiet: bool) -> Result<()> {
     if let Some(url) = &args.base_url {
         shop.set_base_url(url)?;
     }
+    let states = match args.state.as_deref().filter(|_| !args.no_state) {
+        Some(path) => Some(state::Shared::open(path)?),
+        None => None,
+    };
+    let output = sink::file_or_stdout(args.output.as_deref());
+    let (format, csv_mode) = sink::choose_format(args.format, args.csv_mode, args.csv_bom, output)?;
+    if let Some(dir) = output.and_then(|p| p.parent()) {
+        crate::sync::state::remove_leftovers(dir);
+    }
+    crate::logging::set_stdout_is_data(output.is_none());
+    let out = Output::open(output)?;
+    let mut sink = sink::make(format, csv_mode, args.csv_bom, out);
+    // With --output, the file appears only at the end, so the state may only advance then;
+    // on stdout, each window is delivered when flushed, so the state follows each window.
+    let per_window = output.is_none();
+    let run = pull_shop(&shop, args, states.as_ref(), sink.as_mut(), per_window).await;
+    let metrics = |run: &ShopRun, mark| {
+        if let Some(path) = args.metrics_file.as_deref() {
+            let row = super::pull_many::Row::of(run, mark);
+            super::pull_many::write_metrics(path, std::slice::from_ref(&row));
+        }
+    };
+    let mut summary = match run.result {
+        Ok(ref s) if run.nothing_due => {
+            metrics(&run, run.state.as_ref().and_then(|s| s.mark()));
+            return report(s, quiet, args.summary_json.as_deref());
+        }
+        Ok(ref s) => s.clone(),
+        // With --output, nothing was delivered: the state must not move.
+        Err(ref e) => {
+            if let Some(path) = args.summary_json.as_deref() {
+                let failed = FailedRun {
+                    ok: false,
+                    error: format!("{e:#}"),
+                    platform: run.platform,
+                    shop: &run.shop,
+                    since: run.range.map(|r| r.0.to_rfc3339()),
+                    until: run.range.map(|r| r.1.to_rfc3339()),
+                    complete_until: run
+                        .last_end
+                        .filter(|_| per_window && run.state.is_some())
+                        .map(|t| t.to_rfc3339()),
+                    elapsed_ms: run.elapsed_ms(),
+                };
+                // The run's own error is what the user needs to see; a summary that cannot
+                // be written is only logged.
+                if let Err(w) = write_summary(&failed, path) {
+                    tracing::warn!("{w:#}");
+                }
+            }
+            let moved = run.last_end.filter(|_| per_window);
+            metrics(
+                &run,
+                later(run.state.as_ref().and_then(|s| s.mark()), moved),
+            );
+            return run.result.map(|_| ());
+        }
+    };
+    sink.commit()?;
+    if let (Some(s), Some(end), false) = (&run.state, run.last_end, per_window) {
+        s.advance(end)?;
+    }
+    metrics(
+        &run,
+        later(run.state.as_ref().and_then(|s| s.mark()), run.last_end),
+    );
+    summary.shop = shop.name.clone();
+    report(&summary, quiet, args.summary_json.as_deref())
+}
+
+/// The later of two marks (a state's mark never moves back).
+pub(super) fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.max(b)
+}
+
+/// Pull `shop` into `sink`: settle the range (from the flags and its state entry in
+/// `states`), then scan it. With `per_window`, the state follows each window written;
+/// otherwise the caller advances it once the output is in place.
+pub(super) async fn pull_shop(
+    shop: &Shop,
+    args: &PullArgs,
+    states: Option<&state::Shared>,
+    sink: &mut dyn Sink,
+    per_window: bool,
+) -> ShopRun {
+    let mut run = ShopRun::new(shop);
+    let mut counted = Counted { sink, written: 0 };
+    let result = pull_shop_into(&mut run, shop, args, states, &mut counted, per_window).await;
+    run.result = result;
+    run.written = counted.written;
+    run.took = run.started.elapsed();
+    run
+}
+
+/// Counts the orders a pull writes: a pull that fails has no summary, but what it wrote is
+/// out (or in the file) all the same.
+struct Counted<'a> {
+    sink: &'a mut dyn Sink,
+    written: u64,
+}
+
+impl Sink for Counted<'_> {
+    fn write(&mut self, order: &crate::model::Order) -> std::io::Result<()> {
+        self.sink.write(order)?;
+        self.written += 1;
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sink.flush()
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.sink.finish()
+    }
+}
+
+async fn pull_shop_into(
+    run: &mut ShopRun,
+    shop: &Shop,
+    args: &PullArgs,
+    states: Option<&state::Shared>,
+    sink: &mut dyn Sink,
+    per_window: bool,
+) -> Result<Summary> {
     let now = Utc::now();
     let settle = Duration::from_std(args.settle).unwrap_or(Duration::minutes(2));
     let lookback = Duration::from_std(args.lookback).unwrap_or(Duration::minutes(10));
@@ -50,10 +235,11 @@ pub(super) async fn pull(
         ByMode::Unsupported(_) => By::Created,
         _ => By::Modified,
     });
-    let state = match args.state.as_deref().filter(|_| !args.no_state) {
-        Some(path) => Some(crate::sync::state::open(path, by, &shop)?),
+    run.state = match states {
+        Some(states) => Some(states.shop(by, shop)?),
         None => None,
     };
+    let state = &run.state;
     let since = match (args.since, state.as_ref().and_then(|s| s.mark())) {
         (since, Some(mark)) => {
             if since.is_some() {
@@ -119,14 +305,15 @@ pub(super) async fn pull(
                 shown(mark)
             );
         }
-        let summary = Summary {
+        run.range = Some((since, until));
+        run.nothing_due = true;
+        return Ok(Summary {
             platform: shop.platform.to_string(),
             shop: shop.name.clone(),
             since: since.to_rfc3339(),
             until: until.to_rfc3339(),
             ..Summary::default()
-        };
-        return report(&summary, quiet, args.summary_json.as_deref());
+        });
     }
     if since >= until {
         let why = if args.until.is_some_and(|u| u <= latest) {
@@ -144,6 +331,7 @@ pub(super) async fn pull(
             shown(until)
         )));
     }
+    run.range = Some((since, until));
     let (status, keep_status) = status_filter(args.status.as_deref(), shop.platform.spec())?;
     let plan = Plan {
         since,
@@ -159,33 +347,21 @@ pub(super) async fn pull(
         scan_until: now,
         concurrency: usize::from(args.concurrency),
     };
-    let output = sink::file_or_stdout(args.output.as_deref());
-    let (format, csv_mode) = sink::choose_format(args.format, args.csv_mode, args.csv_bom, output)?;
-    if let Some(dir) = output.and_then(|p| p.parent()) {
-        crate::sync::state::remove_leftovers(dir);
-    }
-    crate::logging::set_stdout_is_data(output.is_none());
-    let out = Output::open(output)?;
-    let mut sink = sink::make(format, csv_mode, args.csv_bom, out);
     let t = transport(
-        &shop,
+        shop,
         args.rate_limit,
         args.timeout,
         args.retries,
         args.dump_dir.as_deref(),
     )?
     .with_max_body(args.max_body);
-    // With --output, the file appears only at the end, so the state may only advance then;
-    // on stdout, each window is delivered when flushed, so the state follows each window.
-    let per_window = output.is_none();
-    let mut last_end = None;
     let deadline = args.give_up_after;
-    let started = std::time::Instant::now();
+    let last_end = &mut run.last_end;
     let result: Result<Summary> = async {
-        let a = adapter(&shop)?;
-        let pulling = sync::pull(a.as_ref(), &t, &plan, sink.as_mut(), |end| {
-            last_end = Some(end);
-            match &state {
+        let a = adapter(shop)?;
+        let pulling = sync::pull(a.as_ref(), &t, &plan, sink, |end| {
+            *last_end = Some(end);
+            match state {
                 Some(s) if per_window => s.advance(end),
                 _ => Ok(()),
             }
@@ -198,38 +374,9 @@ pub(super) async fn pull(
         }
     }
     .await;
-    let mut summary = match result {
-        Ok(s) => s,
-        // With --output, nothing was delivered: the state must not move.
-        Err(e) => {
-            if let Some(path) = args.summary_json.as_deref() {
-                let failed = FailedRun {
-                    ok: false,
-                    error: format!("{e:#}"),
-                    platform: shop.platform.as_str(),
-                    shop: &shop.name,
-                    since: plan.since.to_rfc3339(),
-                    until: plan.until.to_rfc3339(),
-                    complete_until: last_end
-                        .filter(|_| per_window && state.is_some())
-                        .map(|t| t.to_rfc3339()),
-                    elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                };
-                // The run's own error is what the user needs to see; a summary that cannot
-                // be written is only logged.
-                if let Err(w) = write_summary(&failed, path) {
-                    tracing::warn!("{w:#}");
-                }
-            }
-            return Err(e);
-        }
-    };
-    sink.commit()?;
-    if let (Some(s), Some(end), false) = (&state, last_end, per_window) {
-        s.advance(end)?;
-    }
-    summary.shop = shop.name.clone();
-    report(&summary, quiet, args.summary_json.as_deref())
+    run.requests = t.stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+    run.retries = t.stats.retries.load(std::sync::atomic::Ordering::Relaxed);
+    result
 }
 
 /// What `--summary-json` holds for a run that failed once it had started: the error, and
@@ -240,14 +387,14 @@ struct FailedRun<'a> {
     error: String,
     platform: &'a str,
     shop: &'a str,
-    since: String,
-    until: String,
+    since: Option<String>,
+    until: Option<String>,
     complete_until: Option<String>,
     elapsed_ms: u64,
 }
 
 /// Write a summary as JSON to `path` (`-`: stdout), secrets removed.
-fn write_summary(s: &impl serde::Serialize, path: &std::path::Path) -> Result<()> {
+pub(super) fn write_summary(s: &impl serde::Serialize, path: &std::path::Path) -> Result<()> {
     let text = crate::logging::redact(&serde_json::to_string_pretty(s)?) + "\n";
     if sink::file_or_stdout(Some(path)).is_none() {
         let mut stdout = std::io::stdout().lock();
@@ -300,7 +447,7 @@ pub(super) fn report(s: &Summary, quiet: bool, json: Option<&std::path::Path>) -
 
 /// A file named by `flag` must not be a symbolic link: writing through one would let whoever
 /// planted it choose which file a run overwrites.
-fn refuse_link(flag: &str, path: &std::path::Path) -> Result<()> {
+pub(super) fn refuse_link(flag: &str, path: &std::path::Path) -> Result<()> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(usage(format!(
             "{flag} {} is a symbolic link; it is not followed: give the file's own path",

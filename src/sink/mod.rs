@@ -4,8 +4,12 @@
 //! given with `--output` is written to a temporary file beside it and renamed into place only
 //! when the run completes, so a reader never sees half a file and a failed run leaves the old
 //! file untouched.
+//!
+//! Several shops pulled at once write into one sink through [`Shared`], one whole order at a
+//! time.
 
 mod csv;
+mod shared;
 
 use crate::model::Order;
 use anyhow::{Context, Result};
@@ -13,6 +17,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub use self::csv::{CsvSink, LINE_COLUMNS, ORDER_COLUMNS};
+pub use self::shared::{Shared, ShopWriter};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -101,7 +106,12 @@ pub trait Sink {
 }
 
 /// Build a sink of `format` over `out`.
-pub fn make(format: Format, csv_mode: CsvMode, bom: bool, out: Output) -> Box<dyn SinkOutput> {
+pub fn make(
+    format: Format,
+    csv_mode: CsvMode,
+    bom: bool,
+    out: Output,
+) -> Box<dyn SinkOutput + Send> {
     match format {
         Format::Ndjson => Box::new(NdjsonSink {
             out,

@@ -58,51 +58,76 @@ fn strict_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, 
 
 /// An open, locked state file for one shop.
 pub struct Handle {
-    path: PathBuf,
     shop: String,
     platform: String,
     by: By,
     mark: Option<DateTime<Utc>>,
-    _lock: File,
+    file: Shared,
+}
+
+/// A state file opened and locked once for all the shops of a run (`pull --all`): each
+/// shop's [`Handle`] shares the lock, and their updates are made one at a time, so that no
+/// shop's new mark is lost to another's read-modify-write of the same file.
+#[derive(Clone)]
+pub struct Shared {
+    path: PathBuf,
+    _lock: std::sync::Arc<File>,
+    writing: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+impl Shared {
+    /// Open and lock the state file at `given`.
+    pub fn open(given: &Path) -> Result<Shared> {
+        let path = resolve(given)?;
+        let lock = lock(&path)?;
+        if let Some(dir) = path.parent() {
+            remove_leftovers(dir);
+        }
+        Ok(Shared {
+            path,
+            _lock: std::sync::Arc::new(lock),
+            writing: std::sync::Arc::default(),
+        })
+    }
+
+    /// `shop`'s entry, for a pull by `by`.
+    pub fn shop(&self, by: By, shop: &Shop) -> Result<Handle> {
+        let path = &self.path;
+        let file = read(path)?;
+        let entry = file.shops.get(&shop.name);
+        if let Some(e) = entry {
+            if e.platform != shop.platform.as_str() {
+                return Err(usage(format!(
+                    "state file {}: shop {:?} was synced as a {} shop, but is now {}; use another state file or `ordersync state reset`",
+                    path.display(),
+                    shop.name,
+                    e.platform,
+                    shop.platform
+                )));
+            }
+            if e.by != by {
+                return Err(usage(format!(
+                    "state file {}: shop {:?} was synced with --by {}, not --by {}; use another state file for the other mode",
+                    path.display(),
+                    shop.name,
+                    e.by,
+                    by
+                )));
+            }
+        }
+        Ok(Handle {
+            shop: shop.name.clone(),
+            platform: shop.platform.as_str().to_string(),
+            by,
+            mark: entry.map(|e| e.mark),
+            file: self.clone(),
+        })
+    }
 }
 
 /// Open and lock the state file at `given` for a pull of `shop` by `by`.
 pub fn open(given: &Path, by: By, shop: &Shop) -> Result<Handle> {
-    let path = &resolve(given)?;
-    let lock = lock(path)?;
-    if let Some(dir) = path.parent() {
-        remove_leftovers(dir);
-    }
-    let file = read(path)?;
-    let entry = file.shops.get(&shop.name);
-    if let Some(e) = entry {
-        if e.platform != shop.platform.as_str() {
-            return Err(usage(format!(
-                "state file {}: shop {:?} was synced as a {} shop, but is now {}; use another state file or `ordersync state reset`",
-                path.display(),
-                shop.name,
-                e.platform,
-                shop.platform
-            )));
-        }
-        if e.by != by {
-            return Err(usage(format!(
-                "state file {}: shop {:?} was synced with --by {}, not --by {}; use another state file for the other mode",
-                path.display(),
-                shop.name,
-                e.by,
-                by
-            )));
-        }
-    }
-    Ok(Handle {
-        path: path.clone(),
-        shop: shop.name.clone(),
-        platform: shop.platform.as_str().to_string(),
-        by,
-        mark: entry.map(|e| e.mark),
-        _lock: lock,
-    })
+    Shared::open(given)?.shop(by, shop)
 }
 
 impl Handle {
@@ -113,7 +138,9 @@ impl Handle {
 
     /// Record that everything up to `end` has been emitted (never moves the mark back).
     pub fn advance(&self, end: DateTime<Utc>) -> Result<()> {
-        let mut file = read(&self.path)?;
+        let _one_at_a_time = self.file.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let path = &self.file.path;
+        let mut file = read(path)?;
         let mark = match file.shops.get(&self.shop) {
             Some(e) if e.mark > end => e.mark,
             _ => end,
@@ -127,7 +154,7 @@ impl Handle {
                 written_at: Utc::now(),
             },
         );
-        write(&self.path, &file)
+        write(path, &file)
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod contract;
 mod faults;
 mod hostile;
+mod many_shops;
 mod money;
 mod pandapon;
 mod props;
