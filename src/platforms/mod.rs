@@ -350,15 +350,6 @@ pub fn normalize_saved_each<'a>(
     (platform.platform().read_saved)(body, shop, emit)
 }
 
-/// Run an order-by-order normalizer and collect what it emits.
-pub(crate) fn collect_orders(
-    each: impl FnOnce(&mut dyn FnMut(Order)) -> Result<(), PlatformError>,
-) -> Result<Vec<Order>, PlatformError> {
-    let mut orders = Vec::new();
-    each(&mut |o| orders.push(o))?;
-    Ok(orders)
-}
-
 /// Parse a JSON body, naming the JSON path of the first problem.
 ///
 /// The body is parsed once without tracking paths (the common, well-formed case runs at full

@@ -1,11 +1,11 @@
 //! PandaPon's answer envelope and its errors: `code == 200` with `data: {total, data: [...]}`
-//! (the 1688 page repeats a code inside `data`); an answer without the order list is an error,
-//! never "no orders"; error codes are not documented, so they are classed by range and words,
-//! and a refused signature names the scheme in use and the others.
+//! (the 1688 page repeats a code inside `data`; the page is read and checked by `page`); error
+//! codes are not documented, so they are classed by range and words, and a refused signature
+//! names the scheme in use and the others.
 
 use super::{AmountUnit, Endpoint, Scheme};
 use crate::error::{ErrorClass, PlatformError};
-use crate::platforms::{TextOrNumber, parse_json};
+use crate::platforms::TextOrNumber;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -19,8 +19,8 @@ pub(super) struct Ctx<'a> {
     pub(super) amount_unit: AmountUnit,
 }
 
-/// The envelope without its data: checked first, so an error envelope whose `data` has an
-/// unexpected shape is still reported as the platform's error.
+/// The envelope without its data: read alone when a page does not read, so an error envelope
+/// whose `data` has an unexpected shape is still reported as the platform's error.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Head {
@@ -29,120 +29,11 @@ pub(super) struct Head {
     pub(super) msg: Option<Value>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct Envelope<T> {
-    data: Option<PageData<T>>,
-}
-
-/// Head and data in one parse (the common case: a well-formed answer).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct Whole<T> {
-    request_id: Option<TextOrNumber>,
-    code: Option<TextOrNumber>,
-    msg: Option<Value>,
-    data: Option<PageData<T>>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct PageData<T> {
-    total: Option<TextOrNumber>,
-    data: Option<Vec<T>>,
-    /// The 1688 page repeats a code and message inside `data`.
-    code: Option<TextOrNumber>,
-    msg: Option<Value>,
-}
-
 pub(super) fn value_text(v: Option<Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s,
         Some(other) => other.to_string(),
-    }
-}
-
-/// Check the envelope and return the page's wire orders and `data.total`.
-pub(super) fn parse_page<'a, T: Deserialize<'a>>(
-    body: &'a [u8],
-    page: Option<u32>,
-    ctx: &Ctx,
-) -> Result<(Vec<T>, Option<u64>), PlatformError> {
-    let platform = ctx.endpoint.id();
-    let endpoint = ctx.endpoint.path();
-    // One pass reads head and data together. Only when that fails is the head read alone, so
-    // an error answer whose `data` has an unexpected shape is still the platform's error.
-    let whole: serde_json::Result<Whole<T>> = crate::platforms::json::over_body!(body, |de| {
-        Whole::<T>::deserialize(&mut de).and_then(|v| de.end().map(|()| v))
-    });
-    let (head, data) = match whole {
-        Ok(w) => (
-            Head {
-                request_id: w.request_id,
-                code: w.code,
-                msg: w.msg,
-            },
-            w.data,
-        ),
-        Err(_) => {
-            let head: Head = parse_json(body, platform, endpoint, page)?;
-            if head
-                .code
-                .clone()
-                .map(TextOrNumber::into_string)
-                .as_deref()
-                .map(str::trim)
-                == Some("200")
-            {
-                let env: Envelope<T> = parse_json(body, platform, endpoint, page)?;
-                (head, env.data)
-            } else {
-                (head, None)
-            }
-        }
-    };
-    let request_id = head.request_id.map(TextOrNumber::into_string);
-    let Some(code) = head.code.map(TextOrNumber::into_string) else {
-        return Err(malformed(
-            ctx,
-            page,
-            "$.code",
-            "the answer has no code".into(),
-        ));
-    };
-    if code.trim() != "200" {
-        return Err(api_error(ctx, code, value_text(head.msg), request_id));
-    }
-    let Some(data) = data else {
-        return Err(malformed(
-            ctx,
-            page,
-            "$.data",
-            "code is 200 but there is no data".into(),
-        ));
-    };
-    if let Some(inner) = data.code.map(TextOrNumber::into_string)
-        && inner.trim() != "200"
-    {
-        return Err(api_error(ctx, inner, value_text(data.msg), request_id));
-    }
-    let total =
-        match data.total.map(TextOrNumber::into_string) {
-            None => None,
-            Some(t) => Some(t.trim().parse::<u64>().map_err(|_| {
-                malformed(ctx, page, "$.data.total", format!("{t:?} is not a count"))
-            })?),
-        };
-    // An answer without the order list is not "no orders": only an explicit total of 0 may
-    // leave it out.
-    match (data.data, total) {
-        (Some(orders), _) => Ok((orders, total)),
-        (None, Some(0)) => Ok((Vec::new(), total)),
-        (None, _) => Err(malformed(
-            ctx,
-            page,
-            "$.data.data",
-            "code is 200 but data holds no order list (and no total of 0)".into(),
-        )),
     }
 }
 

@@ -20,24 +20,25 @@
 //! still emitted.
 //!
 //! Submodules: `scheme` (signature schemes, amount unit), `envelope` (answer and errors),
-//! `read` (wire values), `taobao` and `alibaba` (the two pages), `stream` (saved pages read
-//! order by order), [`probe`] (`config check --probe-signature`).
+//! `page` (the one reader of a page, order by order, for `pull` and `normalize`), `read` (wire
+//! values), `taobao` and `alibaba` (the two pages' orders), [`probe`] (`config check
+//! --probe-signature`).
 
 mod alibaba;
 mod envelope;
+mod page;
 pub mod probe;
 mod read;
 mod scheme;
-mod stream;
 mod taobao;
 
-use envelope::{Ctx, Head, api_error, malformed, parse_page, value_text};
+use envelope::{Ctx, Head, api_error, malformed, value_text};
 use read::{At, OrderedPairs, order_id, quantity, text, tree_str, value_str};
 pub use scheme::{AmountUnit, Scheme, nonce};
 
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
-    Platform, PlatformId, PlatformSpec, TextOrNumber,
+    Platform, PlatformId, PlatformSpec,
 };
 use crate::config::{SecretRef, Shop};
 use crate::error::{PlatformError, usage};
@@ -162,43 +163,37 @@ impl Endpoint {
         }
     }
 
-    /// Normalize one page's wire orders.
+    /// Read one page as `pull` does: its orders, normalized, and `data.total`.
     fn parse_orders(
         self,
         body: &[u8],
         page: Option<u32>,
         ctx: &Ctx,
     ) -> Result<(Vec<Order>, Option<u64>), PlatformError> {
-        let mut orders = Vec::new();
-        let total = self.each_order(body, page, ctx, &mut |o| orders.push(o))?;
-        Ok((orders, total))
-    }
-
-    /// Normalize a page's orders one by one into `emit`; returns the page's total.
-    fn each_order(
-        self,
-        body: &[u8],
-        page: Option<u32>,
-        ctx: &Ctx,
-        emit: &mut dyn FnMut(Order),
-    ) -> Result<Option<u64>, PlatformError> {
         match self {
-            Endpoint::Taobao => {
-                let (wire, total) = parse_page::<taobao::WireOrder>(body, page, ctx)?;
-                for (i, o) in wire.into_iter().enumerate() {
-                    emit(o.normalize(ctx, i, page)?);
-                }
-                Ok(total)
-            }
-            Endpoint::Alibaba => {
-                let (wire, total) = parse_page::<alibaba::WireOrder>(body, page, ctx)?;
-                for (i, o) in wire.into_iter().enumerate() {
-                    emit(o.normalize(ctx, i, page)?);
-                }
-                Ok(total)
-            }
+            Endpoint::Taobao => collect::<taobao::WireOrder>(body, page, ctx),
+            Endpoint::Alibaba => collect::<alibaba::WireOrder>(body, page, ctx),
         }
     }
+}
+
+/// A page read whole by [`page::read_page`], then normalized in order: the first order that
+/// cannot be is the page's error.
+fn collect<'a, T: WireOrder<'a>>(
+    body: &'a [u8],
+    page: Option<u32>,
+    ctx: &Ctx,
+) -> Result<(Vec<Order>, Option<u64>), PlatformError> {
+    let mut wire = Vec::new();
+    let total = page::read_page::<T>(body, page, ctx, &mut |i, o| {
+        wire.push((i, o));
+        true
+    })?;
+    let orders = wire
+        .into_iter()
+        .map(|(i, o)| o.normalize(ctx, i, page))
+        .collect::<Result<_, _>>()?;
+    Ok((orders, total))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -530,7 +525,7 @@ pub fn normalize_saved(
 }
 
 /// As [`normalize_saved`], order by order into `emit`, each order handed over before it is
-/// normalized (see [`stream`]); `emit` returns `false` to stop.
+/// normalized (see `page`); `emit` returns `false` to stop.
 pub fn normalize_saved_each<'a>(
     platform: PlatformId,
     body: &'a [u8],
@@ -575,6 +570,8 @@ impl WireOrder<'_> for alibaba::WireOrder {
     }
 }
 
+/// The saved page read by [`page::read_page`], each order handed over before it is
+/// normalized (`normalize` does that on its writing thread).
 fn saved_each<'a, T: WireOrder<'a> + 'a>(
     endpoint: Endpoint,
     body: &'a [u8],
@@ -582,8 +579,14 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
     amount_unit: AmountUnit,
     emit: &mut dyn FnMut(super::Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    let deferred = |index: usize, o: T| -> super::Deferred<'a> {
-        Box::new(move || {
+    let ctx = Ctx {
+        endpoint,
+        shop,
+        scheme: None,
+        amount_unit,
+    };
+    page::read_page::<T>(body, None, &ctx, &mut |index, o| {
+        emit(Box::new(move || {
             let ctx = Ctx {
                 endpoint,
                 shop,
@@ -591,51 +594,9 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
                 amount_unit,
             };
             o.normalize(&ctx, index, None)
-        })
-    };
-    let ctx = Ctx {
-        endpoint,
-        shop,
-        scheme: None,
-        amount_unit,
-    };
-    let skip = match stream::each_order::<T>(body, &mut |i, o| emit(deferred(i, o))) {
-        stream::Outcome::Stopped => return Ok(()),
-        stream::Outcome::Done {
-            head,
-            total,
-            inner_code,
-            inner_msg,
-        } => {
-            let request_id = head.request_id.map(TextOrNumber::into_string);
-            if let Some(inner) = inner_code.map(TextOrNumber::into_string)
-                && inner.trim() != "200"
-            {
-                return Err(api_error(&ctx, inner, value_text(inner_msg), request_id));
-            }
-            if let Some(t) = total.filter(|t| !stream::total_is_a_count(t)) {
-                let t = t.into_string();
-                return Err(malformed(
-                    &ctx,
-                    None,
-                    "$.data.total",
-                    format!("{t:?} is not a count"),
-                ));
-            }
-            return Ok(());
-        }
-        stream::Outcome::Fallback => 0,
-        stream::Outcome::Failed { emitted } => emitted,
-    };
-    // The ordinary read: the exact error, or (should the streamed read have given up on a
-    // body this one accepts) the orders not handed over yet.
-    let (wire, _) = parse_page::<T>(body, None, &ctx)?;
-    for (i, o) in wire.into_iter().enumerate().skip(skip) {
-        if !emit(deferred(i, o)) {
-            break;
-        }
-    }
-    Ok(())
+        }))
+    })
+    .map(drop)
 }
 
 // ---------------------------------------------------------------------------------------------

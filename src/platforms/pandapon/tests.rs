@@ -512,8 +512,9 @@ fn nonces_are_random_alphanumerics() {
     assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
 }
 
-/// `normalize` reads saved pages order by order (`stream`); whatever the body, it must come to
-/// the same orders, or the same error, as the ordinary page read.
+/// `normalize` hands a saved page's orders over as they are read and normalizes them later;
+/// `pull` collects the page, then normalizes it. Both use the one reader (`page`): whatever
+/// the body, they must come to the same orders, or the same error.
 #[test]
 fn streamed_saved_pages_read_as_ordinary_pages() {
     let order = |no: &str| json!({"orderNo": no, "status": 10, "purchaseAmount": 100});
@@ -559,6 +560,73 @@ fn streamed_saved_pages_read_as_ordinary_pages() {
             assert_eq!(streamed, ordinary, "{platform:?} {body}");
         }
     }
+}
+
+/// How many orders `normalize` is handed before its reader returns, and what it returns.
+fn handed_over(platform: PlatformId, body: &str) -> (usize, Result<(), String>) {
+    let mut n = 0;
+    let r = normalize_saved_each(platform, body.as_bytes(), "s", &mut |_| {
+        n += 1;
+        true
+    });
+    (n, r.map_err(|e| e.to_string()))
+}
+
+#[test]
+fn orders_are_handed_over_as_read_once_the_answer_said_it_succeeded() {
+    let order = |no: &str| json!({"orderNo": no, "status": 10, "purchaseAmount": 100});
+    let code_first = String::from_utf8(envelope(json!([order("A"), order("B")]))).unwrap();
+    let cut = &code_first[..code_first.rfind(']').unwrap()];
+    for platform in [PlatformId::PandaponTaobao, PlatformId::Pandapon1688] {
+        // `code` 200 came first: both orders went out before the body broke off.
+        let (n, r) = handed_over(platform, cut);
+        assert_eq!(n, 2, "{platform:?}");
+        assert!(r.unwrap_err().contains("EOF"), "{platform:?}");
+        // `code` after the list: nothing is handed over from a body that never says it
+        // succeeded, nor from one that says it failed.
+        let code_last = r#"{"data":{"total":2,"data":[{"orderNo":"A"},{"orderNo":"B"}]"#;
+        assert_eq!(handed_over(platform, code_last).0, 0, "{platform:?}");
+        let failed = r#"{"data":{"total":1,"data":[{"orderNo":"A"}]},"code":500,"msg":"busy"}"#;
+        let (n, r) = handed_over(platform, failed);
+        assert_eq!(n, 0, "{platform:?}");
+        assert!(r.unwrap_err().contains("busy"), "{platform:?}");
+        let late_ok = r#"{"data":{"total":1,"data":[{"orderNo":"A"}]},"code":200}"#;
+        assert_eq!(handed_over(platform, late_ok), (1, Ok(())), "{platform:?}");
+    }
+}
+
+/// What a derived struct refuses, the one reader refuses for `normalize` too (its streamed
+/// read once let a repeated `code` or `data` through that `pull` refused).
+#[test]
+fn repeated_keys_and_odd_codes_read_alike_for_pull_and_normalize() {
+    let a = adapter("pandapon-1688", "").unwrap();
+    for (body, path) in [
+        (
+            r#"{"code":200,"data":{"total":1,"data":[{"orderNo":"A"}]},"code":500}"#,
+            "$",
+        ),
+        (
+            r#"{"code":200,"data":{"total":1,"data":[{"orderNo":"A"}],"data":[]}}"#,
+            "$.data",
+        ),
+    ] {
+        let pulled = a.parse_list(body.as_bytes(), &query(1, None)).unwrap_err();
+        assert!(
+            matches!(&pulled, PlatformError::Malformed { path: p, detail, .. }
+                if p == path && detail.contains("duplicate field")),
+            "{body}: {pulled}"
+        );
+        let e = normalize_saved(PlatformId::Pandapon1688, body.as_bytes(), "s").unwrap_err();
+        assert!(
+            matches!(&e, PlatformError::Malformed { path: p, .. } if p == path),
+            "{e}"
+        );
+    }
+    // A code written as 200.0 is 200.
+    let body = r#"{"code":200.0,"data":{"total":1,"data":[{"orderNo":"A"}]}}"#;
+    let page = a.parse_list(body.as_bytes(), &query(1, None)).unwrap();
+    assert_eq!((page.orders.len(), page.total), (1, Some(1)));
+    assert_eq!(handed_over(PlatformId::Pandapon1688, body), (1, Ok(())));
 }
 
 #[path = "tests_money.rs"]

@@ -211,3 +211,73 @@ fn every_documented_status_is_mapped() {
         assert_ne!(map_status(s), Status::Unknown, "{s}");
     }
 }
+
+/// `pull` and `normalize` read a list answer with the one reader (`read::read_list`): the
+/// same orders, in the same order, the same error; only `pull`'s carry their line ids.
+#[test]
+fn pull_and_normalize_read_a_list_alike() {
+    let a = TaobaoTw {
+        shop: "s".into(),
+        app_key: "k".into(),
+        app_secret: "x".to_string().into(),
+        access_token: "t".to_string().into(),
+    };
+    let start = chrono::DateTime::from_timestamp(1_592_900_000, 0).unwrap();
+    let q = PageQuery {
+        window: crate::platforms::Window {
+            start,
+            end: start + chrono::Duration::days(1),
+        },
+        by: By::Modified,
+        status: None,
+        page: 2,
+        page_size: 100,
+    };
+    // The seed's `total_count`s: 12 (its page shows 2 of them), and 1.
+    for (name, total) in [("orders_get", 12), ("orders_get_modified", 1)] {
+        let (body, _) = fixture(name);
+        let page = a.parse_list(&body, &q).unwrap();
+        assert_eq!(page.total, Some(total), "{name}");
+        let saved = normalize_saved(&body, "s").unwrap();
+        assert_eq!(page.orders.len(), saved.len(), "{name}");
+        for (mut pulled, saved) in page.orders.into_iter().zip(saved) {
+            assert!(!pulled.lines.is_empty(), "{name}: the ids for `complete`");
+            assert!(
+                pulled
+                    .lines
+                    .iter()
+                    .all(|l| l.quantity == 0 && l.title.is_empty())
+            );
+            pulled.lines.clear();
+            assert_eq!(
+                serde_json::to_value(&pulled).unwrap(),
+                serde_json::to_value(&saved).unwrap(),
+                "{name}"
+            );
+        }
+    }
+    let body = br#"{"code":"0","result":{"model_list":[{"trade_order_id":"1","creation_time":"x"}],"total_count":1}}"#;
+    let pulled = a.parse_list(body, &q).unwrap_err();
+    let saved = normalize_saved(body, "s").unwrap_err();
+    assert!(
+        matches!(&pulled, PlatformError::Malformed { page: Some(2), path, .. } if path == "$.result.model_list[0].creation_time"),
+        "{pulled}"
+    );
+    assert!(
+        matches!(&saved, PlatformError::Malformed { page: None, path, .. } if path == "$.result.model_list[0].creation_time"),
+        "{saved}"
+    );
+}
+
+/// `normalize` stops reading when its writer does.
+#[test]
+fn a_saved_list_stops_when_asked() {
+    let (body, _) = fixture("orders_get");
+    let mut handed = 0;
+    read::read_saved(&body, "s", &mut |_| {
+        handed += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(handed, 1);
+}
