@@ -890,7 +890,7 @@ mod tests {
     use crate::platforms::trade::normalize_lines;
     use serde_json::Value;
 
-    const FIXTURE: &[u8] = include_bytes!("../../fixtures/vvtool/sold.json");
+    const FIXTURE: &[u8] = include_bytes!("../../../fixtures/vvtool/sold.json");
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -946,7 +946,7 @@ mod tests {
         let lines: Vec<OrderLine> =
             normalize_lines(trade.get("orders"), ID, "$.data.0.orders").unwrap();
         let want: Value = serde_json::from_str(include_str!(
-            "../../fixtures/vvtool/sold.lines.expected.json"
+            "../../../fixtures/vvtool/sold.lines.expected.json"
         ))
         .unwrap();
         assert_eq!(serde_json::to_value(&lines).unwrap(), want);
@@ -960,10 +960,10 @@ mod tests {
         // × num 1 + post_fee 200.07 − payment 200.07 = 200.07 (by model.md, which here equals
         // the reference's discount_fee example). The example column is not a consistent trade
         // (21.00 + 200.07 ≠ 200.07): invariant B cannot hold on it and is not asked of it.
-        let body = include_bytes!("../../fixtures/vvtool/sold_reference.json");
+        let body = include_bytes!("../../../fixtures/vvtool/sold_reference.json");
         let orders = normalize_saved(body, "fixture").unwrap();
         let want: Value = serde_json::from_str(include_str!(
-            "../../fixtures/vvtool/sold_reference.expected.json"
+            "../../../fixtures/vvtool/sold_reference.expected.json"
         ))
         .unwrap();
         assert_eq!(serde_json::to_value(&orders).unwrap(), want);
@@ -1382,7 +1382,7 @@ mod tests {
                 .find(|o| o.order_id == sbx::SEED_TID.to_string())
                 .unwrap();
             let want: Value = serde_json::from_str(include_str!(
-                "../../fixtures/vvtool/sold.lines.expected.json"
+                "../../../fixtures/vvtool/sold.lines.expected.json"
             ))
             .unwrap();
             assert_eq!(serde_json::to_value(&seed.lines).unwrap(), want);

@@ -573,7 +573,7 @@ mod tests {
     use crate::platforms::signing::signatures_match;
     use serde_json::Value;
 
-    const FIXTURE: &[u8] = include_bytes!("../../fixtures/taobao-enhanced/list.json");
+    const FIXTURE: &[u8] = include_bytes!("../../../fixtures/taobao-enhanced/list.json");
 
     fn adapter(sysid: Option<&str>) -> TaobaoEnhanced {
         TaobaoEnhanced {
@@ -622,7 +622,7 @@ mod tests {
         let orders = normalize_saved(FIXTURE, "fixture").unwrap();
         let got = serde_json::to_value(&orders).unwrap();
         let want: Value = serde_json::from_str(include_str!(
-            "../../fixtures/taobao-enhanced/list.expected.json"
+            "../../../fixtures/taobao-enhanced/list.expected.json"
         ))
         .unwrap();
         assert_eq!(got, want);
@@ -890,7 +890,7 @@ mod tests {
             .await
             .unwrap();
             let want: Value = serde_json::from_str(include_str!(
-                "../../fixtures/taobao-enhanced/list.expected.json"
+                "../../../fixtures/taobao-enhanced/list.expected.json"
             ))
             .unwrap();
             assert_eq!(serde_json::to_value(&orders).unwrap(), want);
