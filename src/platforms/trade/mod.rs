@@ -1,6 +1,6 @@
 //! Taobao Trade objects, shared by taobao-enhanced and vvtool: their statuses, their request
-//! times, what of a trade is read ([`wire`]), how it is normalized ([`normalize`]), and what
-//! the two platforms' list readers share ([`read`]).
+//! times, what of a trade is read (`wire`), how it is normalized (`normalize`), and what
+//! the two platforms' list readers share (`read`).
 //!
 //! Both APIs return Taobao TOP `Trade` objects: order lines in `orders.order[]`, amounts as
 //! decimal strings (`"105.58"`), times as `yyyy-MM-dd HH:mm:ss` in China time, ids as strings or

@@ -13,6 +13,7 @@ use crate::platforms::json::{self, EVERYTHING, Json, Shape, Streamed, Under};
 use crate::platforms::trade::{Origin, TRADE, TRADE_LIST, collect};
 use crate::platforms::{Deferred, ListPage, PlatformId, parse_json_shaped};
 
+/// A flag (`has_next`) as vv-tool may send it: a boolean, 0 or 1, or their text.
 fn flag(v: &Json) -> Option<bool> {
     match v {
         Json::Bool(b) => Some(*b),
