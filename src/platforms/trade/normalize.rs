@@ -1,8 +1,4 @@
-//! The Taobao Trade normalizer shared by taobao-enhanced and vvtool.
-//!
-//! Both APIs return Taobao TOP `Trade` objects: order lines in `orders.order[]`, amounts as
-//! decimal strings (`"105.58"`), times as `yyyy-MM-dd HH:mm:ss` in China time, ids as strings or
-//! (vv-tool documents `Number`) JSON integers that exceed 2^53.
+//! A Taobao Trade normalized into an [`Order`], field by field.
 //!
 //! Trades are read from a [`Json`] tree (borrowed from the body), never deserialized into
 //! derived structs: the vendors' own examples carry duplicate keys (the enhanced list's second
@@ -33,226 +29,16 @@
 //! round-trip text. Ids are never read through a float: a tid too large for a 64-bit integer
 //! falls back to `tid_str`, or is an error.
 
-use super::Window;
-use super::json::{EVERYTHING, Json, Shape};
+use super::trade_status;
+use super::wire::{WireOrderLine, WireTrade};
 use crate::model::{
     Amount, Order, OrderLine, Party, Receiver, Status, Timestamp, non_empty, parse_sku_pairs,
-    platform_offset, warn_unknown_status,
+    warn_unknown_status,
 };
-use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
-
-/// The Taobao request time format (`yyyy-MM-dd HH:mm:ss`, China time).
-pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
-
-/// The Taobao Trade statuses, as `--status` passes them to the list's `status` filter.
-pub const TRADE_STATUSES: &[&str] = &[
-    "WAIT_BUYER_PAY",
-    "TRADE_NO_CREATE_PAY",
-    "PAY_PENDING_CONFIRM",
-    "PAY_PENDING",
-    "PAID_FORBID_CONSIGN",
-    "WAIT_PRE_AUTH_CONFIRM",
-    "WAIT_SELLER_SEND_GOODS",
-    "SELLER_CONSIGNED_PART",
-    "WAIT_BUYER_CONFIRM_GOODS",
-    "TRADE_BUYER_SIGNED",
-    "TRADE_FINISHED",
-    "TRADE_CLOSED_BY_TAOBAO",
-    "TRADE_CLOSED",
-];
-
-/// Map a Taobao Trade status (`WAIT_SELLER_SEND_GOODS`, ...) to the normalized status.
-pub fn trade_status(s: &str) -> Status {
-    match s {
-        "WAIT_BUYER_PAY" | "TRADE_NO_CREATE_PAY" | "PAY_PENDING_CONFIRM" => Status::PendingPayment,
-        "PAY_PENDING" | "PAID_FORBID_CONSIGN" | "WAIT_PRE_AUTH_CONFIRM" => Status::Paid,
-        "WAIT_SELLER_SEND_GOODS" => Status::AwaitingShipment,
-        "SELLER_CONSIGNED_PART" => Status::PartiallyShipped,
-        "WAIT_BUYER_CONFIRM_GOODS" => Status::Shipped,
-        "TRADE_BUYER_SIGNED" => Status::Delivered,
-        "TRADE_FINISHED" => Status::Completed,
-        "TRADE_CLOSED_BY_TAOBAO" => Status::Cancelled,
-        "TRADE_CLOSED" => Status::Refunded,
-        _ => Status::Unknown,
-    }
-}
-
-/// Format an instant as a Taobao request time.
-pub fn china_time(t: DateTime<Utc>) -> String {
-    t.with_timezone(&platform_offset())
-        .format(TIME_FORMAT)
-        .to_string()
-}
-
-/// The inclusive whole-second bounds `[first, last]` (China time) that select exactly the
-/// trades whose whole-second time lies in the half-open window `[start, end)`: `first` is
-/// `start` rounded up to a second, `last` is one second before `end` rounded up. Taobao
-/// filters include both bounds, so adjacent windows neither overlap nor leave a gap.
-pub fn inclusive_seconds(w: &Window) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
-    let ceil = |t: DateTime<Utc>| {
-        let whole = t.with_nanosecond(0).unwrap_or(t);
-        if whole < t {
-            whole + Duration::seconds(1)
-        } else {
-            whole
-        }
-    };
-    let first = ceil(w.start);
-    // A window shorter than a second holding no whole second still asks for one second.
-    let last = (ceil(w.end) - Duration::seconds(1)).max(first);
-    let o = platform_offset();
-    (first.with_timezone(&o), last.with_timezone(&o))
-}
+use crate::platforms::json::Json;
 
 /// A problem with one field: (JSON path, what is wrong).
 pub type FieldError = (String, String);
-
-/// Declares a struct of the fields the normalizer reads from one JSON object, filled in one
-/// pass over the object's entries (a repeated key: the last one wins; other keys are ignored).
-macro_rules! wire_fields {
-    ($(#[$doc:meta])* $name:ident { $($field:ident),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Default)]
-        struct $name<'j, 'a> {
-            $($field: Option<&'j Json<'a>>,)*
-        }
-
-        impl<'j, 'a> $name<'j, 'a> {
-            /// Whether the normalizer reads `key`.
-            fn has(key: &str) -> bool {
-                matches!(key, $(stringify!($field))|*)
-            }
-
-            fn pick(entries: &'j [(std::borrow::Cow<'a, str>, Json<'a>)]) -> Self {
-                let mut w = Self::default();
-                for (key, value) in entries {
-                    match key.as_ref() {
-                        $(stringify!($field) => w.$field = Some(value),)*
-                        _ => {}
-                    }
-                }
-                w
-            }
-        }
-    };
-}
-
-wire_fields!(
-    /// Every Trade field the normalizer reads.
-    WireTrade {
-        tid, tid_str, status, payment, post_fee, discount_fee, created, modified, pay_time,
-        buyer_nick, buyer_open_uid, seller_nick, receiver_name, receiver_mobile, receiver_phone,
-        receiver_country, receiver_state, receiver_city, receiver_district, receiver_town,
-        receiver_address, receiver_zip, buyer_message, seller_memo,
-        // `{"order": [Order, ...]}` (TOP's JSON shape); a bare array is accepted too.
-        orders,
-    }
-);
-
-wire_fields!(
-    /// Every Order (line) field the normalizer reads.
-    WireOrderLine {
-        oid, oid_str, num_iid, sku_id, title, num, price, payment, divide_order_fee,
-        part_mjz_discount, sku_properties_name, status, refund_status, logistics_company,
-        invoice_no, pic_path,
-    }
-);
-
-/// What of a Trade is parsed at all: the fields above, and in `orders` the line fields.
-pub struct TradeShape;
-
-/// A list of trades.
-pub struct TradeListShape;
-
-struct OrdersShape;
-struct LinesShape;
-struct LineShape;
-
-pub static TRADE: TradeShape = TradeShape;
-pub static TRADE_LIST: TradeListShape = TradeListShape;
-static ORDERS: OrdersShape = OrdersShape;
-static LINES: LinesShape = LinesShape;
-static LINE: LineShape = LineShape;
-
-impl Shape for TradeShape {
-    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
-        match key {
-            "orders" => Some(&ORDERS),
-            _ if WireTrade::has(key) => Some(&EVERYTHING),
-            _ => None,
-        }
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &EVERYTHING
-    }
-}
-
-impl Shape for TradeListShape {
-    fn field(&self, _: &str) -> Option<&'static dyn Shape> {
-        Some(&EVERYTHING)
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &TRADE
-    }
-}
-
-/// `{"order": [...]}`, or a bare array of lines.
-impl Shape for OrdersShape {
-    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
-        (key == "order").then_some(&LINES as &dyn Shape)
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &LINE
-    }
-}
-
-/// An array of lines, or one line not wrapped in an array.
-impl Shape for LinesShape {
-    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
-        LINE.field(key)
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &LINE
-    }
-}
-
-impl Shape for LineShape {
-    fn field(&self, key: &str) -> Option<&'static dyn Shape> {
-        WireOrderLine::has(key).then_some(&EVERYTHING as &dyn Shape)
-    }
-    fn element(&self) -> &'static dyn Shape {
-        &EVERYTHING
-    }
-}
-
-/// The fields vv-tool must be asked for (`fields=`) so that every field above comes back.
-pub const TRADE_FIELDS: &[&str] = &[
-    "tid",
-    "tid_str",
-    "status",
-    "payment",
-    "post_fee",
-    "discount_fee",
-    "created",
-    "modified",
-    "pay_time",
-    "buyer_nick",
-    "buyer_open_uid",
-    "seller_nick",
-    "receiver_name",
-    "receiver_mobile",
-    "receiver_phone",
-    "receiver_country",
-    "receiver_state",
-    "receiver_city",
-    "receiver_district",
-    "receiver_town",
-    "receiver_address",
-    "receiver_zip",
-    "buyer_message",
-    "seller_memo",
-    "orders",
-];
 
 /// Where a field is, for messages, and which platform is talking.
 struct Ctx<'a> {
@@ -612,6 +398,3 @@ fn line_total(c: &Ctx, w: &WireOrderLine, paid: &TradePaid, single: bool) -> Opt
         _ => Some(payment),
     }
 }
-
-#[cfg(test)]
-mod tests;
