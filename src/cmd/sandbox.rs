@@ -22,7 +22,11 @@ pub(super) async fn serve_sandbox(args: SandboxArgs) -> Result<()> {
         .await
         .map_err(|e| usage(format!("cannot listen on {}: {e}", args.addr)))?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", Sandbox::config_toml_shops(running.addr, args.shops))?;
+    writeln!(
+        out,
+        "{}",
+        Sandbox::config_toml_shops(running.addr, args.shops)
+    )?;
     out.flush()?;
     drop(out);
     tracing::info!(

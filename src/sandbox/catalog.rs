@@ -138,9 +138,8 @@ impl Segment {
                 }
             })
             .collect();
-        let paid = (stage != Stage::Unpaid && stage != Stage::Cancelled).then(|| {
-            created + Duration::seconds(rng.random_range(1..120)).min(modified - created)
-        });
+        let paid = (stage != Stage::Unpaid && stage != Stage::Cancelled)
+            .then(|| created + Duration::seconds(rng.random_range(1..120)).min(modified - created));
         GenOrder {
             seq,
             created,
@@ -521,7 +520,10 @@ mod tests {
         for j in 0..seg.len() {
             let a = seg.order(j, 1);
             let b = seg.order(j, 1);
-            assert_eq!((a.created, a.modified, a.total_minor()), (b.created, b.modified, b.total_minor()));
+            assert_eq!(
+                (a.created, a.modified, a.total_minor()),
+                (b.created, b.modified, b.total_minor())
+            );
             assert!(a.modified >= a.created && a.modified <= seg.now, "{j}");
             assert!(seg.now - a.created >= Duration::seconds(600));
             if j > 0 {
@@ -543,7 +545,13 @@ mod tests {
             let hi = now - Duration::days(4);
             let key = |v: &View<'_>| v.times().map(|(_, _, m)| m.timestamp());
             // Generated ids rise with the handle, as every platform's do; the rest are arbitrary.
-            let id = |h: u32| if h < 3300 { u128::from(h) * 10 } else { u128::from(h) * 7919 % 33000 };
+            let id = |h: u32| {
+                if h < 3300 {
+                    u128::from(h) * 10
+                } else {
+                    u128::from(h) * 7919 % 33000
+                }
+            };
             let got = c.select(
                 By::Modified,
                 (Some(lo), Some(hi)),

@@ -160,7 +160,9 @@ impl Shop {
     /// Every order, rendered in wire form with its lines (for tests).
     pub fn snapshot(&self) -> Vec<(Value, Vec<Value>)> {
         let c = self.lock();
-        (0..c.len() as u32).filter_map(|h| self.render(&c, h)).collect()
+        (0..c.len() as u32)
+            .filter_map(|h| self.render(&c, h))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Catalog> {
@@ -170,14 +172,21 @@ impl Shop {
     /// Record `h` as (list entry, full lines).
     fn render(&self, c: &Catalog, h: u32) -> Option<(Value, Vec<Value>)> {
         match c.view(h) {
-            View::Seed(n) => self.seeds.get(n).map(|s| (s.order.clone(), s.lines.clone())),
+            View::Seed(n) => self
+                .seeds
+                .get(n)
+                .map(|s| (s.order.clone(), s.lines.clone())),
             _ => c.order(h).map(|g| render(&g)),
         }
     }
 
     /// The handle of the order with this `trade_order_id`.
     fn find_order(&self, c: &Catalog, id: &str) -> Option<u32> {
-        if let Some(n) = self.seeds.iter().position(|s| s.order["trade_order_id"] == id) {
+        if let Some(n) = self
+            .seeds
+            .iter()
+            .position(|s| s.order["trade_order_id"] == id)
+        {
             return Some(c.seed_handle(n));
         }
         let rest = id.parse::<u64>().ok()?.checked_sub(ORDER_ID_BASE)?;
@@ -590,11 +599,11 @@ async fn orders_get(
         shop.drift(sb.taobao_tw.now_at_start);
     }
     let c = shop.lock();
-    let hits = shop.cache.get(
-        format!("{start}|{end}|{status}"),
-        c.version(),
-        || select(shop, &c, start, end, &status),
-    );
+    let hits = shop
+        .cache
+        .get(format!("{start}|{end}|{status}"), c.version(), || {
+            select(shop, &c, start, end, &status)
+        });
     let total = hits.len();
     let model_list: Vec<Value> = page_of(&hits, page, size, false)
         .into_iter()

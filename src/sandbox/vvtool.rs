@@ -196,7 +196,11 @@ impl State {
 
     /// The shop a valid token was issued for (1-based).
     fn token_shop(&self, token: &str) -> Option<usize> {
-        if let Some(i) = self.shops.iter().position(|s| s.creds.access_token == token) {
+        if let Some(i) = self
+            .shops
+            .iter()
+            .position(|s| s.creds.access_token == token)
+        {
             return Some(i + 1);
         }
         let t = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
@@ -231,7 +235,9 @@ impl Shop {
     /// Every trade with all its fields.
     pub fn trades(&self) -> Vec<Value> {
         let c = self.lock();
-        (0..c.len() as u32).filter_map(|h| self.trade(&c, h)).collect()
+        (0..c.len() as u32)
+            .filter_map(|h| self.trade(&c, h))
+            .collect()
     }
 
     /// Record `h` with all its fields.
@@ -379,9 +385,9 @@ async fn token(
     if p.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return answer(100, "请求参数错误:grant_type 只支持 client_credentials");
     }
-    let Some(shop) = shop.filter(|&s| {
-        p.get("client_secret") == Some(&sb.vvtool.shop(s).creds.client_secret)
-    }) else {
+    let Some(shop) =
+        shop.filter(|&s| p.get("client_secret") == Some(&sb.vvtool.shop(s).creds.client_secret))
+    else {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"code": 401, "msg": "客户端认证失败 (invalid_client)"})),
@@ -554,7 +560,11 @@ async fn list(
             (start.timestamp(), end.timestamp()),
             |v| match v {
                 View::Seed(n) => {
-                    let field = if by == By::Created { "created" } else { "modified" };
+                    let field = if by == By::Created {
+                        "created"
+                    } else {
+                        "modified"
+                    };
                     shop.seeds[*n][field]
                         .as_str()
                         .and_then(parse_time)

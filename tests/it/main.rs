@@ -9,6 +9,7 @@ mod hostile;
 mod money;
 mod pandapon;
 mod props;
+mod sandbox_scale;
 mod support;
 mod sync;
 mod taobao_enhanced;

@@ -604,7 +604,9 @@ fn answer(sb: &Sandbox, shop: &Shop, page: Page, body: &Value) -> Result<Value, 
             },
             |h| match c.view(h) {
                 View::Seed(n) => numeric_id(&list.seeds[n]["id"]),
-                v => v.times().map_or(0, |(seq, _, _)| u128::from(render::order_id(page, seq))),
+                v => v
+                    .times()
+                    .map_or(0, |(seq, _, _)| u128::from(render::order_id(page, seq))),
             },
         )
     });

@@ -89,4 +89,3 @@ fn multipart_fields(body: &[u8], boundary: &str) -> Vec<(String, String)> {
     }
     out
 }
-

@@ -196,7 +196,9 @@ impl Shop {
     /// Every trade as the wire shows it.
     pub fn rows(&self) -> Vec<Row> {
         let c = self.lock();
-        (0..c.len() as u32).filter_map(|h| self.row(&c, h)).collect()
+        (0..c.len() as u32)
+            .filter_map(|h| self.row(&c, h))
+            .collect()
     }
 
     /// The wire text of a generated trade.

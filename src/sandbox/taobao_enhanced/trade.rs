@@ -210,4 +210,3 @@ pub fn array_items<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
     }
     out
 }
-
