@@ -345,6 +345,30 @@ impl Catalog {
         self.version += 1;
     }
 
+    /// The index ranges of each segment's generated orders that may have their `by` time
+    /// in `[lo, hi]`, by their creation time.
+    fn ranges(
+        &self,
+        by: By,
+        lo: Option<DateTime<Utc>>,
+        hi: Option<DateTime<Utc>>,
+    ) -> Vec<std::ops::Range<usize>> {
+        // Keys may round a time to its second or add a sub-second part: a little slack.
+        let slack = Duration::seconds(2);
+        let before = match by {
+            By::Created => slack,
+            By::Modified => slack + Duration::seconds(MAX_MODIFIED_DELAY_SECS),
+        };
+        self.segments
+            .iter()
+            .map(|seg| {
+                let from = lo.map_or(0, |t| seg.first_created_at(t - before));
+                let to = hi.map_or(seg.len(), |t| seg.first_created_at(t + slack));
+                from..to.max(from)
+            })
+            .collect()
+    }
+
     /// Every record that may have its `by` time in `[lo, hi]` (generated ones outside are
     /// left out by their creation time; drifted, arrived and seed records are all visited).
     pub fn scan(
@@ -354,16 +378,9 @@ impl Catalog {
         hi: Option<DateTime<Utc>>,
         mut visit: impl FnMut(u32, View<'_>),
     ) {
-        // Keys may round a time to its second or add a sub-second part: a little slack.
-        let slack = Duration::seconds(2);
-        let before = match by {
-            By::Created => slack,
-            By::Modified => slack + Duration::seconds(MAX_MODIFIED_DELAY_SECS),
-        };
-        for (seg, &start) in self.segments.iter().zip(&self.starts) {
-            let from = lo.map_or(0, |t| seg.first_created_at(t - before));
-            let to = hi.map_or(seg.len(), |t| seg.first_created_at(t + slack));
-            for j in from..to {
+        let ranges = self.ranges(by, lo, hi);
+        for ((seg, &start), range) in self.segments.iter().zip(&self.starts).zip(ranges) {
+            for j in range {
                 let h = (start + j) as u32;
                 if !self.overlay.is_empty() && self.overlay.contains_key(&h) {
                     continue;
@@ -390,10 +407,10 @@ impl Catalog {
         }
     }
 
-    /// The handles of the records whose key (`key`, any monotonic unit such as ms) lies in
-    /// `[lo, hi]` and that `keep` accepts, sorted by (key, `id`) ascending. `lo`/`hi` bound
-    /// the scan by time (see [`Catalog::scan`]) and the keys exactly, in the key's unit via
-    /// `to_key`.
+    /// The handles of the records whose key (`key`: epoch milliseconds of the time the
+    /// wire shows, however the platform rounds it) lies in `key_bounds` (both included) and
+    /// that `keep` accepts, sorted by (key, `id`) ascending. `bounds` are the same times, to
+    /// pick the candidates by (see [`Catalog::scan`]).
     pub fn select(
         &self,
         by: By,
@@ -412,7 +429,13 @@ impl Catalog {
         let limit = 1i64 << (64 - HANDLE_BITS - 1);
         // Untouched generated orders are ordered by (key, handle), handle order being their
         // id order; they are packed in one word each. The few others carry their id.
-        let mut main: Vec<u64> = Vec::new();
+        // Sized for every candidate at once: growing by doubling would hold two copies.
+        let candidates = self
+            .ranges(by, bounds.0, bounds.1)
+            .iter()
+            .map(ExactSizeIterator::len)
+            .sum();
+        let mut main: Vec<u64> = Vec::with_capacity(candidates);
         let mut side: Vec<(i64, u128, u32)> = Vec::new();
         self.scan(by, bounds.0, bounds.1, |h, v| {
             let Some(k) = key(&v) else { return };
@@ -426,6 +449,7 @@ impl Catalog {
                 side.push((k, id(h), h));
             }
         });
+        main.shrink_to_fit();
         main.sort_unstable();
         side.sort_unstable();
         let mask = (1u64 << HANDLE_BITS) - 1;
@@ -461,10 +485,15 @@ pub fn numeric_id(v: &serde_json::Value) -> u128 {
 /// not scan again. Entries of an older catalog version are never served.
 #[derive(Default)]
 pub struct QueryCache {
-    entries: Mutex<VecDeque<(String, u64, Arc<Vec<u32>>)>>,
+    entries: Mutex<VecDeque<Cached>>,
 }
 
+/// A query's key, the catalog version it was answered at, its sorted handles.
+type Cached = (String, u64, Arc<Vec<u32>>);
+
 const CACHED_QUERIES: usize = 4;
+/// Older results are let go once the cached ones hold this many handles (32 MB).
+const CACHED_HANDLES: usize = 8 << 20;
 
 impl QueryCache {
     /// The result of query `key` at catalog `version`, computed by `run` when not cached.
@@ -477,9 +506,24 @@ impl QueryCache {
             e.push_front(hit);
             return out;
         }
+        // Let go of older results first, so two large ones are never held at once.
+        let mut held = 0;
+        e.retain(|(_, _, hits)| {
+            held += hits.len();
+            held <= CACHED_HANDLES / 2
+        });
         let fresh = Arc::new(run());
         e.push_front((key, version, fresh.clone()));
         e.truncate(CACHED_QUERIES);
+        let mut held = 0;
+        let keep = e
+            .iter()
+            .take_while(|(_, _, hits)| {
+                held += hits.len();
+                held <= CACHED_HANDLES
+            })
+            .count();
+        e.truncate(keep.max(1));
         fresh
     }
 }
@@ -543,7 +587,7 @@ mod tests {
         for round in 0..3 {
             let lo = now - Duration::days(12);
             let hi = now - Duration::days(4);
-            let key = |v: &View<'_>| v.times().map(|(_, _, m)| m.timestamp());
+            let key = |v: &View<'_>| v.times().map(|(_, _, m)| m.timestamp() * 1000);
             // Generated ids rise with the handle, as every platform's do; the rest are arbitrary.
             let id = |h: u32| {
                 if h < 3300 {
@@ -555,7 +599,7 @@ mod tests {
             let got = c.select(
                 By::Modified,
                 (Some(lo), Some(hi)),
-                (lo.timestamp(), hi.timestamp()),
+                (lo.timestamp() * 1000, hi.timestamp() * 1000),
                 key,
                 |h, _| h % 3 != 0,
                 id,
@@ -563,7 +607,7 @@ mod tests {
             let mut want: Vec<(i64, u128, u32)> = (0..c.len() as u32)
                 .filter(|h| h % 3 != 0)
                 .filter_map(|h| Some((key(&c.view(h))?, id(h), h)))
-                .filter(|(k, _, _)| (lo.timestamp()..=hi.timestamp()).contains(k))
+                .filter(|(k, _, _)| (lo.timestamp() * 1000..=hi.timestamp() * 1000).contains(k))
                 .collect();
             want.sort_unstable();
             let want: Vec<u32> = want.into_iter().map(|w| w.2).collect();

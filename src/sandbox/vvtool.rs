@@ -557,7 +557,7 @@ async fn list(
         c.select(
             by,
             (Some(start), Some(end)),
-            (start.timestamp(), end.timestamp()),
+            (start.timestamp_millis(), end.timestamp_millis()),
             |v| match v {
                 View::Seed(n) => {
                     let field = if by == By::Created {
@@ -568,7 +568,7 @@ async fn list(
                     shop.seeds[*n][field]
                         .as_str()
                         .and_then(parse_time)
-                        .map(|t| t.timestamp())
+                        .map(|t| t.timestamp_millis())
                 }
                 _ => v.times().map(|(_, created, modified)| {
                     let created = floor_secs(created);
@@ -576,7 +576,7 @@ async fn list(
                         By::Created => created,
                         By::Modified => floor_secs(modified).max(created),
                     };
-                    t.timestamp()
+                    t.timestamp_millis()
                 }),
             },
             |h, v| {

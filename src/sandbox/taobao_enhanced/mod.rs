@@ -620,9 +620,9 @@ impl Query {
         c.select(
             by,
             (Some(self.start), Some(self.end)),
-            (self.start.timestamp(), self.end.timestamp()),
+            (self.start.timestamp_millis(), self.end.timestamp_millis()),
             |v| match v {
-                View::Seed(n) => self.key(&shop.seeds[*n]).map(|t| t.timestamp()),
+                View::Seed(n) => self.key(&shop.seeds[*n]).map(|t| t.timestamp_millis()),
                 _ => v.times().map(|(_, created, modified)| {
                     let created = floor_secs(created);
                     let t = if self.by_modified {
@@ -630,7 +630,7 @@ impl Query {
                     } else {
                         created
                     };
-                    t.timestamp()
+                    t.timestamp_millis()
                 }),
             },
             |h, _| !filters || shop.row(c, h).is_some_and(|r| self.accepts(&r)),
