@@ -7,9 +7,11 @@
 #      requests / rate limit
 #   b  orders/s of `ordersync normalize` on one large saved response vs jq flattening the same file
 #   c  peak RSS of the pull process for 10,000 and 200,000 orders to NDJSON, JSON and CSV
+#   s  the sandbox at scale: start time and RSS of `ordersync sandbox --orders N` (1,000,000 and
+#      10,000,000) under /usr/bin/time -v, and its RSS while each platform is pulled over a day
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
-# C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
+# C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1, S_SIZES,
 # ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
 set -uo pipefail
 
@@ -23,13 +25,13 @@ arg_platforms=""
 for a in "$@"; do
     case "$a" in
         --quick) QUICK=1 ;;
-        a|b|c) arg_parts="$arg_parts $a" ;;
+        a|b|c|s) arg_parts="$arg_parts $a" ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *)
             if [[ " $ALL_PLATFORMS " == *" $a "* ]]; then
                 arg_platforms="$arg_platforms $a"
             else
-                echo "run.sh: unknown argument '$a' (parts: a b c; platforms: $ALL_PLATFORMS; --quick)" >&2
+                echo "run.sh: unknown argument '$a' (parts: a b c s; platforms: $ALL_PLATFORMS; --quick)" >&2
                 exit 2
             fi ;;
     esac
@@ -47,11 +49,13 @@ if [ "$QUICK" = 1 ]; then
     B_REPS=${B_REPS:-1}
     C_SIZES=${C_SIZES:-500 2000}
     C_MAX_SECONDS=${C_MAX_SECONDS:-120}
+    S_SIZES=${S_SIZES:-100000 1000000}
 else
     A_ORDERS=${A_ORDERS:-20000}
     B_ORDERS=${B_ORDERS:-50000}
     B_REPS=${B_REPS:-3}
     C_SIZES=${C_SIZES:-10000 200000}
+    S_SIZES=${S_SIZES:-1000000 10000000}
 fi
 LATENCY_MS=${LATENCY_MS:-100}
 SEED=${SEED:-42}
@@ -338,12 +342,86 @@ part_c() {
     done
 }
 
+# (s) The sandbox at scale (issue 18): `ordersync sandbox --orders N` runs under
+# /usr/bin/time -v (startup = until its config is printed; peak RSS from time(1)), then each
+# platform is pulled over one day of its orders (N/30 of them; Taobao TW by modification time,
+# the others by creation time) and the sandbox's resident memory read after each pull.
+part_s() {
+    local n p
+    for n in $S_SIZES; do
+        SB_NAME=s-$n
+        local cfg=$OUT/sandbox-$SB_NAME.toml tv=$OUT/sandbox-$SB_NAME.time log=$OUT/sandbox-$SB_NAME.log
+        local cmd=("$BIN" sandbox --addr 127.0.0.1:0 --orders "$n" --seed "$SEED" --throttle-rps 1000000)
+        logcmd /usr/bin/time -v -o "$tv" "${cmd[@]}"
+        say "(s) sandbox --orders $n"
+        local t0 tpid
+        t0=$(now_ns)
+        /usr/bin/time -v -o "$tv" "${cmd[@]}" >"$cfg" 2>"$log" &
+        tpid=$!
+        until grep -q '^\[shops\.sandbox-pandapon-1688\]' "$cfg" 2>/dev/null \
+            && [ -z "$(tail -n 1 "$cfg")" ]; do
+            kill -0 "$tpid" 2>/dev/null || { echo "run.sh: sandbox exited; see $log" >&2; exit 1; }
+            sleep 0.05
+        done
+        local startup
+        startup=$(secs "$t0" "$(now_ns)")
+        SB_PID=$(pgrep -P "$tpid" | head -n 1) # the sandbox under time(1); cleanup stops it
+        SB_CFG=$cfg
+        rec part=sandbox_start name="$SB_NAME" orders="$n" latency_ms=0 startup_s="$startup"
+        rec part=s step=start orders="$n" startup_s="$startup" \
+            rss_kb="$(awk '/VmRSS/ { print $2 }' "/proc/$SB_PID/status")"
+        for p in $PLATFORMS; do
+            local by=created sum=$BENCH_TMP/s-$n-$p.json err=$BENCH_TMP/s-$n-$p.err
+            [ "$p" = taobao-tw ] && by=modified
+            local cmd2=("$BIN" pull --config "$cfg" --shop "sandbox-$p" --by "$by"
+                --since "$(date -u -d '-3 days' +%Y-%m-%dT%H:%M:%SZ)"
+                --until "$(date -u -d '-2 days' +%Y-%m-%dT%H:%M:%SZ)"
+                --rate-limit "$MEM_RATE" --summary-json "$sum" -q)
+            logcmd "${cmd2[@]}"
+            say "(s) $n: pull $p over one day"
+            local t1 rc
+            t1=$(now_ns)
+            run timeout "$C_TIMEOUT" "${cmd2[@]}" >/dev/null 2>"$err"
+            rc=$?
+            rec part=s step=pull orders="$n" platform="$p" rc="$rc" wall_s="$(secs "$t1" "$(now_ns)")" \
+                sandbox_rss_kb="$(awk '/VmRSS/ { print $2 }' "/proc/$SB_PID/status")" \
+                summary="@json:$sum" stderr="@tail:$err"
+        done
+        rec part=sandbox name="$SB_NAME" \
+            peak_rss_kb="$(awk '/VmHWM/ { print $2 }' "/proc/$SB_PID/status")"
+        kill -INT "$SB_PID"
+        wait "$tpid"
+        SB_PID=""
+        rec part=s step=stop orders="$n" peak_rss_kb="@rss:$tv"
+    done
+    python3 - "$RESULTS" >"$OUT/sandbox-scale.md" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if '"part": "s"' in l or '"part":"s"' in l]
+mb = lambda kb: "%.1f" % (kb / 1024) if isinstance(kb, (int, float)) else "?"
+print("| orders/platform | startup s | RSS at start MB | peak RSS MB (time -v) |")
+print("|---:|---:|---:|---:|")
+for r in recs:
+    if r.get("step") == "start":
+        stop = next((s for s in recs if s.get("step") == "stop" and s["orders"] == r["orders"]), {})
+        print(f"| {r['orders']:,} | {r['startup_s']} | {mb(r.get('rss_kb'))} | {mb(stop.get('peak_rss_kb'))} |")
+print()
+print("| orders/platform | platform | orders pulled | pull wall s | sandbox RSS after MB |")
+print("|---:|---|---:|---:|---:|")
+for r in recs:
+    if r.get("step") == "pull":
+        got = (r.get("summary") or {}).get("orders_emitted", "?")
+        print(f"| {r['orders']:,} | {r['platform']} | {got} | {r['wall_s']} | {mb(r.get('sandbox_rss_kb'))} |")
+PY
+    say "(s) figures in $OUT/sandbox-scale.md"
+}
+
 say "output in $OUT"
 for part in $PARTS; do
     case "$part" in
         a) part_a ;;
         b) part_b ;;
         c) part_c ;;
+        s) part_s ;;
     esac
 done
 OUT=$OUT BENCH_TMP=$BENCH_TMP BIN=$BIN HERE=$HERE python3 "$HERE/lib/report.py" "$RESULTS" "$COMMANDS" | tee "$OUT/report.md"

@@ -296,9 +296,16 @@ pub struct SandboxArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "HOST:PORT")]
     pub addr: std::net::SocketAddr,
-    /// Generated orders per platform.
-    #[arg(long, default_value_t = 500, value_name = "N")]
+    /// Generated orders per platform (and per shop), built on demand: ten million start at
+    /// once.
+    #[arg(long, default_value_t = 500, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100_000_000))]
     pub orders: usize,
+    /// Shops per platform, each with its own credentials and orders, named
+    /// sandbox-<platform>-1 ... -N in the printed config (one shop keeps sandbox-<platform>).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub shops: usize,
     /// Seed of the generated data.
     #[arg(long, default_value_t = 42, value_name = "N")]
     pub seed: u64,

@@ -10,6 +10,7 @@ use std::io::Write;
 pub(super) async fn serve_sandbox(args: SandboxArgs) -> Result<()> {
     let opts = SandboxOptions {
         orders: args.orders,
+        shops: args.shops,
         seed: args.seed,
         latency_ms: args.latency_ms,
         fail_rate: args.fail_rate,
@@ -21,7 +22,11 @@ pub(super) async fn serve_sandbox(args: SandboxArgs) -> Result<()> {
         .await
         .map_err(|e| usage(format!("cannot listen on {}: {e}", args.addr)))?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", Sandbox::config_toml(running.addr))?;
+    writeln!(
+        out,
+        "{}",
+        Sandbox::config_toml_shops(running.addr, args.shops)
+    )?;
     out.flush()?;
     drop(out);
     tracing::info!(

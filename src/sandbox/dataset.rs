@@ -4,9 +4,11 @@
 //! `--seed` always yields the same orders (the `salt` keeps platforms apart), spread over the
 //! 30 days before the sandbox's start time, with realistic lifecycles: an order's `modified`
 //! time is never before its `created` time, and [`GenOrder::advance`] moves it along its
-//! lifecycle (what drift uses).
+//! lifecycle (what drift uses). How an order is drawn from the seed and its index is
+//! [`super::catalog::Segment::order`].
 
-use chrono::{DateTime, Duration, Utc};
+use super::catalog::Segment;
+use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -186,13 +188,14 @@ pub const MESSAGES: &[&str] = &[
     "please, no \"fragile\" sticker",
 ];
 
-/// Generate `n` orders for a platform; `salt` keeps platforms' data apart.
+/// Generate `n` orders for a platform; `salt` keeps platforms apart.
 pub fn generate(n: usize, seed: u64, salt: u64, now: DateTime<Utc>) -> Vec<GenOrder> {
     generate_span(n, seed, salt, now, 30)
 }
 
 /// As [`generate`], created over the `days` days before `now` (for platforms that serve more
-/// than 30 days back). `days = 30` is exactly [`generate`].
+/// than 30 days back). Each order is [`Segment::order`]: the sandbox itself never holds
+/// them all, it builds them on demand ([`super::catalog`]).
 pub fn generate_span(
     n: usize,
     seed: u64,
@@ -200,62 +203,8 @@ pub fn generate_span(
     now: DateTime<Utc>,
     days: i64,
 ) -> Vec<GenOrder> {
-    let mut rng = StdRng::seed_from_u64(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let span = days.max(1) * 24 * 3600;
-    (0..n)
-        .map(|i| {
-            let created = now - Duration::seconds(rng.random_range(600..span));
-            let age = (now - created).num_seconds();
-            let modified =
-                created + Duration::seconds(rng.random_range(0..age.clamp(1, 5 * 86400)));
-            let stage = match rng.random_range(0..100) {
-                0..=9 => Stage::Unpaid,
-                10..=14 => Stage::Paid,
-                15..=39 => Stage::AwaitingShipment,
-                40..=42 => Stage::PartiallyShipped,
-                43..=62 => Stage::Shipped,
-                63..=69 => Stage::Delivered,
-                70..=89 => Stage::Completed,
-                90..=95 => Stage::Cancelled,
-                _ => Stage::Refunded,
-            };
-            let n_lines = rng.random_range(1..=3);
-            let lines = (0..n_lines)
-                .map(|_| {
-                    let product = rng.random_range(0..PRODUCTS.len());
-                    GenLine {
-                        product,
-                        sku: rng.random_range(0..6),
-                        quantity: rng.random_range(1..=3),
-                        unit_minor: PRODUCTS[product].price_minor,
-                    }
-                })
-                .collect();
-            let paid = (stage != Stage::Unpaid && stage != Stage::Cancelled).then(|| {
-                created + Duration::seconds(rng.random_range(1..120)).min(modified - created)
-            });
-            GenOrder {
-                seq: i as u64 + 1,
-                created,
-                modified,
-                paid,
-                stage,
-                buyer: rng.random_range(0..BUYERS.len()),
-                receiver: rng.random_range(0..RECEIVERS.len()),
-                lines,
-                shipping_minor: [0, 6000, 1000, 800][rng.random_range(0..4)],
-                discount_minor: if rng.random_bool(0.3) {
-                    rng.random_range(1..500)
-                } else {
-                    0
-                },
-                buyer_message: rng
-                    .random_bool(0.2)
-                    .then(|| MESSAGES[rng.random_range(0..MESSAGES.len())]),
-                seller_memo: rng.random_bool(0.1).then_some("VIP"),
-            }
-        })
-        .collect()
+    let seg = Segment::new(n, seed, salt, now, days);
+    (0..n).map(|j| seg.order(j, j as u64 + 1)).collect()
 }
 
 /// A generated order's money the way a Taobao Trade carries it (the vv-tool seed's Trade and
@@ -367,46 +316,6 @@ pub fn fresh_order(seq: u64, salt: u64, now: DateTime<Utc>) -> GenOrder {
     g
 }
 
-/// One order a sandbox platform holds: generated, or an example order of the seed document,
-/// kept in the form (`S`) that platform serves it.
-#[derive(Debug, Clone)]
-pub enum Rec<S> {
-    Generated(GenOrder),
-    Seed(S),
-}
-
-impl<S> Rec<S> {
-    /// The generated order (seed examples are never drifted: they stay as documented).
-    pub fn generated(&mut self) -> Option<&mut GenOrder> {
-        match self {
-            Rec::Generated(g) => Some(g),
-            Rec::Seed(_) => None,
-        }
-    }
-}
-
-/// One drift event over a platform's records, as if buyers and sellers acted mid-scan: one
-/// to three random generated orders move a step along their lifecycle at `now` (seed
-/// examples stay as documented). Returns the indices of the records changed, and whether a
-/// new order should arrive now.
-pub fn drift_event<S>(
-    recs: &mut [Rec<S>],
-    rng: &mut StdRng,
-    now: DateTime<Utc>,
-) -> (Vec<usize>, bool) {
-    let mut touched = Vec::new();
-    if !recs.is_empty() {
-        for _ in 0..rng.random_range(1..=3) {
-            let i = rng.random_range(0..recs.len());
-            if let Some(g) = recs[i].generated() {
-                g.advance(now);
-                touched.push(i);
-            }
-        }
-    }
-    (touched, rng.random_bool(0.5))
-}
-
 /// A seeded generator for drift decisions.
 pub fn drift_rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed.wrapping_add(7))
@@ -415,6 +324,7 @@ pub fn drift_rng(seed: u64) -> StdRng {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     #[test]
     fn generation_is_deterministic_and_consistent() {

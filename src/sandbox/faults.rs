@@ -43,7 +43,7 @@ pub struct Faults {
     throttle_rps: Option<u32>,
     drift_rate: f64,
     rng: Mutex<StdRng>,
-    recent: Mutex<HashMap<&'static str, VecDeque<Instant>>>,
+    recent: Mutex<HashMap<(&'static str, usize), VecDeque<Instant>>>,
     pub stats: FaultStats,
 }
 
@@ -63,9 +63,10 @@ impl Faults {
         }
     }
 
-    /// Decide the fate of one request to `platform` with throttle limit `limit_rps` (the
-    /// platform's documented limit, or the `--throttle-rps` override).
-    pub async fn gate(&self, platform: &'static str, limit_rps: Option<u32>) -> Gate {
+    /// Decide the fate of one request to `platform`'s shop `shop` (as the request names it;
+    /// each shop has its own rate limit) with throttle limit `limit_rps` (the platform's
+    /// documented limit, or the `--throttle-rps` override).
+    pub async fn gate(&self, platform: &'static str, shop: usize, limit_rps: Option<u32>) -> Gate {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
@@ -73,7 +74,7 @@ impl Faults {
         if let Some(limit) = self.throttle_rps.or(limit_rps) {
             let now = Instant::now();
             let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-            let q = recent.entry(platform).or_default();
+            let q = recent.entry((platform, shop)).or_default();
             while q
                 .front()
                 .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))

@@ -8,8 +8,13 @@
 //!
 //! All platforms draw their orders from [`dataset`], a deterministic generator (`--orders`,
 //! `--seed`), spread over the 30 days before the sandbox started, plus each seed document's
-//! own example orders. [`faults`] injects latency, failures, throttling and drift.
+//! own example orders. Orders are built on demand, never held ([`catalog`]), so a sandbox
+//! of ten million orders per platform starts at once in little memory. With `--shops N` every
+//! platform serves N shops, each with its own credentials and its own orders (its own seed);
+//! the seed documents' examples belong to shop 1. [`faults`] injects latency, failures,
+//! throttling and drift.
 
+pub mod catalog;
 pub mod dataset;
 pub mod digest;
 pub mod faults;
@@ -26,8 +31,10 @@ use std::sync::Arc;
 /// How the sandbox behaves; the flags of `ordersync sandbox`.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
-    /// Generated orders per platform.
+    /// Generated orders per platform (and per shop).
     pub orders: usize,
+    /// Shops per platform, each with its own credentials and orders.
+    pub shops: usize,
     pub seed: u64,
     pub latency_ms: u64,
     /// Probability that a request fails (5xx, reset, timeout, truncated body, throttle code).
@@ -44,6 +51,7 @@ impl Default for SandboxOptions {
     fn default() -> Self {
         SandboxOptions {
             orders: 500,
+            shops: 1,
             seed: 42,
             latency_ms: 0,
             fail_rate: 0.0,
@@ -97,10 +105,28 @@ impl Sandbox {
     /// A complete config file with one shop per implemented platform, named
     /// `sandbox-<platform id>`, holding the sandbox's base URLs and credentials.
     pub fn config_toml(addr: SocketAddr) -> String {
-        let mut out =
-            String::from("# ordersync sandbox: one shop per platform, pointing at this sandbox.\n");
-        for p in SERVED {
-            out.push_str(&(p.config_section)(&format!("http://{addr}{}", p.path)));
+        Sandbox::config_toml_shops(addr, 1)
+    }
+
+    /// As [`Sandbox::config_toml`] for a sandbox serving `shops` shops per platform: named
+    /// `sandbox-<platform id>-<i>` when there are several ([`shop_name`]).
+    pub fn config_toml_shops(addr: SocketAddr, shops: usize) -> String {
+        let mut out = format!(
+            "# ordersync sandbox: {} per platform, pointing at this sandbox.\n",
+            if shops > 1 {
+                format!("{shops} shops")
+            } else {
+                "one shop".to_string()
+            }
+        );
+        for shop in 1..=shops.max(1) {
+            for p in SERVED {
+                out.push_str(&(p.config_section)(
+                    &format!("http://{addr}{}", p.path),
+                    shop,
+                    shops,
+                ));
+            }
         }
         out
     }
@@ -122,8 +148,29 @@ pub struct Served {
     /// Where under the sandbox's address it lives: its base URL's path.
     pub path: &'static str,
     pub routes: fn(Arc<Sandbox>) -> Router,
-    /// The config file section of its shop(s), given the base URL.
-    pub config_section: fn(&str) -> String,
+    /// The config file section(s) of its shop number `shop` (1-based) of `shops`, given the
+    /// base URL.
+    pub config_section: fn(&str, usize, usize) -> String,
+}
+
+/// The config name of shop `shop` (1-based) of `shops` of a platform: `sandbox-<platform>`
+/// alone, `sandbox-<platform>-<shop>` among several.
+pub fn shop_name(platform: &str, shop: usize, shops: usize) -> String {
+    if shops > 1 {
+        format!("sandbox-{platform}-{shop}")
+    } else {
+        format!("sandbox-{platform}")
+    }
+}
+
+/// Shop `shop`'s version of a credential: shop 1 has the documented sandbox value, the
+/// others their own.
+pub fn shop_credential(base: &str, shop: usize) -> String {
+    if shop <= 1 {
+        base.to_string()
+    } else {
+        format!("{base}-shop{shop}")
+    }
 }
 
 /// A sandbox serving on a loopback port, stopped when dropped.

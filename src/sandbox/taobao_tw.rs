@@ -18,6 +18,7 @@
 //! sandbox invents none: the generator's discount is not used here.
 
 use super::Sandbox;
+use super::catalog::{By, Catalog, QueryCache, Segment, View, numeric_id, page_of, shop_seed};
 use super::dataset::{self, GenOrder, Stage};
 use super::digest::{hmac_sha256_hex, same_hex};
 use super::faults::{Gate, finish};
@@ -29,7 +30,7 @@ use axum::routing::any;
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -59,9 +60,6 @@ fn lazop_signature(secret: &str, api: &str, p: &Params) -> String {
     hmac_sha256_hex(secret, &text).to_ascii_uppercase()
 }
 
-/// One order held by the sandbox.
-pub type Rec = dataset::Rec<SeedOrder>;
-
 /// An example order from the seed document, served verbatim.
 #[derive(Clone)]
 pub struct SeedOrder {
@@ -69,58 +67,79 @@ pub struct SeedOrder {
     lines: Vec<Value>,
 }
 
-/// The platform's state: its orders (with their wire form kept rendered, and an index of
-/// line ids) and a drift generator.
-pub struct State {
-    store: Mutex<Store>,
+/// One shop's credentials.
+#[derive(Debug, Clone)]
+pub struct Creds {
+    pub app_key: String,
+    pub app_secret: String,
+    pub access_token: String,
+}
+
+impl Creds {
+    /// Shop `shop`'s (1-based): shop 1's are the documented constants.
+    pub fn of(shop: usize) -> Creds {
+        Creds {
+            app_key: (100_000 + shop.max(1)).to_string(),
+            app_secret: super::shop_credential(APP_SECRET, shop),
+            access_token: super::shop_credential(ACCESS_TOKEN, shop),
+        }
+    }
+}
+
+/// One shop: its credentials, its orders (generated on demand), drift.
+pub struct Shop {
+    pub creds: Creds,
+    catalog: Mutex<Catalog>,
+    /// The seed document's examples (shop 1 only).
+    seeds: Vec<SeedOrder>,
     rng: Mutex<StdRng>,
-    next_seq: AtomicU64,
+    cache: QueryCache,
+}
+
+/// The platform's state: its shops.
+pub struct State {
+    shops: Vec<Shop>,
     request_seq: AtomicU64,
     now_at_start: DateTime<Utc>,
 }
 
 impl State {
     pub fn new(o: &super::SandboxOptions) -> State {
-        let mut orders: Vec<Rec> = dataset::generate(o.orders, o.seed, 1, o.now)
-            .into_iter()
-            .map(Rec::Generated)
+        let shops = (1..=o.shops.max(1))
+            .map(|shop| {
+                let seed = shop_seed(o.seed, shop);
+                let seeds = if shop == 1 { seed_orders() } else { Vec::new() };
+                let segments = vec![Segment::new(o.orders, seed, 1, o.now, 30)];
+                Shop {
+                    creds: Creds::of(shop),
+                    catalog: Mutex::new(Catalog::new(segments, seeds.len(), 1, shop)),
+                    seeds,
+                    rng: Mutex::new(dataset::drift_rng(seed)),
+                    cache: QueryCache::default(),
+                }
+            })
             .collect();
-        orders.extend(seed_orders());
-        let mut store = Store::default();
-        for r in orders {
-            store.push(r);
-        }
         State {
-            next_seq: AtomicU64::new(o.orders as u64 + 1),
-            store: Mutex::new(store),
-            rng: Mutex::new(dataset::drift_rng(o.seed)),
+            shops,
             request_seq: AtomicU64::new(1),
             now_at_start: o.now,
         }
     }
 
-    /// Modify a few orders (and sometimes add one) as if buyers and sellers acted mid-scan.
+    /// Shop `n` (1-based).
+    pub fn shop(&self, n: usize) -> &Shop {
+        &self.shops[n.clamp(1, self.shops.len()) - 1]
+    }
+
+    /// Modify a few of shop 1's orders (and sometimes add one) as if buyers and sellers
+    /// acted mid-scan.
     pub fn drift(&self) {
-        let now = Utc::now().max(self.now_at_start);
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let mut store = self.lock();
-        let (touched, arrives) = dataset::drift_event(&mut store.recs, &mut rng, now);
-        for i in touched {
-            store.rerender(i);
-        }
-        if arrives {
-            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            store.push(Rec::Generated(dataset::fresh_order(seq, 1, now)));
-        }
+        self.shop(1).drift(self.now_at_start);
     }
 
-    /// Every order, rendered in wire form with its lines (for tests).
+    /// Every order of shop 1, rendered in wire form with its lines (for tests).
     pub fn snapshot(&self) -> Vec<(Value, Vec<Value>)> {
-        self.lock().rendered.clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        self.shop(1).snapshot()
     }
 
     fn request_id(&self) -> String {
@@ -131,29 +150,66 @@ impl State {
     }
 }
 
-/// Records, their rendered wire form, and where each line id lives.
-#[derive(Default)]
-struct Store {
-    recs: Vec<Rec>,
-    rendered: Vec<(Value, Vec<Value>)>,
-    lines: HashMap<String, (usize, usize)>,
-}
-
-impl Store {
-    fn push(&mut self, r: Rec) {
-        self.recs.push(r);
-        self.rendered.push((Value::Null, Vec::new()));
-        self.rerender(self.recs.len() - 1);
+impl Shop {
+    fn drift(&self, start: DateTime<Utc>) {
+        let now = Utc::now().max(start);
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        self.lock().drift(&mut rng, now);
     }
 
-    fn rerender(&mut self, i: usize) {
-        let (order, lines) = render(&self.recs[i]);
-        for (j, l) in lines.iter().enumerate() {
-            if let Some(id) = l["trade_order_line_id"].as_str() {
-                self.lines.insert(id.to_string(), (i, j));
+    /// Every order, rendered in wire form with its lines (for tests).
+    pub fn snapshot(&self) -> Vec<(Value, Vec<Value>)> {
+        let c = self.lock();
+        (0..c.len() as u32)
+            .filter_map(|h| self.render(&c, h))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Record `h` as (list entry, full lines).
+    fn render(&self, c: &Catalog, h: u32) -> Option<(Value, Vec<Value>)> {
+        match c.view(h) {
+            View::Seed(n) => self
+                .seeds
+                .get(n)
+                .map(|s| (s.order.clone(), s.lines.clone())),
+            _ => c.order(h).map(|g| render(&g)),
+        }
+    }
+
+    /// The handle of the order with this `trade_order_id`.
+    fn find_order(&self, c: &Catalog, id: &str) -> Option<u32> {
+        if let Some(n) = self
+            .seeds
+            .iter()
+            .position(|s| s.order["trade_order_id"] == id)
+        {
+            return Some(c.seed_handle(n));
+        }
+        let rest = id.parse::<u64>().ok()?.checked_sub(ORDER_ID_BASE)?;
+        if !rest.is_multiple_of(10) || order_id(rest / 10) != id {
+            return None;
+        }
+        c.handle_of_seq(rest / 10)
+    }
+
+    /// The line with this `trade_order_line_id`, in wire form.
+    fn find_line(&self, c: &Catalog, id: &str) -> Option<Value> {
+        for s in &self.seeds {
+            if let Some(l) = s.lines.iter().find(|l| l["trade_order_line_id"] == id) {
+                return Some(l.clone());
             }
         }
-        self.rendered[i] = (order, lines);
+        let rest = id.parse::<u64>().ok()?.checked_sub(LINE_ID_BASE)?;
+        let (seq, j) = (rest / 10, (rest % 10) as usize);
+        if line_id(seq, j) != id {
+            return None;
+        }
+        let g = c.order(c.handle_of_seq(seq)?)?;
+        render(&g).1.into_iter().nth(j)
     }
 }
 
@@ -166,10 +222,16 @@ pub static SERVED: super::Served = super::Served {
 };
 
 /// The shop section of the sandbox config.
-pub fn config_section(base_url: &str) -> String {
+pub fn config_section(base_url: &str, shop: usize, shops: usize) -> String {
+    let Creds {
+        app_key,
+        app_secret,
+        access_token,
+    } = Creds::of(shop);
+    let name = super::shop_name(PLATFORM, shop, shops);
     format!(
-        "\n[shops.sandbox-taobao-tw]\nplatform = \"taobao-tw\"\nbase_url = \"{base_url}\"\n\
-         app_key = \"{APP_KEY}\"\napp_secret = \"{APP_SECRET}\"\naccess_token = \"{ACCESS_TOKEN}\"\n"
+        "\n[shops.{name}]\nplatform = \"taobao-tw\"\nbase_url = \"{base_url}\"\n\
+         app_key = \"{app_key}\"\napp_secret = \"{app_secret}\"\naccess_token = \"{access_token}\"\n"
     )
 }
 
@@ -181,7 +243,7 @@ pub fn routes(sb: Arc<Sandbox>) -> Router {
         .with_state(sb)
 }
 
-fn seed_orders() -> Vec<Rec> {
+fn seed_orders() -> Vec<SeedOrder> {
     let detail: Value =
         serde_json::from_str(include_str!("../../fixtures/taobao-tw/order_get.json"))
             .expect("fixture is JSON");
@@ -222,7 +284,7 @@ fn seed_orders() -> Vec<Rec> {
                     "modification_time": order["modification_time"], "status": order["status"],
                 })]
             };
-            Rec::Seed(SeedOrder { order, lines })
+            SeedOrder { order, lines }
         })
         .collect()
 }
@@ -283,20 +345,19 @@ fn line_money(g: &GenOrder) -> Vec<LineMoney> {
         .collect()
 }
 
+const ORDER_ID_BASE: u64 = 560_000_000_000;
+const LINE_ID_BASE: u64 = 570_000_000_000;
+
 fn order_id(seq: u64) -> String {
-    (560_000_000_000u64 + seq * 10).to_string()
+    (ORDER_ID_BASE + seq * 10).to_string()
 }
 
 fn line_id(seq: u64, idx: usize) -> String {
-    (570_000_000_000u64 + seq * 10 + idx as u64).to_string()
+    (LINE_ID_BASE + seq * 10 + idx as u64).to_string()
 }
 
-/// Render a record as (list entry, full lines).
-fn render(r: &Rec) -> (Value, Vec<Value>) {
-    let g = match r {
-        Rec::Seed(SeedOrder { order, lines }) => return (order.clone(), lines.clone()),
-        Rec::Generated(g) => g,
-    };
+/// A generated order as (list entry, full lines).
+fn render(g: &GenOrder) -> (Value, Vec<Value>) {
     let [name, phone, state, city, area, _town, address, _zip] = dataset::RECEIVERS[g.receiver];
     let created = ms(g.created, g.seq);
     let modified = ms(g.modified, g.seq).max(created);
@@ -382,7 +443,18 @@ fn params(query: Option<String>, body: &Bytes) -> Params {
 }
 
 /// The gateway's checks, in the order the gateway makes them. `Err` is the response.
-fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
+/// The shop whose app key the request names (1-based), if any.
+fn claimed_shop(sb: &Sandbox, p: &Params) -> Option<usize> {
+    let key = p.get("app_key")?;
+    sb.taobao_tw
+        .shops
+        .iter()
+        .position(|s| &s.creds.app_key == key)
+        .map(|i| i + 1)
+}
+
+/// `Ok` is the shop the request is for (1-based).
+fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<usize, Response> {
     for required in ["app_key", "timestamp", "sign_method", "sign"] {
         if p.get(required).is_none_or(|v| v.is_empty()) {
             return Err(error(
@@ -395,14 +467,15 @@ fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
             ));
         }
     }
-    if p["app_key"] != APP_KEY {
+    let Some(shop) = claimed_shop(sb, p) else {
         return Err(error(
             sb,
             "ISV",
             "InvalidAppKey",
             "Specified app key is invalid",
         ));
-    }
+    };
+    let creds = &sb.taobao_tw.shop(shop).creds;
     let ts = &p["timestamp"];
     let when = ts
         .parse::<i64>()
@@ -428,7 +501,7 @@ fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
             "Specified sign method is not supported",
         ));
     }
-    if !same_hex(&p["sign"], &lazop_signature(APP_SECRET, api, p)) {
+    if !same_hex(&p["sign"], &lazop_signature(&creds.app_secret, api, p)) {
         return Err(error(
             sb,
             "ISV",
@@ -436,7 +509,7 @@ fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
             "The request signature does not conform to platform standards",
         ));
     }
-    if p.get("access_token").map(String::as_str) != Some(ACCESS_TOKEN) {
+    if p.get("access_token") != Some(&creds.access_token) {
         return Err(error(
             sb,
             "ISV",
@@ -444,12 +517,13 @@ fn authenticate(sb: &Sandbox, api: &str, p: &Params) -> Result<(), Response> {
             "The specified access token is invalid or expired",
         ));
     }
-    Ok(())
+    Ok(shop)
 }
 
-/// Fault gate, then authentication; `Ok(truncate)` to go on.
-async fn admit(sb: &Sandbox, api: &str, p: &Params) -> Result<bool, Response> {
-    let truncate = match sb.faults.gate(PLATFORM, None).await {
+/// Fault gate, then authentication; `Ok((truncate, shop))` to go on.
+async fn admit(sb: &Sandbox, api: &str, p: &Params) -> Result<(bool, usize), Response> {
+    let claimed = claimed_shop(sb, p).unwrap_or(0);
+    let truncate = match sb.faults.gate(PLATFORM, claimed, None).await {
         Gate::Pass => false,
         Gate::Truncate => true,
         Gate::Respond(r) => return Err(r),
@@ -462,8 +536,8 @@ async fn admit(sb: &Sandbox, api: &str, p: &Params) -> Result<bool, Response> {
             ));
         }
     };
-    authenticate(sb, api, p)?;
-    Ok(truncate)
+    let shop = authenticate(sb, api, p)?;
+    Ok((truncate, shop))
 }
 
 fn int_param(sb: &Sandbox, p: &Params, name: &str, default: i64) -> Result<i64, Response> {
@@ -500,7 +574,7 @@ async fn orders_get(
     body: Bytes,
 ) -> Response {
     let p = params(q, &body);
-    let truncate = match admit(&sb, "/orders/get", &p).await {
+    let (truncate, shop) = match admit(&sb, "/orders/get", &p).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -520,40 +594,61 @@ async fn orders_get(
         .get("Order_Status")
         .cloned()
         .unwrap_or_else(|| "all".into());
+    let shop = sb.taobao_tw.shop(shop);
     if sb.faults.roll_drift() {
-        sb.taobao_tw.drift();
+        shop.drift(sb.taobao_tw.now_at_start);
     }
-    let store = sb.taobao_tw.lock();
-    let mut hits: Vec<&Value> = store
-        .rendered
-        .iter()
-        .map(|(o, _)| o)
-        .filter(|o| {
-            let m = o["modification_time"].as_i64().unwrap_or(0);
-            m >= start && m <= end && (status == "all" || o["status"] == status.as_str())
-        })
-        .collect();
-    hits.sort_by(|a, b| {
-        let key = |o: &Value| {
-            (
-                o["modification_time"].as_i64(),
-                o["trade_order_id"].as_str().map(str::to_string),
-            )
-        };
-        key(b).cmp(&key(a))
-    });
+    let c = shop.lock();
+    let hits = shop
+        .cache
+        .get(format!("{start}|{end}|{status}"), c.version(), || {
+            select(shop, &c, start, end, &status)
+        });
     let total = hits.len();
-    let model_list: Vec<Value> = hits
+    let model_list: Vec<Value> = page_of(&hits, page, size, false)
         .into_iter()
-        .skip((page - 1) * size)
-        .take(size)
-        .cloned()
+        .filter_map(|h| shop.render(&c, h).map(|(o, _)| o))
         .collect();
-    drop(store);
+    drop(c);
     ok(
         &sb,
         json!({"model_list": model_list, "success": true, "total_count": total, "page_no": page, "page_size": size}),
         truncate,
+    )
+}
+
+/// The orders modified in `[start, end]` (epoch ms, both included) in `status` (`all`: any),
+/// oldest first by (modification time, order id): the list serves them newest first.
+fn select(shop: &Shop, c: &Catalog, start: i64, end: i64, status: &str) -> Vec<u32> {
+    let bound = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms);
+    let generated = |v: &View<'_>, h: u32| match v {
+        View::Times { .. } => c.order(h),
+        View::Order(g) => Some((*g).clone()),
+        View::Seed(_) => None,
+    };
+    c.select(
+        By::Modified,
+        (bound(start), bound(end)),
+        (start, end),
+        |v| match v {
+            View::Seed(n) => shop.seeds[*n].order["modification_time"].as_i64(),
+            _ => v
+                .times()
+                .map(|(seq, created, modified)| ms(modified, seq).max(ms(created, seq))),
+        },
+        |h, v| {
+            status == "all"
+                || match v {
+                    View::Seed(n) => shop.seeds[*n].order["status"] == status,
+                    _ => generated(v, h).is_some_and(|g| status_code(g.stage) == status),
+                }
+        },
+        |h| match c.view(h) {
+            View::Seed(n) => numeric_id(&shop.seeds[n].order["trade_order_id"]),
+            v => v
+                .times()
+                .map_or(0, |(seq, _, _)| u128::from(ORDER_ID_BASE + seq * 10)),
+        },
     )
 }
 
@@ -576,7 +671,7 @@ async fn items_get(
     body: Bytes,
 ) -> Response {
     let p = params(q, &body);
-    let truncate = match admit(&sb, "/order/items/get", &p).await {
+    let (truncate, shop) = match admit(&sb, "/order/items/get", &p).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -593,13 +688,13 @@ async fn items_get(
         );
     };
     let wanted = line_ids(raw);
-    let store = sb.taobao_tw.lock();
+    let shop = sb.taobao_tw.shop(shop);
+    let c = shop.lock();
     let lines: Vec<Value> = wanted
         .iter()
-        .filter_map(|id| store.lines.get(id))
-        .map(|&(i, j)| store.rendered[i].1[j].clone())
+        .filter_map(|id| shop.find_line(&c, id))
         .collect();
-    drop(store);
+    drop(c);
     let total = lines.len();
     let model_list: Vec<Value> = lines
         .into_iter()
@@ -619,7 +714,7 @@ async fn order_get(
     body: Bytes,
 ) -> Response {
     let p = params(q, &body);
-    let truncate = match admit(&sb, "/order/get", &p).await {
+    let (truncate, shop) = match admit(&sb, "/order/get", &p).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -631,13 +726,11 @@ async fn order_get(
             "The input parameter \"trade_order_id\" that is mandatory for processing this request is not supplied",
         );
     };
-    let found = sb
-        .taobao_tw
-        .lock()
-        .rendered
-        .iter()
-        .find(|(o, _)| o["trade_order_id"].as_str() == Some(id.as_str()))
-        .cloned();
+    let shop = sb.taobao_tw.shop(shop);
+    let found = {
+        let c = shop.lock();
+        shop.find_order(&c, id).and_then(|h| shop.render(&c, h))
+    };
     match found {
         None => error(
             &sb,

@@ -33,7 +33,8 @@
 //! status included), with the trade-level fields the example left out filled in by the sandbox.
 
 use super::Sandbox;
-use super::dataset;
+use super::catalog::{By, Catalog, QueryCache, Segment, View, page_of, shop_seed};
+use super::dataset::{self, GenOrder};
 use super::faults::Gate;
 use super::taobao_enhanced::{
     Params, floor_secs, fmt_time, params, parse_time, text_response, trade_id, trade_json,
@@ -71,47 +72,91 @@ const SEED_FIXTURE: &str = include_str!("../../fixtures/vvtool/sold.json");
 /// What `type` means when it is not sent.
 const DEFAULT_TYPES: &[&str] = &["fixed", "auction", "auto_delivery", "ec", "cod", "step"];
 
-/// One order held by the sandbox; the seed's example trade is completed by the sandbox.
-pub type Rec = dataset::Rec<Value>;
+/// One shop's credentials: its id, the client that may read it, a long-lived token.
+#[derive(Debug, Clone)]
+pub struct Creds {
+    pub shop_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub access_token: String,
+    /// The shop name its trades carry in `seller_nick`.
+    pub shop_name: String,
+}
 
-/// The platform's state: orders, issued tokens, drift generator.
+impl Creds {
+    /// Shop `shop`'s (1-based): shop 1's are the documented constants.
+    pub fn of(shop: usize) -> Creds {
+        Creds {
+            shop_id: (100_200_299 + shop.max(1)).to_string(),
+            client_id: super::shop_credential(CLIENT_ID, shop),
+            client_secret: super::shop_credential(CLIENT_SECRET, shop),
+            access_token: super::shop_credential(ACCESS_TOKEN, shop),
+            shop_name: super::shop_credential(SHOP_NAME, shop),
+        }
+    }
+}
+
+/// One shop: credentials, orders generated on demand, the seed's example (shop 1 only),
+/// drift.
+pub struct Shop {
+    pub creds: Creds,
+    catalog: Mutex<Catalog>,
+    seeds: Vec<Value>,
+    rng: Mutex<StdRng>,
+    cache: QueryCache,
+}
+
+/// The platform's state: shops, issued tokens (each for one shop's client).
 pub struct State {
-    orders: Mutex<Vec<Rec>>,
-    /// Every trade rendered once (and again after drift).
-    cache: Mutex<Option<Arc<Vec<Rendered>>>>,
-    tokens: Mutex<HashMap<String, Instant>>,
+    shops: Vec<Shop>,
+    tokens: Mutex<HashMap<String, (usize, Instant)>>,
     token_ttl_secs: AtomicU64,
     token_seq: AtomicU64,
+    token_rng: Mutex<StdRng>,
     /// Tokens handed out so far.
     pub tokens_issued: AtomicU64,
-    rng: Mutex<StdRng>,
-    next_seq: AtomicU64,
     now_at_start: DateTime<Utc>,
 }
 
 impl State {
     pub fn new(o: &super::SandboxOptions) -> State {
-        let mut generated = dataset::generate(o.orders, o.seed, 3, o.now);
-        // A tenth more spread over the 90 days sold serves, so that some are older than 30.
-        let older = dataset::generate_span(o.orders.div_ceil(10), o.seed ^ 0x90, 3, o.now, 90);
-        generated.extend(older);
-        for (i, g) in generated.iter_mut().enumerate() {
-            g.seq = i as u64 + 1;
-        }
-        let next_seq = generated.len() as u64 + 1;
-        let mut orders: Vec<Rec> = generated.into_iter().map(Rec::Generated).collect();
-        orders.push(Rec::Seed(seed_trade(o.now)));
+        let shops = (1..=o.shops.max(1))
+            .map(|shop| {
+                let seed = shop_seed(o.seed, shop);
+                let seeds = if shop == 1 {
+                    vec![seed_trade(o.now)]
+                } else {
+                    Vec::new()
+                };
+                // A tenth more spread over the 90 days sold serves, so that some are older
+                // than 30.
+                let segments = vec![
+                    Segment::new(o.orders, seed, 3, o.now, 30),
+                    Segment::new(o.orders.div_ceil(10), seed ^ 0x90, 3, o.now, SOLD_DAYS),
+                ];
+                Shop {
+                    creds: Creds::of(shop),
+                    catalog: Mutex::new(Catalog::new(segments, seeds.len(), 3, shop)),
+                    seeds,
+                    rng: Mutex::new(dataset::drift_rng(seed ^ 3)),
+                    cache: QueryCache::default(),
+                }
+            })
+            .collect();
         State {
-            orders: Mutex::new(orders),
-            cache: Mutex::new(None),
+            shops,
             tokens: Mutex::new(HashMap::new()),
             token_ttl_secs: AtomicU64::new(DEFAULT_TOKEN_TTL_SECS),
             token_seq: AtomicU64::new(1),
+            token_rng: Mutex::new(dataset::drift_rng(o.seed ^ 0x70c3)),
             tokens_issued: AtomicU64::new(0),
-            rng: Mutex::new(dataset::drift_rng(o.seed ^ 3)),
-            next_seq: AtomicU64::new(next_seq),
             now_at_start: o.now,
         }
+    }
+
+    /// Shop `n` (1-based).
+    pub fn shop(&self, n: usize) -> &Shop {
+        &self.shops[n.clamp(1, self.shops.len()) - 1]
     }
 
     /// Lifetime of tokens issued from now on (tests shorten it).
@@ -123,16 +168,17 @@ impl State {
     pub fn expire_tokens(&self) {
         let mut t = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        for exp in t.values_mut() {
+        for (_, exp) in t.values_mut() {
             *exp = now;
         }
     }
 
-    fn issue_token(&self) -> (String, u64) {
+    /// A token for shop `shop`'s client.
+    fn issue_token(&self, shop: usize) -> (String, u64) {
         let ttl = self.token_ttl_secs.load(Ordering::Relaxed);
         let n = self.token_seq.fetch_add(1, Ordering::Relaxed);
         let token = {
-            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            let mut rng = self.token_rng.lock().unwrap_or_else(|e| e.into_inner());
             format!(
                 "vv{n:04}{:016x}{:016x}",
                 rng.random::<u64>(),
@@ -143,67 +189,64 @@ impl State {
         self.tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(token.clone(), expiry);
+            .insert(token.clone(), (shop, expiry));
         self.tokens_issued.fetch_add(1, Ordering::Relaxed);
         (token, ttl)
     }
 
-    fn token_ok(&self, token: &str) -> bool {
-        if token == ACCESS_TOKEN {
-            return true;
+    /// The shop a valid token was issued for (1-based).
+    fn token_shop(&self, token: &str) -> Option<usize> {
+        if let Some(i) = self
+            .shops
+            .iter()
+            .position(|s| s.creds.access_token == token)
+        {
+            return Some(i + 1);
         }
         let t = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        t.get(token).is_some_and(|exp| Instant::now() < *exp)
+        t.get(token)
+            .filter(|(_, exp)| Instant::now() < *exp)
+            .map(|(shop, _)| *shop)
     }
 
-    /// Modify a few orders (and sometimes add one) as if buyers and sellers acted mid-scan.
+    /// Modify a few of shop 1's orders (and sometimes add one) as if buyers and sellers
+    /// acted mid-scan.
     pub fn drift(&self) {
-        let now = Utc::now().max(self.now_at_start);
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let mut orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now);
-        if arrives {
-            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            orders.push(Rec::Generated(dataset::fresh_order(seq, 3, now)));
-        }
-        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.shop(1).drift(self.now_at_start);
     }
 
-    /// Every trade with all its fields (for tests).
+    /// Every trade of shop 1 with all its fields (for tests).
     pub fn trades(&self) -> Vec<Value> {
-        self.rendered().iter().map(|r| r.trade.clone()).collect()
-    }
-
-    fn rendered(&self) -> Arc<Vec<Rendered>> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = &*cache {
-            return c.clone();
-        }
-        let orders = self.orders.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = Arc::new(
-            orders
-                .iter()
-                .map(|r| {
-                    let trade = render(r);
-                    let time = |k: &str| trade[k].as_str().and_then(parse_time);
-                    Rendered {
-                        created: time("created"),
-                        modified: time("modified"),
-                        trade,
-                    }
-                })
-                .collect::<Vec<_>>(),
-        );
-        *cache = Some(fresh.clone());
-        fresh
+        self.shop(1).trades()
     }
 }
 
-/// A trade in wire form with its times parsed once, for filtering and sorting.
-struct Rendered {
-    created: Option<DateTime<Utc>>,
-    modified: Option<DateTime<Utc>>,
-    trade: Value,
+impl Shop {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn drift(&self, start: DateTime<Utc>) {
+        let now = Utc::now().max(start);
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        self.lock().drift(&mut rng, now);
+    }
+
+    /// Every trade with all its fields.
+    pub fn trades(&self) -> Vec<Value> {
+        let c = self.lock();
+        (0..c.len() as u32)
+            .filter_map(|h| self.trade(&c, h))
+            .collect()
+    }
+
+    /// Record `h` with all its fields.
+    fn trade(&self, c: &Catalog, h: u32) -> Option<Value> {
+        match c.view(h) {
+            View::Seed(n) => self.seeds.get(n).cloned(),
+            _ => c.order(h).map(|g| render(&g, &self.creds.shop_name)),
+        }
+    }
 }
 
 /// This platform in the sandbox's list.
@@ -215,10 +258,13 @@ pub static SERVED: super::Served = super::Served {
 };
 
 /// The shop section of the sandbox config: client credentials, so the token exchange runs.
-pub fn config_section(base_url: &str) -> String {
+pub fn config_section(base_url: &str, shop: usize, shops: usize) -> String {
+    let c = Creds::of(shop);
+    let name = super::shop_name(PLATFORM, shop, shops);
     format!(
-        "\n[shops.sandbox-vvtool]\nplatform = \"vvtool\"\nbase_url = \"{base_url}\"\n\
-         shop_id = \"{SHOP_ID}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n"
+        "\n[shops.{name}]\nplatform = \"vvtool\"\nbase_url = \"{base_url}\"\n\
+         shop_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+        c.shop_id, c.client_id, c.client_secret
     )
 }
 
@@ -239,28 +285,26 @@ fn trade_type(seq: u64) -> &'static str {
     }
 }
 
+/// Generated trades' ids start here.
+const TID_BASE: u64 = 4_200_000_000_000_000_000;
+
 /// vv-tool documents `tid` as a Number: 19 digits, beyond 2^53. `tid_str` is not in its
 /// field reference.
-fn render(r: &Rec) -> Value {
-    match r {
-        Rec::Seed(v) => v.clone(),
-        Rec::Generated(g) => {
-            let tid = trade_id(4_200_000_000_000_000_000, g.seq);
-            let mut v = trade_json(g, tid, SHOP_NAME, trade_type(g.seq));
-            if let Some(o) = v.as_object_mut() {
-                o.insert("tid".into(), json!(tid));
-                o.remove("tid_str");
-                // "订单出现异常问题的时候,给予用户的描述": a few trades (what ext_type=mark finds).
-                let mark = if g.seq.is_multiple_of(13) {
-                    "该订单需要延长收货时间"
-                } else {
-                    ""
-                };
-                o.insert("mark_desc".into(), json!(mark));
-            }
-            v
-        }
+fn render(g: &GenOrder, shop_name: &str) -> Value {
+    let tid = trade_id(TID_BASE, g.seq);
+    let mut v = trade_json(g, tid, shop_name, trade_type(g.seq));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("tid".into(), json!(tid));
+        o.remove("tid_str");
+        // "订单出现异常问题的时候,给予用户的描述": a few trades (what ext_type=mark finds).
+        let mark = if g.seq.is_multiple_of(13) {
+            "该订单需要延长收货时间"
+        } else {
+            ""
+        };
+        o.insert("mark_desc".into(), json!(mark));
     }
+    v
 }
 
 /// The seed's example trade (`buyer_nick` and `orders` verbatim) with the fields a full
@@ -311,8 +355,9 @@ fn unauthenticated() -> Response {
         .into_response()
 }
 
-async fn gate(sb: &Sandbox) -> Result<bool, Response> {
-    match sb.faults.gate(PLATFORM, Some(RATE_LIMIT)).await {
+/// Fault gate for a request naming shop `shop` (0: none known); `Ok(truncate)` to go on.
+async fn gate(sb: &Sandbox, shop: usize) -> Result<bool, Response> {
+    match sb.faults.gate(PLATFORM, shop, Some(RATE_LIMIT)).await {
         Gate::Pass => Ok(false),
         Gate::Truncate => Ok(true),
         Gate::Respond(r) => Err(r),
@@ -326,24 +371,30 @@ async fn token(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    let truncate = match gate(&sb).await {
+    let p = params(&headers, q, &body);
+    let shop = sb
+        .vvtool
+        .shops
+        .iter()
+        .position(|s| p.get("client_id") == Some(&s.creds.client_id))
+        .map(|i| i + 1);
+    let truncate = match gate(&sb, shop.unwrap_or(0)).await {
         Ok(t) => t,
         Err(r) => return r,
     };
-    let p = params(&headers, q, &body);
     if p.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return answer(100, "请求参数错误:grant_type 只支持 client_credentials");
     }
-    if p.get("client_id").map(String::as_str) != Some(CLIENT_ID)
-        || p.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
-    {
+    let Some(shop) =
+        shop.filter(|&s| p.get("client_secret") == Some(&sb.vvtool.shop(s).creds.client_secret))
+    else {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"code": 401, "msg": "客户端认证失败 (invalid_client)"})),
         )
             .into_response();
-    }
-    let (token, ttl) = sb.vvtool.issue_token();
+    };
+    let (token, ttl) = sb.vvtool.issue_token(shop);
     let body = json!({"code": 0, "msg": "成功", "data": {
         "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": "*"
     }});
@@ -381,7 +432,14 @@ async fn list(
     body: Bytes,
     endpoint: Endpoint,
 ) -> Response {
-    let truncate = match gate(&sb).await {
+    let p = params(&headers, q, &body);
+    let claimed = sb
+        .vvtool
+        .shops
+        .iter()
+        .position(|s| p.get("shop_id").map(|v| v.trim()) == Some(s.creds.shop_id.as_str()))
+        .map_or(0, |i| i + 1);
+    let truncate = match gate(&sb, claimed).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -391,15 +449,16 @@ async fn list(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_string());
-    if !bearer.is_some_and(|t| sb.vvtool.token_ok(&t)) {
+    let Some(token_shop) = bearer.and_then(|t| sb.vvtool.token_shop(&t)) else {
         return unauthenticated();
-    }
-    let p = params(&headers, q, &body);
+    };
     let get = |k: &str| p.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let Some(shop) = get("shop_id") else {
         return answer(100, "请求参数错误:shop_id 不能为空");
     };
-    if shop != SHOP_ID {
+    // A token opens only the shop its client was authorised for.
+    let shop_state = sb.vvtool.shop(token_shop);
+    if shop != shop_state.creds.shop_id {
         let mut r =
             json!({"code": 302, "msg": "未授权店铺", "msec": 2, "time": Utc::now().timestamp()});
         r["data"] = json!({"url": format!("https://www.vv-tool.com/authorize?shop_id={shop}")});
@@ -477,44 +536,81 @@ async fn list(
         Err(msg) => return answer(100, &msg),
     };
     let use_has_next = get("use_has_next") == Some("true");
+    let shop = shop_state;
     if sb.faults.roll_drift() {
-        sb.vvtool.drift();
+        shop.drift(sb.vvtool.now_at_start);
     }
-    let key_field = if endpoint == Endpoint::Sold {
-        "created"
-    } else {
-        "modified"
+    let by = match endpoint {
+        Endpoint::Sold => By::Created,
+        Endpoint::Increment => By::Modified,
     };
-    let all = sb.vvtool.rendered();
-    let mut hits: Vec<(Option<DateTime<Utc>>, &Value)> = all
-        .iter()
-        .map(|r| {
-            let key = if key_field == "created" {
-                r.created
-            } else {
-                r.modified
-            };
-            (key, &r.trade)
-        })
-        .filter(|(k, _)| k.is_some_and(|k| k >= start && k <= end))
-        .filter(|(_, t)| t["type"].as_str().is_some_and(|ty| types.contains(ty)))
-        .filter(|(_, t)| {
-            statuses
-                .as_ref()
-                .is_none_or(|s| t["status"].as_str().is_some_and(|st| s.contains(&st)))
-        })
-        .filter(|(_, t)| filters.accepts(t))
-        .collect();
+    let c = shop.lock();
+    let cache_key = {
+        let mut types: Vec<&String> = types.iter().collect();
+        types.sort();
+        format!("{by:?}|{start}|{end}|{types:?}|{statuses:?}|{filters:?}")
+    };
+    let hits = shop.cache.get(cache_key, c.version(), || {
+        // Only time and `type` are known without building a trade; the other filters
+        // look at the trade itself.
+        let plain = statuses.is_none() && filters.is_plain();
+        c.select(
+            by,
+            (Some(start), Some(end)),
+            (start.timestamp_millis(), end.timestamp_millis()),
+            |v| match v {
+                View::Seed(n) => {
+                    let field = if by == By::Created {
+                        "created"
+                    } else {
+                        "modified"
+                    };
+                    shop.seeds[*n][field]
+                        .as_str()
+                        .and_then(parse_time)
+                        .map(|t| t.timestamp_millis())
+                }
+                _ => v.times().map(|(_, created, modified)| {
+                    let created = floor_secs(created);
+                    let t = match by {
+                        By::Created => created,
+                        By::Modified => floor_secs(modified).max(created),
+                    };
+                    t.timestamp_millis()
+                }),
+            },
+            |h, v| {
+                let ty = match v {
+                    View::Seed(n) => shop.seeds[*n]["type"].as_str().unwrap_or(""),
+                    _ => v.times().map_or("", |(seq, _, _)| trade_type(seq)),
+                };
+                if !types.contains(ty) {
+                    return false;
+                }
+                plain
+                    || shop.trade(&c, h).is_some_and(|t| {
+                        statuses
+                            .as_ref()
+                            .is_none_or(|s| t["status"].as_str().is_some_and(|st| s.contains(&st)))
+                            && filters.accepts(&t)
+                    })
+            },
+            |h| match c.view(h) {
+                View::Seed(n) => u128::from(shop.seeds[n]["tid"].as_u64().unwrap_or(0)),
+                v => v
+                    .times()
+                    .map_or(0, |(seq, _, _)| u128::from(trade_id(TID_BASE, seq))),
+            },
+        )
+    });
     // Newest first, as Taobao's sold and increment lists are.
-    hits.sort_by(|(ka, a), (kb, b)| (kb, b["tid"].as_u64()).cmp(&(ka, a["tid"].as_u64())));
     let total = hits.len();
     let (page, size) = (page as usize, size as usize);
-    let rows: Vec<Value> = hits
+    let rows: Vec<Value> = page_of(&hits, page, size, false)
         .into_iter()
-        .skip((page - 1) * size)
-        .take(size)
-        .map(|(_, t)| t.clone())
+        .filter_map(|h| shop.trade(&c, h))
         .collect();
+    drop(c);
     let data = if rows.is_empty() {
         json!([])
     } else {
@@ -557,6 +653,11 @@ struct Filters {
 }
 
 impl Filters {
+    /// Whether these filters let every trade through.
+    fn is_plain(&self) -> bool {
+        self.buyer_nick.is_none() && self.rate.is_none() && self.ext_type.is_none() && !self.tag
+    }
+
     /// The filters of a request, or the `100` message for a value the document does not list.
     fn parse(p: &Params) -> Result<Filters, String> {
         let get = |k: &str| p.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());

@@ -10,6 +10,7 @@ mod many_shops;
 mod money;
 mod pandapon;
 mod props;
+mod sandbox_scale;
 mod support;
 mod sync;
 mod taobao_enhanced;

@@ -27,6 +27,7 @@
 mod render;
 
 use super::Sandbox;
+use super::catalog::{By, Catalog, QueryCache, Segment, View, numeric_id, page_of, shop_seed};
 use super::dataset;
 use super::faults::{Gate, finish};
 use crate::sandbox::digest::{hmac_md5_hex, md5_hex, same_hex};
@@ -40,7 +41,6 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rand::rngs::StdRng;
 use render::{china, render};
 use serde_json::{Value, json};
-use std::cmp::Ordering as CmpOrdering;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -114,60 +114,88 @@ impl Page {
     }
 }
 
-/// One order of a page in wire form, with what the filters need and the wire does not show.
-struct Listed {
-    created: DateTime<Utc>,
-    /// The Taobao seller's nick (`sellerNick` filter): the Taobao page's orders do not carry
-    /// it, and the seeds' example orders have none (no `sellerNick` matches them).
-    seller_nick: Option<&'static str>,
-    order: Value,
+/// One account's credentials (a shop of each page).
+#[derive(Debug, Clone)]
+pub struct Creds {
+    pub access_key: String,
+    pub secret_key: String,
+    pub user_id: String,
 }
 
-/// A page's orders in wire form.
-type Rendered = Arc<Vec<Listed>>;
+impl Creds {
+    /// Shop `shop`'s (1-based): shop 1's are the documented constants.
+    pub fn of(shop: usize) -> Creds {
+        Creds {
+            access_key: super::shop_credential(ACCESS_KEY, shop),
+            secret_key: super::shop_credential(SECRET_KEY, shop),
+            user_id: (2_100_009_990_000u64 + shop.max(1) as u64).to_string(),
+        }
+    }
+}
 
-/// One order held by the sandbox; a seed document's example order is served verbatim.
-pub type Rec = dataset::Rec<Value>;
+/// One page's orders of one account: generated on demand, the seed's examples (shop 1).
+struct List {
+    catalog: Mutex<Catalog>,
+    seeds: Vec<Value>,
+    cache: QueryCache,
+}
 
-/// The platform's state: the orders of both pages, the scheme it checks, drift.
+/// One account: its credentials and both pages' orders.
+pub struct Shop {
+    pub creds: Creds,
+    taobao: List,
+    alibaba: List,
+    rng: Mutex<StdRng>,
+}
+
+/// The platform's state: its accounts, the scheme it checks, drift.
 pub struct State {
     scheme: Mutex<&'static str>,
-    taobao: Mutex<Vec<Rec>>,
-    alibaba: Mutex<Vec<Rec>>,
-    rng: Mutex<StdRng>,
-    /// Rendered wire orders with their creation time, per page; rebuilt after drift.
-    cache: Mutex<[Option<Rendered>; 2]>,
-    next_seq: AtomicU64,
+    shops: Vec<Shop>,
     request_seq: AtomicU64,
     now_at_start: DateTime<Utc>,
 }
 
 impl State {
     pub fn new(o: &super::SandboxOptions) -> State {
-        let gen_orders = |salt| -> Vec<Rec> {
-            dataset::generate(o.orders, o.seed, salt, o.now)
-                .into_iter()
-                .map(Rec::Generated)
-                .collect()
-        };
-        let mut taobao = gen_orders(4);
-        taobao.extend(seed_orders(include_str!(
-            "../../../fixtures/pandapon-taobao/page.json"
-        )));
-        let mut alibaba = gen_orders(5);
-        alibaba.extend(seed_orders(include_str!(
-            "../../../fixtures/pandapon-1688/page.json"
-        )));
+        let shops = (1..=o.shops.max(1))
+            .map(|shop| {
+                let seed = shop_seed(o.seed, shop);
+                let list = |salt, fixture: &str| {
+                    let seeds = if shop == 1 {
+                        seed_orders(fixture)
+                    } else {
+                        Vec::new()
+                    };
+                    let segments = vec![Segment::new(o.orders, seed, salt, o.now, 30)];
+                    List {
+                        catalog: Mutex::new(Catalog::new(segments, seeds.len(), salt, shop)),
+                        seeds,
+                        cache: QueryCache::default(),
+                    }
+                };
+                Shop {
+                    creds: Creds::of(shop),
+                    taobao: list(
+                        4,
+                        include_str!("../../../fixtures/pandapon-taobao/page.json"),
+                    ),
+                    alibaba: list(5, include_str!("../../../fixtures/pandapon-1688/page.json")),
+                    rng: Mutex::new(dataset::drift_rng(seed ^ 0x5050)),
+                }
+            })
+            .collect();
         State {
             scheme: Mutex::new(SCHEMES[0]),
-            taobao: Mutex::new(taobao),
-            alibaba: Mutex::new(alibaba),
-            rng: Mutex::new(dataset::drift_rng(o.seed ^ 0x5050)),
-            cache: Mutex::new([None, None]),
-            next_seq: AtomicU64::new(o.orders as u64 + 1),
+            shops,
             request_seq: AtomicU64::new(1),
             now_at_start: o.now,
         }
+    }
+
+    /// Shop `n` (1-based).
+    pub fn shop(&self, n: usize) -> &Shop {
+        &self.shops[n.clamp(1, self.shops.len()) - 1]
     }
 
     /// Check signatures with another scheme; `false` (and no change) for an unknown name.
@@ -186,60 +214,15 @@ impl State {
         *self.scheme.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn orders(&self, page: Page) -> &Mutex<Vec<Rec>> {
-        match page {
-            Page::Taobao => &self.taobao,
-            Page::Alibaba => &self.alibaba,
-        }
-    }
-
-    /// Every order of a page, in wire form (for tests).
+    /// Every order of shop 1's page, in wire form (for tests).
     pub fn snapshot(&self, page: Page) -> Vec<Value> {
-        self.rendered(page)
-            .iter()
-            .map(|l| l.order.clone())
-            .collect()
+        self.shop(1).snapshot(page)
     }
 
-    /// The page's orders rendered once (and again after drift), with their creation time.
-    fn rendered(&self, page: Page) -> Rendered {
-        let slot = page as usize;
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = &cache[slot] {
-            return c.clone();
-        }
-        let orders = self.orders(page).lock().unwrap_or_else(|e| e.into_inner());
-        let fresh: Arc<Vec<_>> = Arc::new(
-            orders
-                .iter()
-                .filter_map(|r| {
-                    let order = render(page, r);
-                    Some(Listed {
-                        created: parse_filter_time(&order["createTime"])?,
-                        seller_nick: match r {
-                            Rec::Generated(g) => Some(render::taobao_seller(g)),
-                            Rec::Seed(_) => None,
-                        },
-                        order,
-                    })
-                })
-                .collect(),
-        );
-        cache[slot] = Some(fresh.clone());
-        fresh
-    }
-
-    /// Move a few orders along (and sometimes add a new one) as if buyers acted mid-scan.
+    /// Move a few of shop 1's orders along (and sometimes add a new one) as if buyers acted
+    /// mid-scan.
     pub fn drift(&self, page: Page) {
-        let now = Utc::now().max(self.now_at_start);
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let mut orders = self.orders(page).lock().unwrap_or_else(|e| e.into_inner());
-        let (_, arrives) = dataset::drift_event(&mut orders, &mut rng, now);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())[page as usize] = None;
-        if arrives {
-            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            orders.push(Rec::Generated(dataset::fresh_order(seq, 4, now)));
-        }
+        self.shop(1).drift(page, self.now_at_start);
     }
 
     fn request_id(&self) -> String {
@@ -247,6 +230,44 @@ impl State {
             "5a9d0b1c{:024x}",
             self.request_seq.fetch_add(1, Ordering::Relaxed)
         )
+    }
+}
+
+impl Shop {
+    fn list(&self, page: Page) -> &List {
+        match page {
+            Page::Taobao => &self.taobao,
+            Page::Alibaba => &self.alibaba,
+        }
+    }
+
+    fn drift(&self, page: Page, start: DateTime<Utc>) {
+        let now = Utc::now().max(start);
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        self.list(page).lock().drift(&mut rng, now);
+    }
+
+    /// Every order of a page, in wire form.
+    pub fn snapshot(&self, page: Page) -> Vec<Value> {
+        let list = self.list(page);
+        let c = list.lock();
+        (0..c.len() as u32)
+            .filter_map(|h| list.order(page, &c, h))
+            .collect()
+    }
+}
+
+impl List {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Record `h` in wire form.
+    fn order(&self, page: Page, c: &Catalog, h: u32) -> Option<Value> {
+        match c.view(h) {
+            View::Seed(n) => self.seeds.get(n).cloned(),
+            _ => c.order(h).map(|g| render(page, &g)),
+        }
     }
 }
 
@@ -259,16 +280,18 @@ pub static SERVED: super::Served = super::Served {
 };
 
 /// The shop sections of the sandbox config: one per PandaPon endpoint, same account.
-pub fn config_section(base_url: &str) -> String {
-    let shop = |name: &str, platform: &str| {
+pub fn config_section(base_url: &str, shop: usize, shops: usize) -> String {
+    let c = Creds::of(shop);
+    let section = |platform: &str| {
+        let name = super::shop_name(platform, shop, shops);
         format!(
             "\n[shops.{name}]\nplatform = \"{platform}\"\nbase_url = \"{base_url}\"\n\
-             access_key = \"{ACCESS_KEY}\"\nsecret_key = \"{SECRET_KEY}\"\nuser_id = \"{USER_ID}\"\n\
-             # signature_scheme = \"md5-query-key\"   # the scheme this sandbox checks\n"
+             access_key = \"{}\"\nsecret_key = \"{}\"\nuser_id = \"{}\"\n\
+             # signature_scheme = \"md5-query-key\"   # the scheme this sandbox checks\n",
+            c.access_key, c.secret_key, c.user_id
         )
     };
-    shop("sandbox-pandapon-taobao", "pandapon-taobao")
-        + &shop("sandbox-pandapon-1688", "pandapon-1688")
+    section("pandapon-taobao") + &section("pandapon-1688")
 }
 
 pub fn routes(sb: Arc<Sandbox>) -> Router {
@@ -278,14 +301,13 @@ pub fn routes(sb: Arc<Sandbox>) -> Router {
         .with_state(sb)
 }
 
-fn seed_orders(page_json: &str) -> Vec<Rec> {
+fn seed_orders(page_json: &str) -> Vec<Value> {
     let v: Value = serde_json::from_str(page_json).expect("the seed fixture is JSON");
     v["data"]["data"]
         .as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .map(Rec::Seed)
         .collect()
 }
 
@@ -300,8 +322,18 @@ fn error(sb: &Sandbox, code: i64, msg: &str) -> Response {
     )
 }
 
-/// Header checks, in the gateway's order. `Err` is the response.
-fn authenticate(sb: &Sandbox, h: &HeaderMap) -> Result<(), Response> {
+/// The account whose `access-key` the request carries (1-based).
+fn claimed_shop(sb: &Sandbox, h: &HeaderMap) -> Option<usize> {
+    let key = h.get("access-key")?.to_str().ok()?.trim();
+    sb.pandapon
+        .shops
+        .iter()
+        .position(|s| s.creds.access_key == key)
+        .map(|i| i + 1)
+}
+
+/// Header checks, in the gateway's order. `Ok` is the account (1-based), `Err` the response.
+fn authenticate(sb: &Sandbox, h: &HeaderMap) -> Result<usize, Response> {
     let get = |name: &str| {
         h.get(name)
             .and_then(|v| v.to_str().ok())
@@ -323,9 +355,10 @@ fn authenticate(sb: &Sandbox, h: &HeaderMap) -> Result<(), Response> {
         get("user-id").unwrap_or_default(),
         get("signature").unwrap_or_default(),
     );
-    if key != ACCESS_KEY {
+    let Some(shop) = claimed_shop(sb, h) else {
         return Err(error(sb, 401, "access-key无效 (unknown access-key)"));
-    }
+    };
+    let creds = &sb.pandapon.shop(shop).creds;
     match ts.parse::<i64>() {
         Ok(ms) if (Utc::now().timestamp_millis() - ms).abs() <= CLOCK_SKEW_MS => {}
         _ => {
@@ -338,18 +371,18 @@ fn authenticate(sb: &Sandbox, h: &HeaderMap) -> Result<(), Response> {
     }
     let nonce = get("nonce-str").unwrap_or_default();
     let scheme = sb.pandapon.signature_scheme();
-    let expected = signature(scheme, key, nonce, ts, SECRET_KEY).unwrap_or_default();
+    let expected = signature(scheme, key, nonce, ts, &creds.secret_key).unwrap_or_default();
     if !same_hex(sig, &expected) {
         return Err(error(sb, 401, "签名错误 (signature mismatch)"));
     }
-    if user != USER_ID {
+    if user != creds.user_id {
         return Err(error(
             sb,
             403,
             "user-id无权限 (user-id is not a sub-account of this developer)",
         ));
     }
-    Ok(())
+    Ok(shop)
 }
 
 /// Parse a time filter the way a Hutool `DateTime` does for the formats the platform shows.
@@ -433,15 +466,17 @@ async fn alibaba_page(
 }
 
 async fn serve_page(sb: &Sandbox, page: Page, headers: &HeaderMap, raw: &Bytes) -> Response {
-    let truncate = match sb.faults.gate(page.platform(), None).await {
+    let claimed = claimed_shop(sb, headers).unwrap_or(0);
+    let truncate = match sb.faults.gate(page.platform(), claimed, None).await {
         Gate::Pass => false,
         Gate::Truncate => true,
         Gate::Respond(r) => return r,
         Gate::Throttle => return error(sb, 429, "请求过于频繁,请稍后再试 (too many requests)"),
     };
-    if let Err(r) = authenticate(sb, headers) {
-        return r;
-    }
+    let shop = match authenticate(sb, headers) {
+        Ok(shop) => sb.pandapon.shop(shop),
+        Err(r) => return r,
+    };
     let body: Value = if raw.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -450,7 +485,7 @@ async fn serve_page(sb: &Sandbox, page: Page, headers: &HeaderMap, raw: &Bytes) 
             _ => return error(sb, 400, "请求体格式错误 (the body is not a JSON object)"),
         }
     };
-    match answer(sb, page, &body) {
+    match answer(sb, shop, page, &body) {
         Ok(data) => finish(
             json!({"requestId": sb.pandapon.request_id(), "code": 200, "developId": DEVELOP_ID,
                    "msg": "成功", "data": data}),
@@ -461,7 +496,7 @@ async fn serve_page(sb: &Sandbox, page: Page, headers: &HeaderMap, raw: &Bytes) 
 }
 
 /// The `data` of a successful answer.
-fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
+fn answer(sb: &Sandbox, shop: &Shop, page: Page, body: &Value) -> Result<Value, Response> {
     let num = int_param(sb, body, "pageNum")?.unwrap_or(1);
     let size = int_param(sb, body, "pageSize")?.unwrap_or(20);
     if num < 1 || !(1..=MAX_PAGE_SIZE).contains(&size) {
@@ -511,50 +546,76 @@ fn answer(sb: &Sandbox, page: Page, body: &Value) -> Result<Value, Response> {
     };
 
     if sb.faults.roll_drift() {
-        sb.pandapon.drift(page);
+        shop.drift(page, sb.pandapon.now_at_start);
     }
-    let all = sb.pandapon.rendered(page);
-    let mut hits: Vec<(DateTime<Utc>, &Value)> = all
-        .iter()
-        .filter_map(|l| {
-            let (created, o) = (l.created, &l.order);
-            let keep = begin.is_none_or(|b| created >= b)
-                && end.is_none_or(|e| created <= e)
-                && status.is_none_or(|s| o[page.status_field()].as_i64() == Some(s))
-                && order_no
-                    .as_ref()
-                    .is_none_or(|n| str_of(&o["orderNo"]) == *n)
-                && id.as_ref().is_none_or(|n| str_of(&o["id"]) == *n)
-                && tb_order_id
-                    .as_ref()
-                    .is_none_or(|n| str_of(&o["tbOrderId"]) == *n)
-                && user_ids
-                    .as_ref()
-                    .is_none_or(|u| u.contains(&str_of(&o["userId"])))
-                && seller_nick
-                    .as_deref()
-                    .is_none_or(|n| l.seller_nick == Some(n));
-            keep.then_some((created, o))
-        })
-        .collect();
-    let key = |a: &(DateTime<Utc>, &Value), b: &(DateTime<Utc>, &Value)| -> CmpOrdering {
-        a.0.cmp(&b.0).then_with(|| {
-            let id = |v: &Value| str_of(&v["id"]);
-            let (x, y) = (id(a.1), id(b.1));
-            x.len().cmp(&y.len()).then(x.cmp(&y))
-        })
-    };
-    match page {
-        Page::Taobao => hits.sort_by(key),
-        Page::Alibaba => hits.sort_by(|a, b| key(b, a)),
-    }
+    let list = shop.list(page);
+    let c = list.lock();
+    let plain = status.is_none()
+        && order_no.is_none()
+        && id.is_none()
+        && tb_order_id.is_none()
+        && user_ids.is_none()
+        && seller_nick.is_none();
+    let cache_key = format!(
+        "{begin:?}|{end:?}|{status:?}|{order_no:?}|{id:?}|{tb_order_id:?}|{user_ids:?}|{seller_nick:?}"
+    );
+    let hits = list.cache.get(cache_key, c.version(), || {
+        let ms = |t: Option<DateTime<Utc>>, or: i64| t.map_or(or, |t| t.timestamp_millis());
+        c.select(
+            By::Created,
+            (begin, end),
+            (ms(begin, i64::MIN), ms(end, i64::MAX)),
+            |v| match v {
+                // What the filter sees is the wire's createTime: whole seconds on the Taobao
+                // page, milliseconds on the 1688 page.
+                View::Seed(n) => {
+                    parse_filter_time(&list.seeds[*n]["createTime"]).map(|t| t.timestamp_millis())
+                }
+                _ => v.times().map(|(_, created, _)| match page {
+                    Page::Taobao => created.timestamp() * 1000,
+                    Page::Alibaba => created.timestamp_millis(),
+                }),
+            },
+            |h, v| {
+                if plain {
+                    return true;
+                }
+                let nick = match v {
+                    View::Seed(_) => None,
+                    _ => c.order(h).map(|g| render::taobao_seller(&g)),
+                };
+                if seller_nick.as_deref().is_some_and(|n| nick != Some(n)) {
+                    return false;
+                }
+                let Some(o) = list.order(page, &c, h) else {
+                    return false;
+                };
+                status.is_none_or(|s| o[page.status_field()].as_i64() == Some(s))
+                    && order_no
+                        .as_ref()
+                        .is_none_or(|n| str_of(&o["orderNo"]) == *n)
+                    && id.as_ref().is_none_or(|n| str_of(&o["id"]) == *n)
+                    && tb_order_id
+                        .as_ref()
+                        .is_none_or(|n| str_of(&o["tbOrderId"]) == *n)
+                    && user_ids
+                        .as_ref()
+                        .is_none_or(|u| u.contains(&str_of(&o["userId"])))
+            },
+            |h| match c.view(h) {
+                View::Seed(n) => numeric_id(&list.seeds[n]["id"]),
+                v => v
+                    .times()
+                    .map_or(0, |(seq, _, _)| u128::from(render::order_id(page, seq))),
+            },
+        )
+    });
     let total = hits.len();
-    let rows: Vec<Value> = hits
+    let rows: Vec<Value> = page_of(&hits, num as usize, size as usize, page == Page::Taobao)
         .into_iter()
-        .skip(((num - 1) * size) as usize)
-        .take(size as usize)
-        .map(|(_, o)| o.clone())
+        .filter_map(|h| list.order(page, &c, h))
         .collect();
+    drop(c);
     Ok(match page {
         Page::Taobao => json!({"total": total, "data": rows}),
         Page::Alibaba => json!({"total": total, "data": rows, "code": 200, "msg": null}),

@@ -1,7 +1,7 @@
 //! The sandbox's PandaPon orders in wire form, rendered with `json!` from seeds 003/004 (never
 //! from the adapter's types): field names, nesting, JSON packed in strings, fen integers.
 
-use super::{DEVELOP_ID, Page, Rec};
+use super::{DEVELOP_ID, Page};
 use crate::sandbox::dataset::{self, GenOrder, Stage};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Value, json};
@@ -65,13 +65,19 @@ fn ordered_object(pairs: &[(&str, &str)], sep: &str) -> String {
     format!("{{{}}}", members.join(&format!(",{sep}")))
 }
 
-pub(super) fn render(page: Page, r: &Rec) -> Value {
-    match r {
-        Rec::Seed(v) => v.clone(),
-        Rec::Generated(g) => match page {
-            Page::Taobao => render_taobao(g),
-            Page::Alibaba => render_alibaba(g),
-        },
+/// A generated order in the page's wire form.
+pub(super) fn render(page: Page, g: &GenOrder) -> Value {
+    match page {
+        Page::Taobao => render_taobao(g),
+        Page::Alibaba => render_alibaba(g),
+    }
+}
+
+/// The `id` of generated order `seq` on a page.
+pub(super) fn order_id(page: Page, seq: u64) -> u64 {
+    match page {
+        Page::Taobao => 1_140_000_000_000_000_000 + seq * 1000,
+        Page::Alibaba => 1_240_000_000_000_000_000 + seq * 1000,
     }
 }
 
@@ -127,7 +133,7 @@ fn render_taobao(g: &GenOrder) -> Value {
         })
         .collect();
     json!({
-        "id": (1_140_000_000_000_000_000u64 + g.seq * 1000).to_string(),
+        "id": order_id(Page::Taobao, g.seq).to_string(),
         "orderNo": order_no,
         "userName": dataset::BUYERS[g.buyer],
         "userId": (2_100_007_300_000u64 + g.buyer as u64).to_string(),
@@ -159,7 +165,7 @@ const SELLERS: [&str; 3] = ["斯嘉丽服装商行", "宝视源科技", "义乌�
 
 fn render_alibaba(g: &GenOrder) -> Value {
     let [name, phone, state, city, district, town, address, zip] = dataset::RECEIVERS[g.receiver];
-    let id = 1_240_000_000_000_000_000u64 + g.seq * 1000;
+    let id = order_id(Page::Alibaba, g.seq);
     let tb_order_id = (2_550_000_000_000_000_000u64 + g.seq * 1000 + 794).to_string();
     let is_paid = paid(g);
     let refunded = g.stage == Stage::Refunded;

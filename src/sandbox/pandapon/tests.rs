@@ -66,7 +66,7 @@ fn filter_times_parse_like_a_hutool_datetime() {
 
 #[test]
 fn config_section_holds_both_shops() {
-    let text = config_section("http://127.0.0.1:9/pandapon");
+    let text = config_section("http://127.0.0.1:9/pandapon", 1, 1);
     assert!(
         text.contains("[shops.sandbox-pandapon-taobao]")
             && text.contains("[shops.sandbox-pandapon-1688]")
