@@ -8,6 +8,8 @@ mod faults;
 mod hostile;
 mod money;
 mod pandapon;
+mod pg;
+mod postgres;
 mod props;
 mod support;
 mod sync;
