@@ -239,6 +239,13 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<Locked>().is_some() || cause.downcast_ref::<GaveUp>().is_some() {
             return Exit::GaveUp;
         }
+        if let Some(d) = cause.downcast_ref::<crate::store::DbError>() {
+            return if d.transient {
+                Exit::GaveUp
+            } else {
+                Exit::Failure
+            };
+        }
         if let Some(p) = cause.downcast_ref::<PlatformError>() {
             return match p.class() {
                 ErrorClass::Auth => Exit::Auth,

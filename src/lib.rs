@@ -20,5 +20,6 @@ pub mod net;
 pub mod platforms;
 pub mod sandbox;
 pub mod sink;
+pub mod store;
 pub mod sync;
 pub mod timearg;
