@@ -13,6 +13,7 @@
 
 pub mod change;
 pub mod export;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 
@@ -104,13 +105,16 @@ fn shown_url(s: &str) -> String {
 
 /// Open (creating or migrating as needed) the database `url` names.
 pub async fn open(url: &DbUrl) -> Result<Box<dyn Store>> {
+    open_with(url, &postgres::PgOptions::default()).await
+}
+
+/// [`open`], with the PostgreSQL fleet's options (`--lease`).
+pub async fn open_with(url: &DbUrl, pg: &postgres::PgOptions) -> Result<Box<dyn Store>> {
     match url {
         DbUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open(path).await?)),
-        DbUrl::Postgres(_) => Err(crate::error::usage(format!(
-            "--db {}: the PostgreSQL backend is not built into this ordersync yet (issue 17); \
-             use sqlite:FILE",
-            url.shown()
-        ))),
+        DbUrl::Postgres(u) => Ok(Box::new(
+            postgres::PgStore::open(u, &url.shown(), pg).await?,
+        )),
     }
 }
 
@@ -143,6 +147,21 @@ pub struct ShopMark {
     /// The `--since` of the shop's first run: revisits never reach before it.
     pub origin: Option<DateTime<Utc>>,
     pub orders: u64,
+}
+
+/// A shop's lease in a fleet's database (PostgreSQL): who pulls it, until when, and how its
+/// last run ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ShopLease {
+    pub shop: String,
+    /// The worker holding it (`host:pid:nonce`), `None` when free.
+    pub holder: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the lease is still running (a holder whose lease expired is taken over).
+    pub live: bool,
+    pub last_run: Option<DateTime<Utc>>,
+    /// How the last run ended, `None` when it succeeded.
+    pub last_error: Option<String>,
 }
 
 /// One entry of the change feed.
@@ -241,6 +260,17 @@ pub trait Store: Send + Sync {
 
     /// Stream the mirror's orders matching `q` into `each`; returns how many.
     fn export<'a>(&'a self, q: &'a ExportQuery, each: ExportSink<'a>) -> BoxFut<'a, u64>;
+
+    /// The shops' leases (a fleet's database); none where runs lock files instead.
+    fn leases(&self) -> BoxFut<'_, Vec<ShopLease>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Record how a shop's run ended (`error` is `None` on success), for `ordersync shops`.
+    fn finish_run<'a>(&'a self, shop: &'a str, error: Option<&'a str>) -> BoxFut<'a, ()> {
+        let _ = (shop, error);
+        Box::pin(async { Ok(()) })
+    }
 
     /// Close the connections (checkpointing the write-ahead log where there is one).
     fn close(&self) -> BoxFut<'_, ()>;
