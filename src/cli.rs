@@ -186,6 +186,18 @@ pub struct PullArgs {
     #[arg(long)]
     pub no_state: bool,
 
+    /// Mirror the orders into a database (sqlite:FILE, or a FILE ending in .db or .sqlite):
+    /// every order once, newest version, with a change feed. The mirror holds the shop's mark
+    /// (no --state), and stdout gets only new and changed orders, with "change" and "seq".
+    #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
+    pub db: Option<String>,
+
+    /// With --db, each run also re-scans the orders created within this span, so that later
+    /// status changes reach the mirror [default: 14d on platforms that cannot list by
+    /// modification time (PandaPon; see `ordersync platforms`), else none]. 0 turns it off.
+    #[arg(long, value_parser = duration_or_zero_arg, value_name = "DURATION")]
+    pub revisit: Option<Duration>,
+
     /// Stop after N orders.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
