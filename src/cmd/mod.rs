@@ -6,7 +6,9 @@
 //! `sync::sender`; the only platform named here is PandaPon, for options of its own
 //! (`normalize --amount-unit`, `config check --probe-signature`).
 
+mod changes;
 mod config;
+mod export;
 mod get;
 mod normalize;
 mod platforms;
@@ -65,6 +67,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::State(cmd) => state::command(cmd),
+        Command::Changes(args) => changes::changes(args).await,
+        Command::Export(args) => export::export(args).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

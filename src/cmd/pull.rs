@@ -54,7 +54,26 @@ pub(super) async fn pull(
         Some(path) => Some(crate::sync::state::open(path, by, &shop)?),
         None => None,
     };
-    let since = match (args.since, state.as_ref().and_then(|s| s.mark())) {
+    // The mirror (`--db`) holds the marks itself, as a state file would.
+    let mut mirror = crate::store::run::MirrorRun::for_pull(
+        args.db.as_deref(),
+        args.state.is_some(),
+        &shop,
+        by,
+        !args.no_state,
+    )
+    .await?;
+    if args.revisit.is_some() && mirror.is_none() {
+        return Err(usage(
+            "--revisit re-scans into a mirror: it needs --db (re-scanned orders that did not \
+             change are left out only there)",
+        ));
+    }
+    let resume = state
+        .as_ref()
+        .and_then(|s| s.mark())
+        .or_else(|| mirror.as_ref().and_then(|m| m.mark()));
+    let since = match (args.since, resume) {
         (since, Some(mark)) => {
             if since.is_some() {
                 tracing::info!(
@@ -63,7 +82,17 @@ pub(super) async fn pull(
                     shop.name
                 );
             }
-            mark - lookback
+            let since = mark - lookback;
+            match &mirror {
+                Some(m) => crate::store::revisit_since(
+                    since,
+                    args.revisit,
+                    shop.platform.spec(),
+                    m.origin(),
+                    now,
+                ),
+                None => since,
+            }
         }
         (Some(s), None) => s,
         (None, None) if state.is_some() => {
@@ -89,7 +118,7 @@ pub(super) async fn pull(
         Some(u) => u,
         None => latest,
     };
-    let mark = state.as_ref().and_then(|s| s.mark());
+    let mark = resume;
     if let Some(mark) = mark.filter(|&m| m > now) {
         // A clock turned back, or a state copied from elsewhere: orders up to the mark would
         // never be pulled again.
@@ -166,7 +195,10 @@ pub(super) async fn pull(
     }
     crate::logging::set_stdout_is_data(output.is_none());
     let out = Output::open(output)?;
-    let mut sink = sink::make(format, csv_mode, args.csv_bom, out);
+    let mut sink = match &mirror {
+        Some(_) => sink::make_tagged(format, csv_mode, args.csv_bom, out),
+        None => sink::make(format, csv_mode, args.csv_bom, out),
+    };
     let t = transport(
         &shop,
         args.rate_limit,
@@ -181,15 +213,31 @@ pub(super) async fn pull(
     let mut last_end = None;
     let deadline = args.give_up_after;
     let started = std::time::Instant::now();
+    let mut mirror_sink = None;
+    if let Some(m) = mirror.as_mut() {
+        // The mirror writes the changed orders; the pull loop writes into its buffer.
+        m.start(
+            plan.since,
+            std::mem::replace(&mut sink, crate::store::run::placeholder_sink()),
+        )
+        .await?;
+        mirror_sink = Some(m.buffer_sink());
+    }
     let result: Result<Summary> = async {
         let a = adapter(&shop)?;
-        let pulling = sync::pull(a.as_ref(), &t, &plan, sink.as_mut(), |end| {
+        let mut to_state = |end| {
             last_end = Some(end);
             match &state {
                 Some(s) if per_window => s.advance(end),
                 _ => Ok(()),
             }
-        });
+        };
+        let (into, checkpoint): (&mut dyn sink::Sink, &mut dyn sync::Checkpoint) =
+            match (mirror.as_mut(), mirror_sink.as_mut()) {
+                (Some(m), Some(b)) => (b, m),
+                _ => (sink.as_mut(), &mut to_state),
+            };
+        let pulling = sync::pull(a.as_ref(), &t, &plan, into, checkpoint);
         // The whole run is bounded: a server answering just slowly enough never to time
         // out, or a ban waited out over and over, ends here.
         match tokio::time::timeout(deadline, pulling).await {
@@ -224,6 +272,17 @@ pub(super) async fn pull(
             return Err(e);
         }
     };
+    if let Some(m) = mirror {
+        let shown = m.shown();
+        let (new, updated, last_seq) = (m.new, m.updated, m.last_seq);
+        sink = m.finish().await?;
+        if !quiet {
+            eprintln!(
+                "ordersync: mirror {shown}: {new} new, {updated} updated{}",
+                last_seq.map_or(String::new(), |s| format!(" (feed up to seq {s})"))
+            );
+        }
+    }
     sink.commit()?;
     if let (Some(s), Some(end), false) = (&state, last_end, per_window) {
         s.advance(end)?;

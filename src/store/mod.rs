@@ -14,6 +14,7 @@
 pub mod change;
 pub mod export;
 pub mod postgres;
+pub mod run;
 pub mod schema;
 pub mod sqlite;
 
@@ -125,6 +126,41 @@ pub async fn open_for_reading(url: &DbUrl) -> Result<Box<dyn Store>> {
         DbUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteStore::open_read_only(path).await?)),
         DbUrl::Postgres(_) => open(url).await,
     }
+}
+
+/// How far back each `pull --db` run re-scans by default: 14 days on platforms that cannot
+/// list orders by modification time (PandaPon), where a later status change would otherwise
+/// never reach the mirror; nothing elsewhere (their modified-time windows see every change).
+pub fn default_revisit(spec: &crate::platforms::PlatformSpec) -> Option<std::time::Duration> {
+    match spec.by_modified {
+        crate::platforms::ByMode::Unsupported(_) => {
+            Some(std::time::Duration::from_secs(14 * 86400))
+        }
+        _ => None,
+    }
+}
+
+/// Where a resumed mirror run starts: at `since` (the mark less the lookback), or earlier to
+/// re-scan the `--revisit` span (default [`default_revisit`]; `0` turns it off), but never
+/// before the shop's first `--since`.
+pub fn revisit_since(
+    since: DateTime<Utc>,
+    revisit: Option<std::time::Duration>,
+    spec: &crate::platforms::PlatformSpec,
+    origin: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let Some(span) = revisit.or_else(|| default_revisit(spec)) else {
+        return since;
+    };
+    let Ok(span) = chrono::Duration::from_std(span) else {
+        return since;
+    };
+    let mut from = now - span;
+    if let Some(o) = origin {
+        from = from.max(o);
+    }
+    since.min(from)
 }
 
 /// The shop a run pulls into the mirror.
