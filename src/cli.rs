@@ -93,6 +93,9 @@ pub enum Command {
     /// Write the mirror's current orders (`pull --db`) in any format; no platform is called.
     #[command(after_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
+    /// List the mirror's shops: mark, orders, lease holder, last run and its error.
+    #[command(after_help = SHOPS_EXAMPLES)]
+    Shops(ShopsArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  ordersync completions bash > ~/.local/share/bash-completion/completions/ordersync"
@@ -192,9 +195,11 @@ pub struct PullArgs {
     #[arg(long)]
     pub no_state: bool,
 
-    /// Mirror the orders into a database (sqlite:FILE, or a FILE ending in .db or .sqlite):
-    /// every order once, newest version, with a change feed. The mirror holds the shop's mark
-    /// (no --state), and stdout gets only new and changed orders, with "change" and "seq".
+    /// Mirror the orders into a database (sqlite:FILE, or a FILE ending in .db or .sqlite, or
+    /// postgres://USER:PASSWORD@HOST/DB for a fleet of workers) [default: the config file's
+    /// `db`]: every order once, newest version, with a change feed. The mirror holds the
+    /// shop's mark (no --state), and stdout gets only new and changed orders, with "change"
+    /// and "seq".
     #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
     pub db: Option<String>,
 
@@ -203,6 +208,13 @@ pub struct PullArgs {
     /// modification time (PandaPon; see `ordersync platforms`), else none]. 0 turns it off.
     #[arg(long, value_parser = duration_or_zero_arg, value_name = "DURATION")]
     pub revisit: Option<Duration>,
+
+    /// With --db postgres://…: how long this worker's hold on the shop lasts without renewal.
+    /// It is renewed every third of that while the run works; a worker that dies (or loses
+    /// the server) keeps the shop at most this long, then another worker takes it over and
+    /// resumes from the mark.
+    #[arg(long, value_parser = duration_arg, default_value = "2m", value_name = "DURATION")]
+    pub lease: Duration,
 
     /// Stop after N orders.
     #[arg(long, value_name = "N")]
@@ -292,6 +304,31 @@ const EXPORT_EXAMPLES: &str = "\
 Examples:
   ordersync export --db sqlite:orders.db --shop tw --since 2026-11-01 --format csv -o nov.csv
   ordersync export --db orders.db --status awaiting_shipment | jq -r .order_id";
+
+const SHOPS_EXAMPLES: &str = "\
+Examples:
+  ordersync shops --db postgres://ordersync@db.internal/orders
+  ordersync shops --db orders.db --format json | jq -r '.[] | select(.last_error) | .shop'";
+
+/// `ordersync shops`.
+#[derive(Debug, Args)]
+pub struct ShopsArgs {
+    /// The mirror: postgres://USER@HOST/DB or sqlite:FILE [default: $ORDERSYNC_DB, else the
+    /// config file's `db`].
+    #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
+    pub db: Option<String>,
+
+    /// table (aligned columns) or json (an array of objects).
+    #[arg(long, value_enum, default_value_t = ShopsFormat::Table)]
+    pub format: ShopsFormat,
+}
+
+/// How `ordersync shops` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShopsFormat {
+    Table,
+    Json,
+}
 
 /// `ordersync changes`.
 #[derive(Debug, Args)]

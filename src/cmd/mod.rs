@@ -14,6 +14,7 @@ mod normalize;
 mod platforms;
 mod pull;
 mod sandbox;
+mod shops;
 mod state;
 
 use crate::cli::{Cli, Command, ConfigCommand};
@@ -69,6 +70,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::State(cmd) => state::command(cmd),
         Command::Changes(args) => changes::changes(args).await,
         Command::Export(args) => export::export(args).await,
+        Command::Shops(args) => shops::shops(args, config).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

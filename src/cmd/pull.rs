@@ -55,12 +55,18 @@ pub(super) async fn pull(
         None => None,
     };
     // The mirror (`--db`) holds the marks itself, as a state file would.
+    // --db (or ORDERSYNC_DB), else the config's `db` (which may be a secret reference).
+    let db = match &args.db {
+        Some(d) => Some(secrecy::SecretString::from(d.clone())),
+        None => source.config.db()?,
+    };
     let mut mirror = crate::store::run::MirrorRun::for_pull(
-        args.db.as_deref(),
+        db.as_ref().map(secrecy::ExposeSecret::expose_secret),
         args.state.is_some(),
         &shop,
         by,
         !args.no_state,
+        &crate::store::postgres::PgOptions { lease: args.lease },
     )
     .await?;
     if args.revisit.is_some() && mirror.is_none() {
@@ -268,6 +274,9 @@ pub(super) async fn pull(
                 if let Err(w) = write_summary(&failed, path) {
                     tracing::warn!("{w:#}");
                 }
+            }
+            if let Some(m) = mirror {
+                m.fail(&format!("{e:#}")).await;
             }
             return Err(e);
         }

@@ -129,7 +129,10 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.renew.abort();
-        self.held.lock().unwrap().remove(&self.shop);
+        if self.held.lock().unwrap().remove(&self.shop).is_none() {
+            // Given back already, by the store's close.
+            return;
+        }
         let (pool, shop, holder, db) = (
             self.pool.clone(),
             self.shop.clone(),
@@ -172,10 +175,19 @@ impl Drop for Lease {
 impl PgStore {
     /// Connect to `url`, bring the schema to [`CURRENT`] and make sure the fleet's table exists.
     pub async fn open(url: &str, shown: &str, opts: &PgOptions) -> Result<PgStore> {
-        let password = url::Url::parse(url)
+        // As written in the URL (percent-encoded) and as sent: both are secrets.
+        let written = url::Url::parse(url)
             .ok()
             .and_then(|u| u.password().map(str::to_string))
             .filter(|p| !p.is_empty());
+        let password = written.as_deref().map(percent_decode);
+        if let Some(w) = &written {
+            crate::logging::add_secret(w);
+        }
+        if let Some(p) = &password {
+            // Redacted from every log line and error the process prints, whatever carries it.
+            crate::logging::add_secret(p);
+        }
         let fail = |what: &str, e: sqlx::Error| pg_error(shown, password.as_deref(), what, e);
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| {
@@ -918,6 +930,28 @@ impl Store for PgStore {
 
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(async move {
+            // Give back the leases still held (their guards may outlive the pool).
+            let shops: Vec<String> = self.held.lock().unwrap().drain().map(|(s, _)| s).collect();
+            for shop in shops {
+                let r = tokio::time::timeout(
+                    RELEASE_TIMEOUT,
+                    sqlx::query(
+                        "UPDATE shop_leases SET holder = NULL, expires_at = NULL \
+                         WHERE shop = $1 AND holder = $2",
+                    )
+                    .bind(&shop)
+                    .bind(&self.holder)
+                    .execute(&self.pool),
+                )
+                .await;
+                if !matches!(r, Ok(Ok(_))) {
+                    tracing::warn!(
+                        "database {}: could not give back shop {shop:?}; it is free again \
+                         when its lease expires",
+                        self.shown
+                    );
+                }
+            }
             self.pool.close().await;
             Ok(())
         })
@@ -991,6 +1025,27 @@ fn bad_value(db: &str, what: &str, e: impl std::fmt::Display) -> anyhow::Error {
     })
 }
 
+/// `%XX` escapes decoded (a URL's password as the server sees it).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = || std::str::from_utf8(b.get(i + 1..i + 3)?).ok();
+        match hex().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(v) if b[i] == b'%' => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `s` with the password, if it occurs, replaced by `***`.
 fn scrub(s: &str, password: Option<&str>) -> String {
     match password {
@@ -1054,6 +1109,13 @@ mod tests {
         );
         assert_eq!(scrub("no secret here", Some("s3cret-pw")), "no secret here");
         assert_eq!(scrub("a b", None), "a b");
+    }
+
+    #[test]
+    fn percent_escapes_are_decoded() {
+        assert_eq!(percent_decode("p%40ss%2Fw"), "p@ss/w");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
     }
 
     #[test]

@@ -36,8 +36,9 @@ impl MirrorRun {
         platform: &str,
         by: By,
         use_mark: bool,
+        pg: &super::postgres::PgOptions,
     ) -> Result<MirrorRun> {
-        let store = super::open(url).await?;
+        let store = super::open_with(url, pg).await?;
         let guard = store.lock_shop(shop).await?;
         let known = store.shop(shop).await?;
         let run = ShopRun {
@@ -66,6 +67,7 @@ impl MirrorRun {
         shop: &crate::config::Shop,
         by: By,
         use_mark: bool,
+        pg: &super::postgres::PgOptions,
     ) -> Result<Option<MirrorRun>> {
         let Some(db) = db.filter(|d| !d.trim().is_empty()) else {
             return Ok(None);
@@ -77,7 +79,7 @@ impl MirrorRun {
         }
         let url = DbUrl::parse(db)?;
         Ok(Some(
-            MirrorRun::begin(&url, &shop.name, shop.platform.as_str(), by, use_mark).await?,
+            MirrorRun::begin(&url, &shop.name, shop.platform.as_str(), by, use_mark, pg).await?,
         ))
     }
 
@@ -139,10 +141,27 @@ impl MirrorRun {
     /// (without moving the mark), close the database, and hand back the output to commit.
     pub async fn finish(mut self) -> Result<Box<dyn SinkOutput>> {
         self.commit(None).await?;
+        self.store.finish_run(&self.run.shop, None).await?;
         self.store.close().await?;
         self.out
             .take()
             .ok_or_else(|| anyhow::anyhow!("the mirror run was not started"))
+    }
+}
+
+impl MirrorRun {
+    /// The run failed: record why (for `ordersync shops`) and give the shop back, as far as
+    /// the database can still be reached; nothing more is written.
+    pub async fn fail(self, error: &str) {
+        let record = async {
+            self.store.finish_run(&self.run.shop, Some(error)).await?;
+            self.store.close().await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), record).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("could not record the failed run: {e:#}"),
+            Err(_) => tracing::debug!("could not record the failed run: the database is slow"),
+        }
     }
 }
 

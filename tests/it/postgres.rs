@@ -280,3 +280,317 @@ fn lease_is_renewed_while_held() {
         );
     });
 }
+
+// ---- Through the binary ----
+
+use crate::support::{Env, Run};
+use ordersync::sandbox::SandboxOptions;
+use std::collections::BTreeMap;
+use std::process::{Child, Stdio};
+
+const SHOP: &str = "sandbox-taobao-tw";
+
+/// A query's first column as text, `None` when it fails (the table is not there yet).
+fn try_query(url: &str, sql: &str) -> Option<String> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    pg::block_on(async move {
+        use sqlx::{Connection, Row};
+        let mut c = sqlx::PgConnection::connect(&url).await.ok()?;
+        let row = sqlx::query(&sql).fetch_optional(&mut c).await.ok()??;
+        row.try_get::<Option<String>, _>(0).ok()?
+    })
+}
+
+/// A fixed range, so that every run of a test asks for the same orders.
+struct Range {
+    since: String,
+    until: String,
+}
+
+impl Range {
+    fn new() -> Range {
+        let now = chrono::Utc::now();
+        Range {
+            since: (now - chrono::Duration::days(31)).to_rfc3339(),
+            until: (now - chrono::Duration::minutes(3)).to_rfc3339(),
+        }
+    }
+}
+
+fn pull_args<'a>(range: &'a Range, db: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "pull", "--shop", SHOP, "--since", &range.since, "--until", &range.until, "--window",
+        "1d", "--db", db,
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn spawn_pull(env: &Env, args: &[&str]) -> Child {
+    crate::support::command()
+        .args(args)
+        .args(["--config", env.config.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// Wait until `sql` gives a value (e.g. the shop's mark is set), at most 20 s.
+fn wait_for(url: &str, sql: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = try_query(url, sql) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {sql}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const MARK_SET: &str = "SELECT mark FROM shops WHERE shop = 'sandbox-taobao-tw' AND mark IS NOT NULL";
+
+/// The mirror's orders as `ordersync export` writes them, by id.
+fn export(env: &Env, db: &str) -> BTreeMap<String, serde_json::Value> {
+    env.run(&["export", "--db", db])
+        .ok()
+        .ndjson()
+        .into_iter()
+        .map(|o| (o["order_id"].as_str().unwrap().to_string(), o))
+        .collect()
+}
+
+/// The feed as `ordersync changes` writes it, without the times it was recorded at.
+fn feed(env: &Env, db: &str) -> Vec<serde_json::Value> {
+    let mut v = env.run(&["changes", "--db", db]).ok().ndjson();
+    for c in &mut v {
+        c.as_object_mut().unwrap().remove("at");
+    }
+    v
+}
+
+/// Every order of the feed is recorded as new exactly once.
+fn assert_new_once(db_url: &str) {
+    let twice = try_query(
+        db_url,
+        "SELECT string_agg(order_id, ',') FROM (SELECT order_id FROM order_changes \
+         WHERE change = 'new' GROUP BY shop, order_id HAVING count(*) > 1) d",
+    );
+    assert_eq!(twice, None, "orders recorded as new twice");
+}
+
+#[test]
+fn a_postgres_pull_equals_the_same_pull_into_sqlite() {
+    let env = Env::with_orders(200);
+    let db = pg::fresh_db("equals sqlite");
+    let sqlite = format!("sqlite:{}", env.path("m.db").display());
+    let range = Range::new();
+    let on_pg = env.run(&pull_args(&range, &db.url, &["-q"])).ok();
+    let on_sqlite = env.run(&pull_args(&range, &sqlite, &["-q"])).ok();
+    assert!(on_pg.ndjson().len() > 20, "too few orders to compare: {}", on_pg.stdout);
+    // The same orders, the same change and seq on each line.
+    assert_eq!(on_pg.stdout, on_sqlite.stdout);
+    assert!(on_pg.ndjson().iter().all(|o| o["change"] == "new"));
+    assert_eq!(feed(&env, &db.url), feed(&env, &sqlite));
+    let (a, b) = (export(&env, &db.url), export(&env, &sqlite));
+    assert_eq!(a.len(), on_pg.ndjson().len());
+    assert_eq!(a, b);
+    // An unchanged re-run prints nothing, on both.
+    let again = env.run(&pull_args(&range, &db.url, &["-q"])).ok();
+    assert_eq!(again.stdout, "");
+    // The same rows for SQL users: totals exact, one line row per order line.
+    let lines: usize = a.values().map(|o| o["lines"].as_array().unwrap().len()).sum();
+    assert_eq!(
+        try_query(&db.url, "SELECT count(*)::text FROM order_lines").unwrap(),
+        lines.to_string()
+    );
+    let (id, o) = a.iter().find(|(_, o)| o["total"].is_string()).unwrap();
+    assert_eq!(
+        try_query(
+            &db.url,
+            &format!("SELECT total::text FROM orders WHERE order_id = '{id}'")
+        )
+        .as_ref(),
+        o["total"].as_str().map(str::to_string).as_ref()
+    );
+}
+
+#[test]
+fn a_second_pull_of_a_leased_shop_is_refused_and_shops_tells_who() {
+    let env = Env::new(SandboxOptions {
+        orders: 80,
+        latency_ms: 120,
+        ..SandboxOptions::default()
+    });
+    let db = pg::fresh_db("second refused");
+    let range = Range::new();
+    let first = spawn_pull(&env, &pull_args(&range, &db.url, &["-q"]));
+    let holder = wait_for(
+        &db.url,
+        "SELECT holder FROM shop_leases WHERE shop = 'sandbox-taobao-tw' AND holder IS NOT NULL",
+    );
+    let second = env.run(&pull_args(&range, &db.url, &["-q"]));
+    assert_eq!(second.code, 4, "{}", second.stderr);
+    assert!(second.stderr.contains("is being pulled by"), "{}", second.stderr);
+    assert!(second.stderr.contains(&holder), "{}", second.stderr);
+    assert_eq!(second.stdout, "");
+    let table = env.run(&["shops", "--db", &db.url]).ok();
+    assert!(table.stdout.contains(&holder), "{}", table.stdout);
+    let first = finish(first);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    // Done: given back, and the run recorded.
+    let shops = env.run(&["shops", "--db", &db.url, "--format", "json"]).ok();
+    let rows: serde_json::Value = serde_json::from_str(&shops.stdout).unwrap();
+    let row = &rows.as_array().unwrap()[0];
+    assert_eq!(row["shop"], SHOP);
+    assert_eq!(row["holder"], serde_json::Value::Null);
+    assert!(row["last_run"].is_string() && row["mark"].is_string(), "{row}");
+    assert_eq!(row["last_error"], serde_json::Value::Null);
+    assert_eq!(row["orders"].as_u64().unwrap() as usize, first.ndjson().len());
+    // Free again: the next pull runs (and has nothing new).
+    let next = env.run(&pull_args(&range, &db.url, &["-q"])).ok();
+    assert_eq!(next.stdout, "");
+}
+
+#[test]
+fn a_killed_workers_lease_expires_and_another_resumes_from_the_mark() {
+    let env = Env::new(SandboxOptions {
+        orders: 300,
+        latency_ms: 60,
+        ..SandboxOptions::default()
+    });
+    let db = pg::fresh_db("takeover");
+    let range = Range::new();
+    let args = pull_args(&range, &db.url, &["-q", "--lease", "3s"]);
+    let mut first = spawn_pull(&env, &args);
+    let mark = wait_for(&db.url, MARK_SET);
+    first.kill().unwrap(); // SIGKILL: no chance to give the lease back
+    let killed = finish(first);
+    // Its lease still runs: refused.
+    let early = env.run(&args);
+    assert_eq!(early.code, 4, "{}", early.stderr);
+    std::thread::sleep(Duration::from_millis(3200));
+    let second = env.run(&args).ok();
+    let later_mark = try_query(&db.url, MARK_SET).unwrap();
+    assert!(later_mark > mark, "{later_mark} after {mark}");
+    // Lines of the killed worker plus the second's: each order once as new, never twice.
+    let printed: Vec<serde_json::Value> = killed
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .chain(second.ndjson())
+        .collect();
+    assert_new_once(&db.url);
+    // The mirror equals a clean pull of the same range.
+    let clean = format!("sqlite:{}", env.path("clean.db").display());
+    env.run(&pull_args(&range, &clean, &["-q"])).ok();
+    let (mirrored, expected) = (export(&env, &db.url), export(&env, &clean));
+    assert_eq!(mirrored, expected);
+    for id in expected.keys() {
+        assert!(
+            printed.iter().any(|o| o["order_id"] == id.as_str()),
+            "order {id} was never printed"
+        );
+    }
+}
+
+#[test]
+fn a_database_that_goes_away_mid_run_loses_nothing_and_the_next_run_resumes() {
+    let env = Env::new(SandboxOptions {
+        orders: 300,
+        latency_ms: 60,
+        ..SandboxOptions::default()
+    });
+    let mut server = pg::PgServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let db = pg::create_db(&server.url("postgres"), "goes away");
+    let range = Range::new();
+    let args = pull_args(&range, &db.url, &["--lease", "3s"]);
+    let run = spawn_pull(&env, &args);
+    wait_for(&db.url, MARK_SET);
+    server.stop();
+    let failed = finish(run);
+    assert_eq!(failed.code, 4, "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("127.0.0.1:{}/{}", server.port, db.name)),
+        "the error names the server and database: {}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains(pg::PASSWORD), "{}", failed.stderr);
+    server.serve().unwrap();
+    // Its lease could not be given back: free once it expires.
+    std::thread::sleep(Duration::from_millis(3200));
+    let next = env.run(&args).ok();
+    assert_new_once(&db.url);
+    let clean = format!("sqlite:{}", env.path("clean.db").display());
+    env.run(&pull_args(&range, &clean, &["-q"])).ok();
+    assert_eq!(export(&env, &db.url), export(&env, &clean));
+    let printed: usize = failed
+        .stdout
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count()
+        + next.ndjson().len();
+    assert!(printed >= export(&env, &clean).len());
+}
+
+#[test]
+fn the_password_is_never_printed() {
+    let env = Env::with_orders(30);
+    let db = pg::fresh_db("password");
+    let range = Range::new();
+    // A wrong password: refused, naming the server and database, not the password given.
+    let wrong = db.url.replace(pg::PASSWORD, "Wrong-pw-5e1d2");
+    let r = env.run(&pull_args(&range, &wrong, &[]));
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&db.name) && r.stderr.contains("127.0.0.1:"), "{}", r.stderr);
+    assert!(r.stderr.contains("password authentication failed"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Wrong-pw-5e1d2"), "{}", r.stderr);
+    // An unreachable server: a transient failure (exit 4), named, without the password.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("postgres://postgres:{}@127.0.0.1:{port}/nodb", pg::PASSWORD);
+    let r = env.run(&pull_args(&range, &nowhere, &[]));
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("127.0.0.1:{port}/nodb")), "{}", r.stderr);
+    assert!(!r.stderr.contains(pg::PASSWORD), "{}", r.stderr);
+    // A run that works, with every log line on: no password either; nor from the config's
+    // secret reference, nor in `shops`.
+    let cfg = std::fs::read_to_string(&env.config).unwrap();
+    let config = env.write_config(
+        "with-db.toml",
+        &format!("db = {{ env = \"TEST_PG_URL\" }}\n{cfg}"),
+    );
+    let out = crate::support::command()
+        .args(["pull", "--shop", SHOP, "--since", &range.since, "--until", &range.until])
+        .args(["-vvv", "--config", config.to_str().unwrap()])
+        .env("TEST_PG_URL", &db.url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains(pg::PASSWORD), "password in the log");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(pg::PASSWORD));
+    assert!(try_query(&db.url, MARK_SET).is_some(), "the config's db was not used");
+    let shops = crate::support::command()
+        .args(["shops", "--config", config.to_str().unwrap()])
+        .env("TEST_PG_URL", &db.url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shops.stdout);
+    assert!(shops.status.success() && text.contains(SHOP), "{text}");
+    assert!(!text.contains(pg::PASSWORD));
+}
