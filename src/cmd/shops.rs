@@ -217,7 +217,10 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3, "{out}");
         assert!(lines[1].starts_with("tw "), "{out}");
-        assert!(lines[1].contains("h1:42:00ab") && lines[1].ends_with("ok"), "{out}");
+        assert!(
+            lines[1].contains("h1:42:00ab") && lines[1].ends_with("ok"),
+            "{out}"
+        );
         assert!(lines[2].ends_with("platform refused: bad token"), "{out}");
         let col = lines[0].find("LEASE HOLDER").unwrap();
         assert_eq!(lines[1].find("h1:42:00ab"), Some(col), "{out}");

@@ -49,6 +49,9 @@ const FEED_LOCK: i64 = 0x6f72_6472_0000_0002;
 /// `to_char` pattern of a `TIMESTAMPTZ` at UTC as RFC 3339 (sqlx's chrono feature is not on).
 const UTC_TEXT: &str = "YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"";
 
+/// How long a query waits for a connection: the server gone, a run fails after this.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long closing waits for a lease's release before leaving it to expire.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -103,6 +106,9 @@ pub struct PgStore {
     holder: String,
     /// The leases this worker holds, by shop, and whether each is still ours.
     held: Arc<Mutex<HashMap<String, Arc<AtomicBool>>>>,
+    /// The server could not be reached: closing does not wait on it again (the leases
+    /// expire on their own).
+    gone: Arc<AtomicBool>,
 }
 
 /// A shop taken by this worker. Renewed in the background while it lives; dropping it gives
@@ -114,6 +120,7 @@ pub struct Lease {
     db: String,
     renew: tokio::task::JoinHandle<()>,
     held: Arc<Mutex<HashMap<String, Arc<AtomicBool>>>>,
+    gone: Arc<AtomicBool>,
 }
 
 impl Lease {
@@ -131,6 +138,15 @@ impl Drop for Lease {
         self.renew.abort();
         if self.held.lock().unwrap().remove(&self.shop).is_none() {
             // Given back already, by the store's close.
+            return;
+        }
+        if self.gone.load(Ordering::Relaxed) {
+            tracing::warn!(
+                "database {}: could not give back shop {:?} (the server is gone); it is free \
+                 again when its lease expires",
+                self.db,
+                self.shop
+            );
             return;
         }
         let (pool, shop, holder, db) = (
@@ -199,7 +215,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(connect)
             .await
             .map_err(|e| fail("cannot connect", e))?;
@@ -210,13 +226,40 @@ impl PgStore {
             lease: opts.lease,
             holder: holder_id(),
             held: Arc::default(),
+            gone: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
     }
 
     fn err(&self, what: &str, e: sqlx::Error) -> anyhow::Error {
+        if is_connection(&e) {
+            self.gone.store(true, Ordering::Relaxed);
+        }
         pg_error(&self.shown, self.password.as_deref(), what, e)
+    }
+
+    /// A transaction. When no connection can be had, the pool only says it timed out: one
+    /// direct attempt then tells why (refused, unknown host, password…).
+    async fn begin(&self, what: &str) -> Result<Transaction<'static, Postgres>> {
+        match self.pool.begin().await {
+            Ok(tx) => Ok(tx),
+            Err(sqlx::Error::PoolTimedOut) => {
+                use sqlx::ConnectOptions;
+                let direct = tokio::time::timeout(
+                    Duration::from_secs(3),
+                    self.pool.connect_options().connect(),
+                )
+                .await;
+                let e = match direct {
+                    Ok(Err(e)) => e,
+                    _ => sqlx::Error::PoolTimedOut,
+                };
+                self.gone.store(true, Ordering::Relaxed);
+                Err(self.err(what, e))
+            }
+            Err(e) => Err(self.err(what, e)),
+        }
     }
 
     fn lease_ms(&self) -> i64 {
@@ -227,11 +270,7 @@ impl PgStore {
     /// turns (an advisory lock), and DDL is transactional, so a killed worker leaves the
     /// previous version whole.
     async fn migrate(&self) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| self.err("cannot start a transaction", e))?;
+        let mut tx = self.begin("cannot start a transaction").await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATE_LOCK)
             .execute(&mut *tx)
@@ -308,11 +347,7 @@ impl PgStore {
     }
 
     async fn version(&self) -> Result<i64> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| self.err("cannot read it", e))?;
+        let mut tx = self.begin("cannot read it").await?;
         let v = self.version_in(&mut tx).await?;
         let _ = tx.rollback().await;
         Ok(v)
@@ -332,11 +367,7 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .map_err(|e| self.err("cannot read the leases", e))?;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| self.err("cannot start a transaction", e))?;
+        let mut tx = self.begin("cannot start a transaction").await?;
         let row = sqlx::query(
             "SELECT holder, expires_at > now(), \
              to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
@@ -399,6 +430,7 @@ impl PgStore {
             db: self.shown.clone(),
             renew,
             held: self.held.clone(),
+            gone: self.gone.clone(),
         }))
     }
 
@@ -426,11 +458,7 @@ impl PgStore {
                 self.shown, run.shop
             ))));
         }
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| self.err("cannot start a transaction", e))?;
+        let mut tx = self.begin("cannot start a transaction").await?;
         // Fencing: still ours? (Extend it while at it.) The row stays locked to the commit, so
         // nobody can take the shop over between this check and the window's commit.
         let still: Option<i64> = sqlx::query_scalar(
@@ -569,6 +597,7 @@ impl PgStore {
             changes,
             db: self.shown.clone(),
             password: self.password.clone(),
+            gone: self.gone.clone(),
         }))
     }
 
@@ -695,6 +724,9 @@ impl PgStore {
     }
 
     async fn finish(&self, shop: &str, error: Option<&str>) -> Result<()> {
+        if self.gone.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO shop_leases (shop, last_run, last_error) VALUES ($1, now(), $2) \
              ON CONFLICT (shop) DO UPDATE SET last_run = now(), last_error = $2",
@@ -933,6 +965,14 @@ impl Store for PgStore {
             // Give back the leases still held (their guards may outlive the pool).
             let shops: Vec<String> = self.held.lock().unwrap().drain().map(|(s, _)| s).collect();
             for shop in shops {
+                if self.gone.load(Ordering::Relaxed) {
+                    tracing::warn!(
+                        "database {}: could not give back shop {shop:?} (the server is gone); \
+                         it is free again when its lease expires",
+                        self.shown
+                    );
+                    continue;
+                }
                 let r = tokio::time::timeout(
                     RELEASE_TIMEOUT,
                     sqlx::query(
@@ -963,6 +1003,7 @@ struct PgStaged {
     changes: Vec<Change>,
     db: String,
     password: Option<String>,
+    gone: Arc<AtomicBool>,
 }
 
 impl Staged for PgStaged {
@@ -974,6 +1015,9 @@ impl Staged for PgStaged {
         Box::pin(async move {
             if let Some(tx) = self.tx.take() {
                 tx.commit().await.map_err(|e| {
+                    if is_connection(&e) {
+                        self.gone.store(true, Ordering::Relaxed);
+                    }
                     pg_error(
                         &self.db,
                         self.password.as_deref(),
@@ -1052,6 +1096,14 @@ fn scrub(s: &str, password: Option<&str>) -> String {
         Some(p) if p.len() >= 3 && s.contains(p) => s.replace(p, "***"),
         _ => s.to_string(),
     }
+}
+
+/// The connection, not the query, failed.
+fn is_connection(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
 }
 
 /// A sqlx error as a [`DbError`] naming the database (host, port and name; never the

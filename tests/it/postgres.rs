@@ -319,8 +319,17 @@ impl Range {
 
 fn pull_args<'a>(range: &'a Range, db: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
-        "pull", "--shop", SHOP, "--since", &range.since, "--until", &range.until, "--window",
-        "1d", "--db", db,
+        "pull",
+        "--shop",
+        SHOP,
+        "--since",
+        &range.since,
+        "--until",
+        &range.until,
+        "--window",
+        "1d",
+        "--db",
+        db,
     ];
     v.extend_from_slice(extra);
     v
@@ -352,12 +361,16 @@ fn wait_for(url: &str, sql: &str) -> String {
         if let Some(v) = try_query(url, sql) {
             return v;
         }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {sql}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {sql}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-const MARK_SET: &str = "SELECT mark FROM shops WHERE shop = 'sandbox-taobao-tw' AND mark IS NOT NULL";
+const MARK_SET: &str =
+    "SELECT mark FROM shops WHERE shop = 'sandbox-taobao-tw' AND mark IS NOT NULL";
 
 /// The mirror's orders as `ordersync export` writes them, by id.
 fn export(env: &Env, db: &str) -> BTreeMap<String, serde_json::Value> {
@@ -396,7 +409,11 @@ fn a_postgres_pull_equals_the_same_pull_into_sqlite() {
     let range = Range::new();
     let on_pg = env.run(&pull_args(&range, &db.url, &["-q"])).ok();
     let on_sqlite = env.run(&pull_args(&range, &sqlite, &["-q"])).ok();
-    assert!(on_pg.ndjson().len() > 20, "too few orders to compare: {}", on_pg.stdout);
+    assert!(
+        on_pg.ndjson().len() > 20,
+        "too few orders to compare: {}",
+        on_pg.stdout
+    );
     // The same orders, the same change and seq on each line.
     assert_eq!(on_pg.stdout, on_sqlite.stdout);
     assert!(on_pg.ndjson().iter().all(|o| o["change"] == "new"));
@@ -408,7 +425,10 @@ fn a_postgres_pull_equals_the_same_pull_into_sqlite() {
     let again = env.run(&pull_args(&range, &db.url, &["-q"])).ok();
     assert_eq!(again.stdout, "");
     // The same rows for SQL users: totals exact, one line row per order line.
-    let lines: usize = a.values().map(|o| o["lines"].as_array().unwrap().len()).sum();
+    let lines: usize = a
+        .values()
+        .map(|o| o["lines"].as_array().unwrap().len())
+        .sum();
     assert_eq!(
         try_query(&db.url, "SELECT count(*)::text FROM order_lines").unwrap(),
         lines.to_string()
@@ -440,7 +460,11 @@ fn a_second_pull_of_a_leased_shop_is_refused_and_shops_tells_who() {
     );
     let second = env.run(&pull_args(&range, &db.url, &["-q"]));
     assert_eq!(second.code, 4, "{}", second.stderr);
-    assert!(second.stderr.contains("is being pulled by"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("is being pulled by"),
+        "{}",
+        second.stderr
+    );
     assert!(second.stderr.contains(&holder), "{}", second.stderr);
     assert_eq!(second.stdout, "");
     let table = env.run(&["shops", "--db", &db.url]).ok();
@@ -448,14 +472,22 @@ fn a_second_pull_of_a_leased_shop_is_refused_and_shops_tells_who() {
     let first = finish(first);
     assert_eq!(first.code, 0, "{}", first.stderr);
     // Done: given back, and the run recorded.
-    let shops = env.run(&["shops", "--db", &db.url, "--format", "json"]).ok();
+    let shops = env
+        .run(&["shops", "--db", &db.url, "--format", "json"])
+        .ok();
     let rows: serde_json::Value = serde_json::from_str(&shops.stdout).unwrap();
     let row = &rows.as_array().unwrap()[0];
     assert_eq!(row["shop"], SHOP);
     assert_eq!(row["holder"], serde_json::Value::Null);
-    assert!(row["last_run"].is_string() && row["mark"].is_string(), "{row}");
+    assert!(
+        row["last_run"].is_string() && row["mark"].is_string(),
+        "{row}"
+    );
     assert_eq!(row["last_error"], serde_json::Value::Null);
-    assert_eq!(row["orders"].as_u64().unwrap() as usize, first.ndjson().len());
+    assert_eq!(
+        row["orders"].as_u64().unwrap() as usize,
+        first.ndjson().len()
+    );
     // Free again: the next pull runs (and has nothing new).
     let next = env.run(&pull_args(&range, &db.url, &["-q"])).ok();
     assert_eq!(next.stdout, "");
@@ -464,8 +496,8 @@ fn a_second_pull_of_a_leased_shop_is_refused_and_shops_tells_who() {
 #[test]
 fn a_killed_workers_lease_expires_and_another_resumes_from_the_mark() {
     let env = Env::new(SandboxOptions {
-        orders: 300,
-        latency_ms: 60,
+        orders: 200,
+        latency_ms: 40,
         ..SandboxOptions::default()
     });
     let db = pg::fresh_db("takeover");
@@ -506,8 +538,8 @@ fn a_killed_workers_lease_expires_and_another_resumes_from_the_mark() {
 #[test]
 fn a_database_that_goes_away_mid_run_loses_nothing_and_the_next_run_resumes() {
     let env = Env::new(SandboxOptions {
-        orders: 300,
-        latency_ms: 60,
+        orders: 200,
+        latency_ms: 40,
         ..SandboxOptions::default()
     });
     let mut server = pg::PgServer::start().unwrap_or_else(|e| panic!("{e}"));
@@ -553,8 +585,16 @@ fn the_password_is_never_printed() {
     let wrong = db.url.replace(pg::PASSWORD, "Wrong-pw-5e1d2");
     let r = env.run(&pull_args(&range, &wrong, &[]));
     assert_ne!(r.code, 0);
-    assert!(r.stderr.contains(&db.name) && r.stderr.contains("127.0.0.1:"), "{}", r.stderr);
-    assert!(r.stderr.contains("password authentication failed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&db.name) && r.stderr.contains("127.0.0.1:"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("password authentication failed"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("Wrong-pw-5e1d2"), "{}", r.stderr);
     // An unreachable server: a transient failure (exit 4), named, without the password.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -565,7 +605,11 @@ fn the_password_is_never_printed() {
     let nowhere = format!("postgres://postgres:{}@127.0.0.1:{port}/nodb", pg::PASSWORD);
     let r = env.run(&pull_args(&range, &nowhere, &[]));
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("127.0.0.1:{port}/nodb")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("127.0.0.1:{port}/nodb")),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains(pg::PASSWORD), "{}", r.stderr);
     // A run that works, with every log line on: no password either; nor from the config's
     // secret reference, nor in `shops`.
@@ -575,7 +619,15 @@ fn the_password_is_never_printed() {
         &format!("db = {{ env = \"TEST_PG_URL\" }}\n{cfg}"),
     );
     let out = crate::support::command()
-        .args(["pull", "--shop", SHOP, "--since", &range.since, "--until", &range.until])
+        .args([
+            "pull",
+            "--shop",
+            SHOP,
+            "--since",
+            &range.since,
+            "--until",
+            &range.until,
+        ])
         .args(["-vvv", "--config", config.to_str().unwrap()])
         .env("TEST_PG_URL", &db.url)
         .output()
@@ -584,7 +636,10 @@ fn the_password_is_never_printed() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains(pg::PASSWORD), "password in the log");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(pg::PASSWORD));
-    assert!(try_query(&db.url, MARK_SET).is_some(), "the config's db was not used");
+    assert!(
+        try_query(&db.url, MARK_SET).is_some(),
+        "the config's db was not used"
+    );
     let shops = crate::support::command()
         .args(["shops", "--config", config.to_str().unwrap()])
         .env("TEST_PG_URL", &db.url)
