@@ -200,7 +200,7 @@ pub struct PullArgs {
 
     /// With --db, each run also re-scans the orders created within this span, so that later
     /// status changes reach the mirror [default: 14d on platforms that cannot list by
-    /// modification time (PandaPon; see `ordersync platforms`), else none]. 0 turns it off.
+    /// modification time (PandaPon; see `ordersync platforms`), else none]. 0s turns it off.
     #[arg(long, value_parser = duration_or_zero_arg, value_name = "DURATION")]
     pub revisit: Option<Duration>,
 
