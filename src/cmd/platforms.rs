@@ -42,7 +42,7 @@ pub(super) fn platforms() -> Result<()> {
             "  --status      a normalized status, or one of {}",
             s.statuses.join(", ")
         )?;
-        match crate::store::default_revisit(&s) {
+        match crate::store::default_revisit(s) {
             Some(span) => writeln!(
                 out,
                 "  --revisit     {} by default with --db: it cannot list orders by modification \
