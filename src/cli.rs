@@ -20,8 +20,9 @@ Exit codes:
   2  usage or config error (bad flag, date, config file, missing credential)
   3  the platform refused authentication or permission (secret, token, signature)
   4  gave up on a transient failure (network, throttling, answers that
-     contradict themselves) after retries, or after --give-up-after;
-     the state file is left at the last complete window
+     contradict themselves) after retries, or after --give-up-after, or a
+     mirror database (--db) that stayed busy or failed mid-run; the state
+     file (or the mirror's mark) is left at the last complete window
 
 Logging: -v, -vv, -vvv or ORDERSYNC_LOG (e.g. ORDERSYNC_LOG=ordersync=debug). Logs,
 warnings and progress go to stderr; data goes to stdout or --output.";
@@ -205,7 +206,7 @@ pub struct PullArgs {
 
     /// With --db, each run also re-scans the orders created within this span, so that later
     /// status changes reach the mirror [default: 14d on platforms that cannot list by
-    /// modification time (PandaPon; see `ordersync platforms`), else none]. 0 turns it off.
+    /// modification time (PandaPon; see `ordersync platforms`), else none]. 0s turns it off.
     #[arg(long, value_parser = duration_or_zero_arg, value_name = "DURATION")]
     pub revisit: Option<Duration>,
 

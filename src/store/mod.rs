@@ -141,7 +141,7 @@ pub fn default_revisit(spec: &crate::platforms::PlatformSpec) -> Option<std::tim
 }
 
 /// Where a resumed mirror run starts: at `since` (the mark less the lookback), or earlier to
-/// re-scan the `--revisit` span (default [`default_revisit`]; `0` turns it off), but never
+/// re-scan the `--revisit` span (default [`default_revisit`]; `0s` turns it off), but never
 /// before the shop's first `--since`.
 pub fn revisit_since(
     since: DateTime<Utc>,

@@ -781,3 +781,103 @@ pub(crate) fn db_error(db: &str, what: &str, e: sqlx::Error) -> anyhow::Error {
         transient,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Amount, Party, Receiver, Status, Timestamp};
+
+    fn order(id: &str, status: Status, updated_ms: i64) -> Order {
+        Order {
+            platform: "taobao-tw".into(),
+            shop: "s".into(),
+            order_id: id.into(),
+            source_order_id: None,
+            status,
+            platform_status: status.as_str().into(),
+            created_at: Timestamp::from_epoch_millis(1_700_000_000_000),
+            updated_at: Timestamp::from_epoch_millis(updated_ms),
+            paid_at: None,
+            currency: "TWD".into(),
+            total: Some(Amount::parse("12.5").unwrap()),
+            shipping_fee: None,
+            discount: None,
+            buyer: Party::default(),
+            seller: Party::default(),
+            receiver: Receiver::default(),
+            buyer_message: None,
+            seller_memo: None,
+            lines: vec![],
+        }
+    }
+
+    async fn window(
+        s: &SqliteStore,
+        run: &ShopRun,
+        orders: &[Order],
+        mark: Option<DateTime<Utc>>,
+    ) -> Vec<Change> {
+        let staged = s.stage_window(run, orders, mark).await.unwrap();
+        let changes = staged.changes().to_vec();
+        staged.commit().await.unwrap();
+        changes
+    }
+
+    #[tokio::test]
+    async fn only_content_is_a_change_and_the_newest_version_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("m.db")).await.unwrap();
+        let run = ShopRun {
+            shop: "s".into(),
+            platform: "taobao-tw".into(),
+            by: By::Modified,
+        };
+        // Marks are kept to the microsecond.
+        let t0 = DateTime::from_timestamp_micros(
+            (Utc::now() - chrono::Duration::days(1)).timestamp_micros(),
+        )
+        .unwrap();
+        s.register_shop(&run, t0).await.unwrap();
+        let a = order("1", Status::Paid, 1_700_000_100_000);
+        let c = window(&s, &run, std::slice::from_ref(&a), Some(t0)).await;
+        assert_eq!((c.len(), c[0].change), (1, ChangeKind::New));
+        // Same content, later updated_at: no change, but the row holds the newer time.
+        let touched = order("1", Status::Paid, 1_700_000_200_000);
+        assert!(window(&s, &run, &[touched], None).await.is_empty());
+        let docs = s.read_documents("s", &["1".into()]).await.unwrap();
+        assert!(
+            docs[0].1.contains(
+                &Timestamp::from_epoch_millis(1_700_000_200_000)
+                    .unwrap()
+                    .to_rfc3339()
+            )
+        );
+        // An older version seen late does not overwrite the newer one.
+        let stale = order("1", Status::Cancelled, 1_700_000_150_000);
+        assert!(window(&s, &run, &[stale], None).await.is_empty());
+        // A real change lists its keys; the same order twice in a window is recorded once.
+        let shipped = order("1", Status::Shipped, 1_700_000_300_000);
+        let c = window(&s, &run, &[shipped.clone(), shipped], None).await;
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].changed, ["status", "platform_status"]);
+        // The mark never moves back; a rolled-back window leaves nothing.
+        window(&s, &run, &[], Some(t0 - chrono::Duration::hours(1))).await;
+        assert_eq!(s.read_shops(Some("s")).await.unwrap()[0].mark, Some(t0));
+        let staged = s
+            .stage_window(&run, &[order("2", Status::Paid, 1)], Some(Utc::now()))
+            .await
+            .unwrap();
+        assert_eq!(staged.changes().len(), 1);
+        drop(staged);
+        assert_eq!(s.read_shops(Some("s")).await.unwrap()[0].mark, Some(t0));
+        assert!(
+            s.read_documents("s", &["2".into()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let feed = s.read_changes(None, 0, 100).await.unwrap();
+        assert_eq!(feed.len(), 2);
+        assert!(feed[0].seq < feed[1].seq);
+    }
+}

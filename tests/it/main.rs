@@ -6,6 +6,7 @@ mod cli;
 mod contract;
 mod faults;
 mod hostile;
+mod mirror;
 mod money;
 mod pandapon;
 mod pg;
