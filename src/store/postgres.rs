@@ -16,7 +16,11 @@
 //! visible after a larger one: with concurrent writers, `BIGSERIAL` alone would allow that (a
 //! transaction takes 10, another takes 11 and commits first). So a window that records changes
 //! takes a transaction-scoped advisory lock before numbering them, held to its commit: windows
-//! with changes commit one at a time, in `seq` order. Windows without changes do not wait.
+//! with changes commit one at a time, in `seq` order. Windows without changes do not wait. The
+//! lock is held while the worker writes the window's changed orders out (they must be out
+//! before the commit), so a worker whose output blocks would stall the others' windows: the
+//! server ends any transaction idle for longer than the lease (at least 10 s), which frees
+//! them and fails that worker's run (exit 4; its window is pulled again).
 //!
 //! The URL may hold a password: it is shown only through [`super::DbUrl::shown`], and the
 //! server's error texts are scrubbed of it too.
@@ -211,7 +215,15 @@ impl PgStore {
                 let _ = e;
                 crate::error::usage(format!("--db {shown}: not a valid postgres:// URL"))
             })?
-            .application_name("ordersync");
+            .application_name("ordersync")
+            // A transaction left open (a worker whose output blocks between staging a window
+            // and committing it) would hold its shop's lease row and the feed's lock: the
+            // server ends it after the lease's length, freeing both; that worker's commit then
+            // fails (exit 4) and the window is pulled again.
+            .options([(
+                "idle_in_transaction_session_timeout",
+                format!("{}ms", opts.lease.max(Duration::from_secs(10)).as_millis()),
+            )]);
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .min_connections(0)

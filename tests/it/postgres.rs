@@ -266,6 +266,54 @@ fn leases_keep_a_shop_to_one_worker_and_expire() {
 }
 
 #[test]
+fn feed_numbers_become_visible_in_order_across_workers() {
+    let db = pg::fresh_db("feed order");
+    rt().block_on(async {
+        let a = open(&db.url, Duration::from_secs(60)).await;
+        let b = std::sync::Arc::new(open(&db.url, Duration::from_secs(60)).await);
+        let (ra, mut rb) = (shop_run(), shop_run());
+        rb.shop = "s2".into();
+        a.register_shop(&ra, chrono::Utc::now()).await.unwrap();
+        b.register_shop(&rb, chrono::Utc::now()).await.unwrap();
+        let _ga = a.lock_shop("s1").await.unwrap();
+        let _gb = b.lock_shop("s2").await.unwrap();
+        let wa = vec![order("A", Status::Paid, 1_790_000_100, "1.00")];
+        let staged_a = a.stage_window(&ra, &wa, None).await.unwrap();
+        // B's window, with a change, waits for A's numbered window to commit: otherwise B
+        // could commit a larger seq first and a consumer reading then would skip A's.
+        let b2 = b.clone();
+        let staged_b = tokio::spawn(async move {
+            let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
+            let staged = b2.stage_window(&rb, &wb, None).await.unwrap();
+            let seqs: Vec<i64> = staged.changes().iter().map(|c| c.seq).collect();
+            staged.commit().await.unwrap();
+            seqs
+        });
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            !staged_b.is_finished(),
+            "a later window committed before an earlier one"
+        );
+        let seq_a = staged_a.changes()[0].seq;
+        staged_a.commit().await.unwrap();
+        let seq_b = staged_b.await.unwrap();
+        assert!(seq_b[0] > seq_a);
+        // Windows without changes do not wait.
+        let staged_a = a.stage_window(&ra, &wa, None).await.unwrap();
+        assert!(staged_a.changes().is_empty());
+        let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
+        let mut rb = shop_run();
+        rb.shop = "s2".into();
+        let staged_b = tokio::time::timeout(Duration::from_secs(2), b.stage_window(&rb, &wb, None))
+            .await
+            .expect("an unchanged window waited")
+            .unwrap();
+        staged_b.commit().await.unwrap();
+        staged_a.commit().await.unwrap();
+    });
+}
+
+#[test]
 fn lease_is_renewed_while_held() {
     let db = pg::fresh_db("store renew");
     rt().block_on(async {
@@ -648,4 +696,141 @@ fn the_password_is_never_printed() {
     let text = String::from_utf8_lossy(&shops.stdout);
     assert!(shops.status.success() && text.contains(SHOP), "{text}");
     assert!(!text.contains(pg::PASSWORD));
+}
+
+#[test]
+fn three_workers_racing_for_the_same_shops_pull_each_once() {
+    let env = Env::new(SandboxOptions {
+        orders: 60,
+        latency_ms: 100,
+        ..SandboxOptions::default()
+    });
+    // Three shops on the one sandbox account: the same orders under three shop names.
+    let cfg = std::fs::read_to_string(&env.config).unwrap();
+    let tw = cfg
+        .split("\n[")
+        .find(|t| t.starts_with("shops.sandbox-taobao-tw]"))
+        .unwrap();
+    let mut three = String::new();
+    for n in 1..=3 {
+        three.push_str(&format!(
+            "[{}\n",
+            tw.replacen("sandbox-taobao-tw", &format!("tw-{n}"), 1)
+        ));
+    }
+    let config = env.write_config("three.toml", &three);
+    let db = pg::fresh_db("three workers");
+    let range = Range::new();
+    let mut children = Vec::new();
+    for n in 1..=3 {
+        let shop = format!("tw-{n}");
+        for worker in 0..3 {
+            // Outputs to files: nine pipes read one after the other would fill and block.
+            let err = env.path(&format!("{shop}-{worker}.err"));
+            let child = crate::support::command()
+                .args(["pull", "--shop", &shop, "--since", &range.since, "--until"])
+                .args([&range.until, "--window", "2d", "--db", &db.url, "-q"])
+                .args(["--config", config.to_str().unwrap()])
+                .stdout(std::fs::File::create(env.path(&format!("{shop}-{worker}.out"))).unwrap())
+                .stderr(std::fs::File::create(&err).unwrap())
+                .spawn()
+                .unwrap();
+            children.push((shop.clone(), child, err));
+        }
+    }
+    let mut ok: BTreeMap<String, usize> = BTreeMap::new();
+    for (shop, mut child, err) in children {
+        let code = child.wait().unwrap().code();
+        let stderr = std::fs::read_to_string(err).unwrap();
+        match code {
+            Some(0) => *ok.entry(shop).or_default() += 1,
+            Some(4) => assert!(stderr.contains("is being pulled by"), "{stderr}"),
+            c => panic!("exit {c:?}: {stderr}"),
+        }
+    }
+    // Each shop was pulled by at least one worker (a worker that started after the winner
+    // finished finds nothing new, and that is fine), each order recorded as new once.
+    assert_eq!(ok.len(), 3, "{ok:?}");
+    assert_new_once(&db.url);
+    let per_shop = try_query(
+        &db.url,
+        "SELECT string_agg(n::text, ',') FROM (SELECT count(*) n FROM orders GROUP BY shop) c",
+    )
+    .unwrap();
+    let counts: Vec<&str> = per_shop.split(',').collect();
+    assert_eq!(counts.len(), 3);
+    assert!(
+        counts.iter().all(|c| *c == counts[0] && *c != "0"),
+        "{per_shop}"
+    );
+}
+
+#[test]
+fn a_worker_whose_output_blocks_does_not_stall_the_fleet_for_long() {
+    let env = Env::with_orders(400);
+    let cfg = std::fs::read_to_string(&env.config).unwrap();
+    let tw = cfg
+        .split("\n[")
+        .find(|t| t.starts_with("shops.sandbox-taobao-tw]"))
+        .unwrap();
+    let two: String = (1..=2)
+        .map(|n| {
+            format!(
+                "[{}\n",
+                tw.replacen("sandbox-taobao-tw", &format!("tw-{n}"), 1)
+            )
+        })
+        .collect();
+    let config = env.write_config("two.toml", &two);
+    let db = pg::fresh_db("blocked output");
+    let range = Range::new();
+    let pull = |shop: &str| {
+        let mut c = crate::support::command();
+        c.args(["pull", "--shop", shop, "--since", &range.since, "--until"])
+            .args([&range.until, "--window", "1d", "--db", &db.url, "-q"])
+            .args(["--lease", "10s", "--config", config.to_str().unwrap()]);
+        c
+    };
+    // Its stdout is a pipe nobody reads: once the pipe is full, it blocks between staging a
+    // window (feed lock held) and committing it.
+    let mut stuck = pull("tw-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let other = pull("tw-2")
+        .stdout(std::fs::File::create(env.path("tw-2.out")).unwrap())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    stuck.kill().unwrap();
+    stuck.wait().unwrap();
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    // Within the stuck worker's lease (10 s) plus the run itself, not for ever.
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+    assert_new_once(&db.url);
+    let stuck_was_stuck = try_query(
+        &db.url,
+        "SELECT count(*)::text FROM orders WHERE shop = 'tw-1'",
+    )
+    .unwrap()
+    .parse::<usize>()
+    .unwrap()
+        < try_query(
+            &db.url,
+            "SELECT count(*)::text FROM orders WHERE shop = 'tw-2'",
+        )
+        .unwrap()
+        .parse::<usize>()
+        .unwrap();
+    assert!(
+        stuck_was_stuck,
+        "the blocked worker finished: the test proves nothing"
+    );
 }
