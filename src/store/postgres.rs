@@ -85,6 +85,20 @@ INSERT INTO order_lines
     FROM jsonb_array_elements($3::jsonb->'lines') WITH ORDINALITY AS l(v, n)
 "#;
 
+/// Another live worker holds the shop's lease: exit 4 for a single shop; a pull of many shops
+/// skips it (find it in an error's chain with `downcast_ref`).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "database {db}: shop {shop:?} is being pulled by {by}; this run stops without pulling it. \
+     Try again later"
+)]
+pub struct ShopBusy {
+    pub db: String,
+    pub shop: String,
+    /// Who holds it, for people: "worker HOST:PID:NONCE, whose lease runs until …".
+    pub by: String,
+}
+
 /// Options of a PostgreSQL mirror.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
@@ -389,7 +403,11 @@ impl PgStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.err("cannot read the leases", e))?;
+        // Every refusal ends its transaction before answering: a dropped one is rolled back
+        // only when its connection is next used, and its row lock would make the next take
+        // (on another connection) skip the row as if a worker were taking it.
         let Some(row) = row else {
+            let _ = tx.rollback().await;
             return Ok(Err("another worker, taking it right now".into()));
         };
         let holder: Option<String> = row.get(0);
@@ -397,6 +415,7 @@ impl PgStore {
         let until: Option<String> = row.get(2);
         if let Some(h) = &holder {
             if live == Some(true) && *h != self.holder {
+                let _ = tx.rollback().await;
                 return Ok(Err(format!(
                     "worker {h}, whose lease runs until {}",
                     until.unwrap_or_default()
@@ -449,11 +468,11 @@ impl PgStore {
     async fn lock(&self, shop: &str) -> Result<ShopGuard> {
         match self.take(shop).await? {
             Ok(lease) => Ok(Box::new(lease)),
-            Err(who) => Err(anyhow::Error::new(crate::error::Locked(format!(
-                "database {}: shop {shop:?} is being pulled by {who}; this run stops without \
-                 pulling it. Try again later",
-                self.shown
-            )))),
+            Err(by) => Err(anyhow::Error::new(ShopBusy {
+                db: self.shown.clone(),
+                shop: shop.to_string(),
+                by,
+            })),
         }
     }
 
@@ -465,10 +484,12 @@ impl PgStore {
     ) -> Result<Box<dyn Staged>> {
         let ours = self.held.lock().unwrap().get(&run.shop).cloned();
         if ours.is_none() {
-            return Err(anyhow::Error::new(crate::error::Locked(format!(
-                "database {}: this worker holds no lease on shop {:?}, so it may not write it",
-                self.shown, run.shop
-            ))));
+            return Err(anyhow::Error::new(DbError {
+                db: self.shown.clone(),
+                what: format!("this worker holds no lease on shop {:?}", run.shop),
+                detail: "a window is written only under the shop's lease (lock_shop)".into(),
+                transient: false,
+            }));
         }
         let mut tx = self.begin("cannot start a transaction").await?;
         // Fencing: still ours? (Extend it while at it.) The row stays locked to the commit, so
@@ -488,11 +509,14 @@ impl PgStore {
             if let Some(o) = &ours {
                 o.store(false, Ordering::Relaxed);
             }
-            return Err(anyhow::Error::new(crate::error::Locked(format!(
-                "database {}: lost the lease on shop {:?} (it expired and another worker took \
-                 the shop over); this run stops, the other resumes from the mark",
-                self.shown, run.shop
-            ))));
+            return Err(anyhow::Error::new(DbError {
+                db: self.shown.clone(),
+                what: format!("lost the lease on shop {:?}", run.shop),
+                detail: "it expired and another worker took the shop over; this run stops, \
+                         the other resumes from the mark"
+                    .into(),
+                transient: true,
+            }));
         }
         let now = Utc::now();
         let at = rfc3339(now);

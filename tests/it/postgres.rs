@@ -233,6 +233,10 @@ fn leases_keep_a_shop_to_one_worker_and_expire() {
             "{e:#}"
         );
         assert!(format!("{e:#}").contains(la.holder()), "{e:#}");
+        let busy = e
+            .downcast_ref::<ordersync::store::postgres::ShopBusy>()
+            .expect("a busy shop is told apart, for pulls of many shops to skip it");
+        assert_eq!(busy.shop, "s1");
         // Another shop is free meanwhile.
         assert!(b.try_take("s2").await.unwrap().is_some());
         // Given back on drop: the other worker may take it at once.
