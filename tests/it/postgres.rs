@@ -342,6 +342,14 @@ use std::process::{Child, Stdio};
 
 const SHOP: &str = "sandbox-taobao-tw";
 
+/// The tests that run the binary against PostgreSQL take turns: several at once (nine workers
+/// in one of them) on a 2-core machine would skew the other tests' timing (rate limits).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A query's first column as text, `None` when it fails (the table is not there yet).
 fn try_query(url: &str, sql: &str) -> Option<String> {
     let (url, sql) = (url.to_string(), sql.to_string());
@@ -455,6 +463,7 @@ fn assert_new_once(db_url: &str) {
 
 #[test]
 fn a_postgres_pull_equals_the_same_pull_into_sqlite() {
+    let _turn = one_at_a_time();
     let env = Env::with_orders(200);
     let db = pg::fresh_db("equals sqlite");
     let sqlite = format!("sqlite:{}", env.path("m.db").display());
@@ -509,6 +518,7 @@ fn a_postgres_pull_equals_the_same_pull_into_sqlite() {
 
 #[test]
 fn a_second_pull_of_a_leased_shop_is_refused_and_shops_tells_who() {
+    let _turn = one_at_a_time();
     let env = Env::new(SandboxOptions {
         orders: 80,
         latency_ms: 120,
@@ -558,6 +568,7 @@ fn a_second_pull_of_a_leased_shop_is_refused_and_shops_tells_who() {
 
 #[test]
 fn a_killed_workers_lease_expires_and_another_resumes_from_the_mark() {
+    let _turn = one_at_a_time();
     let env = Env::new(SandboxOptions {
         orders: 200,
         latency_ms: 40,
@@ -600,6 +611,7 @@ fn a_killed_workers_lease_expires_and_another_resumes_from_the_mark() {
 
 #[test]
 fn a_database_that_goes_away_mid_run_loses_nothing_and_the_next_run_resumes() {
+    let _turn = one_at_a_time();
     let env = Env::new(SandboxOptions {
         orders: 200,
         latency_ms: 40,
@@ -641,6 +653,7 @@ fn a_database_that_goes_away_mid_run_loses_nothing_and_the_next_run_resumes() {
 
 #[test]
 fn the_password_is_never_printed() {
+    let _turn = one_at_a_time();
     let env = Env::with_orders(30);
     let db = pg::fresh_db("password");
     let range = Range::new();
@@ -715,6 +728,7 @@ fn the_password_is_never_printed() {
 
 #[test]
 fn three_workers_racing_for_the_same_shops_pull_each_once() {
+    let _turn = one_at_a_time();
     let env = Env::new(SandboxOptions {
         orders: 60,
         latency_ms: 100,
@@ -782,6 +796,7 @@ fn three_workers_racing_for_the_same_shops_pull_each_once() {
 
 #[test]
 fn a_worker_whose_output_blocks_does_not_stall_the_fleet_for_long() {
+    let _turn = one_at_a_time();
     let env = Env::with_orders(400);
     let cfg = std::fs::read_to_string(&env.config).unwrap();
     let tw = cfg
