@@ -239,8 +239,8 @@ pub struct ExportQuery {
     pub status: Option<String>,
 }
 
-/// Receives exported orders, one JSON document at a time, in the mirror's order (shop, then
-/// creation time, then id).
+/// Receives exported orders, one JSON document at a time, in the order the mirror first
+/// received them (a table scan: the fastest a backend can read).
 pub type ExportSink<'a> = &'a mut (dyn FnMut(&str) -> Result<()> + Send);
 
 /// A mirror database. Every method is one round of work on the database; none calls a

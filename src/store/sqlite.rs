@@ -502,8 +502,12 @@ impl SqliteStore {
         let sql = format!(
             "SELECT doc FROM orders WHERE (?1 IS NULL OR shop = ?1) \
              AND (?2 IS NULL OR {by} >= ?2) AND (?3 IS NULL OR {by} < ?3) \
-             AND (?4 IS NULL OR status = ?4) ORDER BY shop, created_us, order_id"
+             AND (?4 IS NULL OR status = ?4) ORDER BY rowid"
         );
+        // In the order the mirror first received the orders (window by window, so roughly by
+        // time): a table scan. Sorting by creation time walked the index and fetched each row
+        // by its rowid, three times slower on a mirror of a million orders (9.2 s against
+        // 3.2 s for `sqlite3` itself), and a consumer that needs an order sorts anyway.
         let mut rows = sqlx::query(&sql)
             .bind(q.shop.as_deref())
             .bind(q.since.map(|t| t.timestamp_micros()))
