@@ -829,6 +829,8 @@ impl PgStore {
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    /// Sorted by shop, creation time and id: PostgreSQL has no insertion order to scan by (as
+    /// SQLite's rowid), and the sort walks `orders_by_created`.
     async fn stream_export(&self, q: &ExportQuery, each: ExportSink<'_>) -> Result<u64> {
         let by = match q.by.unwrap_or(By::Created) {
             By::Created => "created_us",
