@@ -9,9 +9,12 @@
 #   c  peak RSS of the pull process for 10,000 and 200,000 orders to NDJSON, JSON and CSV
 #   s  the sandbox at scale: start time and RSS of `ordersync sandbox --orders N` (1,000,000 and
 #      10,000,000) under /usr/bin/time -v, and its RSS while each platform is pulled over a day
+#   d  the SQLite mirror (issue 16): wall of `pull --db` vs the same pull to NDJSON at the
+#      platform's rate, the mirror's size per order, and `export` of 1,000,000 mirrored orders
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
-# C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1, S_SIZES,
+# C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
+# D_ORDERS, D_EXPORT, S_SIZES,
 # ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
 set -uo pipefail
 
@@ -25,13 +28,13 @@ arg_platforms=""
 for a in "$@"; do
     case "$a" in
         --quick) QUICK=1 ;;
-        a|b|c|s) arg_parts="$arg_parts $a" ;;
+        a|b|c|d|s) arg_parts="$arg_parts $a" ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *)
             if [[ " $ALL_PLATFORMS " == *" $a "* ]]; then
                 arg_platforms="$arg_platforms $a"
             else
-                echo "run.sh: unknown argument '$a' (parts: a b c s; platforms: $ALL_PLATFORMS; --quick)" >&2
+                echo "run.sh: unknown argument '$a' (parts: a b c d s; platforms: $ALL_PLATFORMS; --quick)" >&2
                 exit 2
             fi ;;
     esac
@@ -50,12 +53,16 @@ if [ "$QUICK" = 1 ]; then
     C_SIZES=${C_SIZES:-500 2000}
     C_MAX_SECONDS=${C_MAX_SECONDS:-120}
     S_SIZES=${S_SIZES:-100000 1000000}
+    D_ORDERS=${D_ORDERS:-1000}
+    D_EXPORT=${D_EXPORT:-100000}
 else
     A_ORDERS=${A_ORDERS:-20000}
     B_ORDERS=${B_ORDERS:-50000}
     B_REPS=${B_REPS:-3}
     C_SIZES=${C_SIZES:-10000 200000}
     S_SIZES=${S_SIZES:-1000000 10000000}
+    D_ORDERS=${D_ORDERS:-20000}
+    D_EXPORT=${D_EXPORT:-1000000}
 fi
 LATENCY_MS=${LATENCY_MS:-100}
 SEED=${SEED:-42}
@@ -112,7 +119,8 @@ rec part=env date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     dirty_src_files="$dirty" binary="$BIN" version="$("$BIN" --version 2>&1)" \
     jq="$(jq --version 2>/dev/null || echo none)" quick="$QUICK" parts="$PARTS" \
     platforms="$PLATFORMS" a_orders="$A_ORDERS" latency_ms="$LATENCY_MS" b_orders="$B_ORDERS" \
-    b_reps="$B_REPS" c_sizes="$C_SIZES" seed="$SEED" probe_limit="$PROBE_LIMIT"
+    b_reps="$B_REPS" c_sizes="$C_SIZES" seed="$SEED" probe_limit="$PROBE_LIMIT" \
+    d_orders="$D_ORDERS" d_export="$D_EXPORT"
 
 rate_of() { # documented default rate limit, from `ordersync platforms`
     "$BIN" platforms 2>/dev/null | awk -v p="$1" '$1 == p { f = 1 } f && $1 == "rate" && $2 == "limit" { print $3; exit }'
@@ -415,6 +423,55 @@ PY
     say "(s) figures in $OUT/sandbox-scale.md"
 }
 
+# ---- (d) the mirror ---------------------------------------------------------------------------
+# The same pull as (a), at the platform's rate with --latency-ms, once to NDJSON and once into a
+# new mirror (every order new: the most the mirror writes); the mirror's size per order; then
+# the mirror grown to D_EXPORT orders and exported to NDJSON and CSV.
+part_d() {
+    sandbox_start "d" "$D_ORDERS" "$LATENCY_MS"
+    local p grown=""
+    for p in $PLATFORMS; do
+        local db=$BENCH_TMP/d-$p.db kind
+        rm -f "$db" "$db"-*
+        # shellcheck disable=SC2046
+        local warm=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p") --limit 1 -q)
+        timeout 600 "${warm[@]}" >/dev/null 2>&1
+        for kind in ndjson db; do
+            local sum=$OUT/d-$p-$kind.summary.json err=$OUT/d-$p-$kind.stderr extra=()
+            [ "$kind" = db ] && extra=(--db "sqlite:$db")
+            rm -f "$sum"
+            # shellcheck disable=SC2046
+            local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p")
+                --format ndjson --summary-json "$sum" -q "${extra[@]}")
+            logcmd "${cmd[@]}"
+            say "(d) $p: $D_ORDERS orders to $kind"
+            local t0 t1 rc
+            t0=$(now_ns)
+            run timeout "$A_TIMEOUT" "${cmd[@]}" >/dev/null 2>"$err"
+            rc=$?
+            t1=$(now_ns)
+            rec part=d platform="$p" kind="$kind" orders="$D_ORDERS" rc="$rc" \
+                wall_s="$(secs "$t0" "$t1")" summary="@json:$sum" stderr="@tail:$err" \
+                db_bytes="$( [ "$kind" = db ] && stat -c %s "$db" || echo "")"
+        done
+        [ -z "$grown" ] && [ -s "$db" ] && grown=$db
+    done
+    sandbox_stop
+    [ -n "$grown" ] || return 0
+    say "(d) growing the mirror to $D_EXPORT orders"
+    logcmd python3 "$HERE/lib/grow_mirror.py" "$grown" "$D_EXPORT"
+    python3 "$HERE/lib/grow_mirror.py" "$grown" "$D_EXPORT" >/dev/null || return 0
+    local fmt
+    for fmt in ndjson csv; do
+        local cmd=("$BIN" export --db "sqlite:$grown" --format "$fmt" -q)
+        logcmd "${cmd[@]}"
+        local best
+        best=$(time_best 3 /dev/null "${cmd[@]}")
+        say "(d) export of $D_EXPORT orders to $fmt: ${best}s"
+        rec part=d_export format="$fmt" orders="$D_EXPORT" wall_s="$best" db_bytes="$(stat -c %s "$grown")"
+    done
+}
+
 say "output in $OUT"
 for part in $PARTS; do
     case "$part" in
@@ -422,6 +479,7 @@ for part in $PARTS; do
         b) part_b ;;
         c) part_c ;;
         s) part_s ;;
+        d) part_d ;;
     esac
 done
 OUT=$OUT BENCH_TMP=$BENCH_TMP BIN=$BIN HERE=$HERE python3 "$HERE/lib/report.py" "$RESULTS" "$COMMANDS" | tee "$OUT/report.md"

@@ -20,8 +20,9 @@ Exit codes:
   2  usage or config error (bad flag, date, config file, missing credential)
   3  the platform refused authentication or permission (secret, token, signature)
   4  gave up on a transient failure (network, throttling, answers that
-     contradict themselves) after retries, or after --give-up-after;
-     the state file is left at the last complete window
+     contradict themselves) after retries, or after --give-up-after, or a
+     mirror database (--db) that stayed busy or failed mid-run; the state
+     file (or the mirror's mark) is left at the last complete window
 With several shops (pull --all, --shop PATTERN), the exit code is the worst
 shop's: 2, then 3, then 1, then 4 (a failure that needs a person before one
 that mends itself), 0 when every shop succeeded.
@@ -90,6 +91,15 @@ pub enum Command {
     /// Show or rewind the incremental-sync state.
     #[command(subcommand)]
     State(StateCommand),
+    /// Replay the mirror's change feed (`pull --db`), oldest first; no platform is called.
+    #[command(after_help = CHANGES_EXAMPLES)]
+    Changes(ChangesArgs),
+    /// Write the mirror's current orders (`pull --db`) in any format; no platform is called.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+    /// List the mirror's shops: mark, orders, lease holder, last run and its error.
+    #[command(after_help = SHOPS_EXAMPLES)]
+    Shops(ShopsArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  ordersync completions bash > ~/.local/share/bash-completion/completions/ordersync"
@@ -208,6 +218,27 @@ pub struct PullArgs {
     #[arg(long)]
     pub no_state: bool,
 
+    /// Mirror the orders into a database (sqlite:FILE, or a FILE ending in .db or .sqlite, or
+    /// postgres://USER:PASSWORD@HOST/DB for a fleet of workers) [default: the config file's
+    /// `db`]: every order once, newest version, with a change feed. The mirror holds the
+    /// shop's mark (no --state), and stdout gets only new and changed orders, with "change"
+    /// and "seq".
+    #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
+    pub db: Option<String>,
+
+    /// With --db, each run also re-scans the orders created within this span, so that later
+    /// status changes reach the mirror [default: 14d on platforms that cannot list by
+    /// modification time (PandaPon; see `ordersync platforms`), else none]. 0s turns it off.
+    #[arg(long, value_parser = duration_or_zero_arg, value_name = "DURATION")]
+    pub revisit: Option<Duration>,
+
+    /// With --db postgres://…: how long this worker's hold on the shop lasts without renewal.
+    /// It is renewed every third of that while the run works; a worker that dies (or loses
+    /// the server) keeps the shop at most this long, then another worker takes it over and
+    /// resumes from the mark.
+    #[arg(long, value_parser = duration_arg, default_value = "2m", value_name = "DURATION")]
+    pub lease: Duration,
+
     /// Stop after N orders.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
@@ -288,6 +319,101 @@ pub struct PullArgs {
     /// [default: $XDG_CACHE_HOME/ordersync/bodies, else ~/.cache/ordersync/bodies].
     #[arg(long, value_name = "DIR", env = "ORDERSYNC_DUMP_DIR")]
     pub dump_dir: Option<PathBuf>,
+}
+
+const CHANGES_EXAMPLES: &str = "\
+Each line is one change: {\"seq\", \"shop\", \"order_id\", \"change\" (new|updated),
+\"changed\" (the top-level keys that differed), \"at\", \"order\" (as the mirror holds it
+now)}. A consumer that keeps the last seq it took and passes it to --after never misses
+or repeats a change.
+
+Examples:
+  ordersync changes --db sqlite:orders.db --after 1200
+  ordersync changes --db orders.db --shop tw | jq -r 'select(.change == \"updated\") | .order_id'";
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  ordersync export --db sqlite:orders.db --shop tw --since 2026-11-01 --format csv -o nov.csv
+  ordersync export --db orders.db --status awaiting_shipment | jq -r .order_id";
+
+const SHOPS_EXAMPLES: &str = "\
+Examples:
+  ordersync shops --db postgres://ordersync@db.internal/orders
+  ordersync shops --db orders.db --format json | jq -r '.[] | select(.last_error) | .shop'";
+
+/// `ordersync shops`.
+#[derive(Debug, Args)]
+pub struct ShopsArgs {
+    /// The mirror: postgres://USER@HOST/DB or sqlite:FILE [default: $ORDERSYNC_DB, else the
+    /// config file's `db`].
+    #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
+    pub db: Option<String>,
+
+    /// table (aligned columns) or json (an array of objects).
+    #[arg(long, value_enum, default_value_t = ShopsFormat::Table)]
+    pub format: ShopsFormat,
+}
+
+/// How `ordersync shops` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShopsFormat {
+    Table,
+    Json,
+}
+
+/// `ordersync changes`.
+#[derive(Debug, Args)]
+pub struct ChangesArgs {
+    /// The mirror: sqlite:FILE (or a FILE ending in .db or .sqlite).
+    #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
+    pub db: String,
+    /// Only this shop's changes.
+    #[arg(long, value_name = "NAME")]
+    pub shop: Option<String>,
+    /// Only changes after this seq (the last one a consumer took).
+    #[arg(long, default_value_t = 0, value_name = "SEQ")]
+    pub after: i64,
+    /// Stop after N changes.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// ndjson (default) or json.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// `ordersync export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The mirror: sqlite:FILE (or a FILE ending in .db or .sqlite).
+    #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
+    pub db: String,
+    /// Only this shop's orders.
+    #[arg(long, value_name = "NAME")]
+    pub shop: Option<String>,
+    /// Orders whose --by time is at or after TIME (same forms as pull).
+    #[arg(long, value_parser = time_arg, value_name = "TIME")]
+    pub since: Option<DateTime<Utc>>,
+    /// Orders whose --by time is before TIME.
+    #[arg(long, value_parser = time_arg, value_name = "TIME")]
+    pub until: Option<DateTime<Utc>>,
+    /// Which time --since and --until apply to [default: created].
+    #[arg(long, value_enum)]
+    pub by: Option<By>,
+    /// Only orders in this normalized status (paid, awaiting_shipment, ...).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Output format [default: from the --output file's extension, else ndjson].
+    #[arg(long, value_enum, env = "ORDERSYNC_FORMAT")]
+    pub format: Option<Format>,
+    /// CSV rows: one per order line, or one per order [default: lines].
+    #[arg(long = "csv", value_enum, value_name = "MODE")]
+    pub csv_mode: Option<CsvMode>,
+    /// Start CSV output with a UTF-8 byte-order mark (for Excel).
+    #[arg(long)]
+    pub csv_bom: bool,
+    /// Write to FILE (via a temporary file renamed into place when complete); - is stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `ordersync sandbox`.

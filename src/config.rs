@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The mirror (`--db`), a literal or a secret reference: a PostgreSQL URL holds a password.
+    pub db: Option<SecretRef>,
     #[serde(default)]
     pub shops: BTreeMap<String, ShopConfig>,
 }
@@ -285,6 +287,8 @@ pub fn default_path() -> Option<PathBuf> {
 pub struct Config {
     pub path: PathBuf,
     pub shops: Vec<Shop>,
+    /// The top-level `db` (the mirror), as written.
+    pub db: Option<SecretRef>,
 }
 
 impl Config {
@@ -350,7 +354,45 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             shops,
+            db: file.db,
         })
+    }
+
+    /// The mirror's URL from the top-level `db` (a literal, `{ env = "VAR" }` or
+    /// `{ file = "PATH" }`, a relative path being relative to the config file), if set.
+    pub fn db(&self) -> Result<Option<SecretString>> {
+        let at = || format!("config file {}: `db`", self.path.display());
+        let value = match &self.db {
+            None => return Ok(None),
+            Some(SecretRef::Literal(s)) => s.clone(),
+            Some(SecretRef::Env(var)) => std::env::var(var).map_err(|_| {
+                usage(format!(
+                    "{}: comes from environment variable {var}, which is not set",
+                    at()
+                ))
+            })?,
+            Some(SecretRef::File(f)) => {
+                let path = if f.is_relative() {
+                    self.path.parent().unwrap_or(Path::new(".")).join(f)
+                } else {
+                    f.clone()
+                };
+                std::fs::read_to_string(&path)
+                    .map_err(|e| {
+                        usage(format!(
+                            "{}: comes from file {}, which cannot be read: {e}",
+                            at(),
+                            path.display()
+                        ))
+                    })?
+                    .trim()
+                    .to_string()
+            }
+        };
+        if value.trim().is_empty() {
+            return Err(usage(format!("{} is empty", at())));
+        }
+        Ok(Some(SecretString::from(value)))
     }
 
     /// Pick a shop by `--shop NAME` or `--platform ID`.

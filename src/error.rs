@@ -236,8 +236,20 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<UsageError>().is_some() {
             return Exit::Usage;
         }
-        if cause.downcast_ref::<Locked>().is_some() || cause.downcast_ref::<GaveUp>().is_some() {
+        if cause.downcast_ref::<Locked>().is_some()
+            || cause.downcast_ref::<GaveUp>().is_some()
+            || cause
+                .downcast_ref::<crate::store::postgres::ShopBusy>()
+                .is_some()
+        {
             return Exit::GaveUp;
+        }
+        if let Some(d) = cause.downcast_ref::<crate::store::DbError>() {
+            return if d.transient {
+                Exit::GaveUp
+            } else {
+                Exit::Failure
+            };
         }
         if let Some(p) = cause.downcast_ref::<PlatformError>() {
             return match p.class() {

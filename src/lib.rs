@@ -21,5 +21,6 @@ pub mod platform_id;
 pub mod platforms;
 pub mod sandbox;
 pub mod sink;
+pub mod store;
 pub mod sync;
 pub mod timearg;

@@ -11,6 +11,8 @@ A_GOAL = 1.10
 B_GOAL = 10.0
 C_SPREAD_GOAL = 0.10
 C_MAX_MB = 50.0
+D_WALL_GOAL = 1.02
+D_EXPORT_GOAL = 200_000
 
 
 def load(path):
@@ -178,6 +180,34 @@ def part_c(recs):
     return text, notes
 
 
+def part_d(recs, exports):
+    by = {}
+    for r in recs:
+        by.setdefault(r["platform"], {})[r["kind"]] = r
+    rows = []
+    for p, k in by.items():
+        nd, db = k.get("ndjson", {}), k.get("db", {})
+        w0, w1 = num(nd.get("wall_s")), num(db.get("wall_s"))
+        n = (db.get("summary") or {}).get("orders_emitted")
+        size = num(db.get("db_bytes"))
+        ratio = w1 / w0 if w0 and w1 else None
+        rows.append([p, n, w0, w1, ratio, size / n if size and n else None,
+                     "ok" if ratio and ratio <= D_WALL_GOAL else "MISSED"])
+    text = table(["platform", "orders", "ndjson wall s", "--db wall s", "ratio",
+                  "bytes/order", f"≤ {D_WALL_GOAL:.2f}"], rows)
+    erows = []
+    for r in exports:
+        wall, n = num(r.get("wall_s")), num(r.get("orders"))
+        rate = n / wall if wall and n else None
+        erows.append([r["format"], n, wall, rate,
+                      (num(r.get("db_bytes")) or 0) / n if n else None,
+                      "ok" if rate and rate >= D_EXPORT_GOAL else "MISSED"])
+    if erows:
+        text += "\n\n" + table(["export to", "orders", "wall s (best of 3)", "orders/s",
+                                 "bytes/order", f"≥ {D_EXPORT_GOAL:,}/s"], erows)
+    return text, []
+
+
 def main():
     recs = load(sys.argv[1])
     env = next((r for r in recs if r.get("part") == "env"), {})
@@ -211,6 +241,11 @@ def main():
     if c:
         t, n = part_c(c)
         out += ["", "## (c) Peak RSS of the pull process (MB)", "", t]
+        notes += n
+    d = [r for r in recs if r.get("part") == "d"]
+    if d:
+        t, n = part_d(d, [r for r in recs if r.get("part") == "d_export"])
+        out += ["", "## (d) The SQLite mirror: pull --db vs ndjson, export", "", t]
         notes += n
     sb = [r for r in recs if r.get("part") in ("sandbox", "sandbox_start")]
     if sb:

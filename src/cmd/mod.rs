@@ -6,13 +6,16 @@
 //! `sync::sender`; the only platform named here is PandaPon, for options of its own
 //! (`normalize --amount-unit`, `config check --probe-signature`).
 
+mod changes;
 mod config;
+mod export;
 mod get;
 mod normalize;
 mod platforms;
 mod pull;
 mod pull_many;
 mod sandbox;
+mod shops;
 mod state;
 
 use crate::cli::{Cli, Command, ConfigCommand};
@@ -71,6 +74,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::State(cmd) => state::command(cmd),
+        Command::Changes(args) => changes::changes(args).await,
+        Command::Export(args) => export::export(args).await,
+        Command::Shops(args) => shops::shops(args, config).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

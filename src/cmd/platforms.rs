@@ -42,6 +42,18 @@ pub(super) fn platforms() -> Result<()> {
             "  --status      a normalized status, or one of {}",
             s.statuses.join(", ")
         )?;
+        match crate::store::default_revisit(s) {
+            Some(span) => writeln!(
+                out,
+                "  --revisit     {} by default with --db: it cannot list orders by modification \
+                 time, so each run re-scans the orders created within that span for changes",
+                human(span)
+            )?,
+            None => writeln!(
+                out,
+                "  --revisit     not needed with --db (modified-time windows see every change)"
+            )?,
+        }
         if !s.notes.is_empty() {
             writeln!(out, "  notes         {}", s.notes)?;
         }

@@ -46,9 +46,23 @@ pub(super) async fn pull(
                 .config
                 .pick(args.shop.first().map(String::as_str), args.platform)?
                 .clone();
-            pull_one(shop, &args, quiet).await
+            // The mirror (`--db`) holds the marks itself, as a state file would: --db (or
+            // ORDERSYNC_DB), else the config's `db` (which may be a secret reference).
+            let db = match &args.db {
+                Some(d) => Some(secrecy::SecretString::from(d.clone())),
+                None => source.config.db()?,
+            };
+            pull_one(shop, &args, quiet, db).await
         }
-        Some(shops) => super::pull_many::pull_many(shops, &args, quiet).await,
+        Some(shops) => {
+            if args.db.is_some() || source.config.db()?.is_some() {
+                return Err(usage(
+                    "--db takes one shop per run for now: run one `pull --shop NAME --db ...` per \
+                     shop (each takes its shop's lease, so several can run at once)",
+                ));
+            }
+            super::pull_many::pull_many(shops, &args, quiet).await
+        }
     }
 }
 
@@ -100,9 +114,33 @@ impl ShopRun {
 }
 
 /// Pull one shop on its own: its output committed when the pull completes, its summary.
-async fn pull_one(mut shop: Shop, args: &PullArgs, quiet: bool) -> Result<()> {
+async fn pull_one(
+    mut shop: Shop,
+    args: &PullArgs,
+    quiet: bool,
+    db: Option<secrecy::SecretString>,
+) -> Result<()> {
     if let Some(url) = &args.base_url {
         shop.set_base_url(url)?;
+    }
+    let by = args.by.unwrap_or(match shop.platform.spec().by_modified {
+        ByMode::Unsupported(_) => By::Created,
+        _ => By::Modified,
+    });
+    let mut mirror = crate::store::run::MirrorRun::for_pull(
+        db.as_ref().map(secrecy::ExposeSecret::expose_secret),
+        args.state.is_some(),
+        &shop,
+        by,
+        !args.no_state,
+        &crate::store::postgres::PgOptions { lease: args.lease },
+    )
+    .await?;
+    if args.revisit.is_some() && mirror.is_none() {
+        return Err(usage(
+            "--revisit re-scans into a mirror: it needs --db (re-scanned orders that did not \
+             change are left out only there)",
+        ));
     }
     let states = match args.state.as_deref().filter(|_| !args.no_state) {
         Some(path) => Some(state::Shared::open(path)?),
@@ -115,11 +153,29 @@ async fn pull_one(mut shop: Shop, args: &PullArgs, quiet: bool) -> Result<()> {
     }
     crate::logging::set_stdout_is_data(output.is_none());
     let out = Output::open(output)?;
-    let mut sink = sink::make(format, csv_mode, args.csv_bom, out);
+    let mut sink = match &mirror {
+        Some(_) => sink::make_tagged(format, csv_mode, args.csv_bom, out),
+        None => sink::make(format, csv_mode, args.csv_bom, out),
+    };
+    if let Some(m) = mirror.as_mut() {
+        // The mirror writes the new and changed orders; the pull loop writes into its buffer.
+        m.set_output(std::mem::replace(
+            &mut sink,
+            crate::store::run::placeholder_sink(),
+        ));
+    }
     // With --output, the file appears only at the end, so the state may only advance then;
     // on stdout, each window is delivered when flushed, so the state follows each window.
     let per_window = output.is_none();
-    let run = pull_shop(&shop, args, states.as_ref(), sink.as_mut(), per_window).await;
+    let run = pull_shop(
+        &shop,
+        args,
+        states.as_ref(),
+        sink.as_mut(),
+        per_window,
+        mirror.as_mut(),
+    )
+    .await;
     let metrics = |run: &ShopRun, mark| {
         if let Some(path) = args.metrics_file.as_deref() {
             let row = super::pull_many::Row::of(run, mark);
@@ -159,9 +215,23 @@ async fn pull_one(mut shop: Shop, args: &PullArgs, quiet: bool) -> Result<()> {
                 &run,
                 later(run.state.as_ref().and_then(|s| s.mark()), moved),
             );
+            if let Some(m) = mirror {
+                m.fail(&format!("{e:#}")).await;
+            }
             return run.result.map(|_| ());
         }
     };
+    if let Some(m) = mirror {
+        let shown = m.shown();
+        let (new, updated, last_seq) = (m.new, m.updated, m.last_seq);
+        sink = m.finish().await?;
+        if !quiet {
+            eprintln!(
+                "ordersync: mirror {shown}: {new} new, {updated} updated{}",
+                last_seq.map_or(String::new(), |s| format!(" (feed up to seq {s})"))
+            );
+        }
+    }
     sink.commit()?;
     if let (Some(s), Some(end), false) = (&run.state, run.last_end, per_window) {
         s.advance(end)?;
@@ -188,10 +258,20 @@ pub(super) async fn pull_shop(
     states: Option<&state::Shared>,
     sink: &mut dyn Sink,
     per_window: bool,
+    mirror: Option<&mut crate::store::run::MirrorRun>,
 ) -> ShopRun {
     let mut run = ShopRun::new(shop);
     let mut counted = Counted { sink, written: 0 };
-    let result = pull_shop_into(&mut run, shop, args, states, &mut counted, per_window).await;
+    let result = pull_shop_into(
+        &mut run,
+        shop,
+        args,
+        states,
+        &mut counted,
+        per_window,
+        mirror,
+    )
+    .await;
     run.result = result;
     run.written = counted.written;
     run.took = run.started.elapsed();
@@ -226,6 +306,7 @@ async fn pull_shop_into(
     states: Option<&state::Shared>,
     sink: &mut dyn Sink,
     per_window: bool,
+    mut mirror: Option<&mut crate::store::run::MirrorRun>,
 ) -> Result<Summary> {
     let now = Utc::now();
     let settle = Duration::from_std(args.settle).unwrap_or(Duration::minutes(2));
@@ -240,7 +321,11 @@ async fn pull_shop_into(
         None => None,
     };
     let state = &run.state;
-    let since = match (args.since, state.as_ref().and_then(|s| s.mark())) {
+    let resume = state
+        .as_ref()
+        .and_then(|s| s.mark())
+        .or_else(|| mirror.as_ref().and_then(|m| m.mark()));
+    let since = match (args.since, resume) {
         (since, Some(mark)) => {
             if since.is_some() {
                 tracing::info!(
@@ -249,7 +334,17 @@ async fn pull_shop_into(
                     shop.name
                 );
             }
-            mark - lookback
+            let since = mark - lookback;
+            match &mirror {
+                Some(m) => crate::store::revisit_since(
+                    since,
+                    args.revisit,
+                    shop.platform.spec(),
+                    m.origin(),
+                    now,
+                ),
+                None => since,
+            }
         }
         (Some(s), None) => s,
         (None, None) if state.is_some() => {
@@ -275,7 +370,7 @@ async fn pull_shop_into(
         Some(u) => u,
         None => latest,
     };
-    let mark = state.as_ref().and_then(|s| s.mark());
+    let mark = resume;
     if let Some(mark) = mark.filter(|&m| m > now) {
         // A clock turned back, or a state copied from elsewhere: orders up to the mark would
         // never be pulled again.
@@ -357,15 +452,26 @@ async fn pull_shop_into(
     .with_max_body(args.max_body);
     let deadline = args.give_up_after;
     let last_end = &mut run.last_end;
+    let mut buffer = None;
+    if let Some(m) = mirror.as_deref_mut() {
+        m.start(plan.since).await?;
+        buffer = Some(m.buffer_sink());
+    }
     let result: Result<Summary> = async {
         let a = adapter(shop)?;
-        let pulling = sync::pull(a.as_ref(), &t, &plan, sink, |end| {
+        let mut to_state = |end| {
             *last_end = Some(end);
             match state {
                 Some(s) if per_window => s.advance(end),
                 _ => Ok(()),
             }
-        });
+        };
+        let (into, checkpoint): (&mut dyn Sink, &mut dyn sync::Checkpoint) =
+            match (mirror, buffer.as_mut()) {
+                (Some(m), Some(b)) => (b, m),
+                _ => (sink, &mut to_state),
+            };
+        let pulling = sync::pull(a.as_ref(), &t, &plan, into, checkpoint);
         // The whole run is bounded: a server answering just slowly enough never to time
         // out, or a ban waited out over and over, ends here.
         match tokio::time::timeout(deadline, pulling).await {

@@ -186,7 +186,7 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
                     let span = tracing::error_span!("shop", name = %shop.name);
                     let pulled = async {
                         let mut writer = shared.writer();
-                        pull_shop(&shop, args, states.as_ref(), &mut writer, per_window).await
+                        pull_shop(&shop, args, states.as_ref(), &mut writer, per_window, None).await
                     };
                     let run = rt.block_on(pulled.instrument(span));
                     ended_one(&run, &bar);

@@ -65,6 +65,10 @@ pub struct CsvSink {
     w: csv::Writer<Output>,
     mode: super::CsvMode,
     header_done: bool,
+    /// `change` and `seq` columns at the end (`--db` runs), and the values of the row
+    /// being written.
+    change_columns: bool,
+    tag: Option<(String, i64)>,
 }
 
 impl CsvSink {
@@ -80,6 +84,27 @@ impl CsvSink {
                 .from_writer(out),
             mode,
             header_done: false,
+            change_columns: false,
+            tag: None,
+        }
+    }
+
+    /// End every row with `change` and `seq` (see [`Sink::write_change`]).
+    pub fn with_change_columns(mut self) -> CsvSink {
+        self.change_columns = true;
+        self
+    }
+
+    /// The row's trailing `change`, `seq` fields, when the sink has those columns.
+    fn tag_fields(&self, row: &mut Vec<String>) {
+        if self.change_columns {
+            let (change, seq) = self.tag.clone().unwrap_or_default();
+            row.push(change);
+            row.push(if self.tag.is_some() {
+                seq.to_string()
+            } else {
+                String::new()
+            });
         }
     }
 
@@ -92,6 +117,9 @@ impl CsvSink {
         match self.mode {
             super::CsvMode::Lines => cols.extend_from_slice(LINE_COLUMNS),
             super::CsvMode::Orders => cols.push("line_count"),
+        }
+        if self.change_columns {
+            cols.extend_from_slice(&["change", "seq"]);
         }
         self.w.write_record(&cols).map_err(io::Error::other)
     }
@@ -175,22 +203,31 @@ impl Sink for CsvSink {
             super::CsvMode::Orders => {
                 let mut row = base;
                 row.push(o.lines.len().to_string());
+                self.tag_fields(&mut row);
                 self.w.write_record(&row).map_err(io::Error::other)?;
             }
             super::CsvMode::Lines if o.lines.is_empty() => {
                 let mut row = base;
                 row.extend(std::iter::repeat_n(String::new(), LINE_COLUMNS.len()));
+                self.tag_fields(&mut row);
                 self.w.write_record(&row).map_err(io::Error::other)?;
             }
             super::CsvMode::Lines => {
                 for l in &o.lines {
                     let mut row = base.clone();
                     row.extend(line_fields(l));
+                    self.tag_fields(&mut row);
                     self.w.write_record(&row).map_err(io::Error::other)?;
                 }
             }
         }
         Ok(())
+    }
+    fn write_change(&mut self, o: &Order, change: &str, seq: i64) -> io::Result<()> {
+        self.tag = Some((change.to_string(), seq));
+        let r = self.write(o);
+        self.tag = None;
+        r
     }
     fn flush(&mut self) -> io::Result<()> {
         self.w.flush()

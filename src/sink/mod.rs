@@ -99,6 +99,14 @@ pub fn file_or_stdout(path: Option<&Path>) -> Option<&Path> {
 pub trait Sink {
     /// Write one order.
     fn write(&mut self, order: &Order) -> io::Result<()>;
+    /// Write one order of a `--db` run with its change-feed entry: two more keys (columns in
+    /// CSV) after the order's, `change` (`new` or `updated`) and `seq`.
+    fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
+        let _ = (order, change, seq);
+        Err(io::Error::other(
+            "this output cannot carry change-feed keys",
+        ))
+    }
     /// Push everything written so far to the output (before state advances).
     fn flush(&mut self) -> io::Result<()>;
     /// Finish the document (closing bracket) and flush; the output stays open.
@@ -126,6 +134,33 @@ pub fn make(
     }
 }
 
+/// Build a sink of `format` over `out` for orders written with [`Sink::write_change`] (a
+/// CSV header then ends with `change,seq`).
+pub fn make_tagged(
+    format: Format,
+    csv_mode: CsvMode,
+    bom: bool,
+    out: Output,
+) -> Box<dyn SinkOutput> {
+    match format {
+        Format::Csv => Box::new(CsvSink::new(out, csv_mode, bom).with_change_columns()),
+        _ => make(format, csv_mode, bom, out),
+    }
+}
+
+/// One order as JSON with `"change"` and `"seq"` appended: the order's own text with its
+/// closing brace replaced, so the keys come last and the order reads exactly as in a plain
+/// pull.
+fn tagged_json(buf: &mut Vec<u8>, order: &Order, change: &str, seq: i64) -> io::Result<()> {
+    serde_json::to_writer(&mut *buf, order)?;
+    if buf.last() == Some(&b'}') {
+        buf.pop();
+    }
+    buf.extend_from_slice(b",\"change\":");
+    serde_json::to_writer(&mut *buf, change)?;
+    write!(buf, ",\"seq\":{seq}}}")
+}
+
 /// A sink that owns its output and can commit it.
 pub trait SinkOutput: Sink {
     /// Finish the document and hand back the output.
@@ -149,6 +184,12 @@ impl Sink for NdjsonSink {
     fn write(&mut self, order: &Order) -> io::Result<()> {
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, order)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
+    }
+    fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
+        self.buf.clear();
+        tagged_json(&mut self.buf, order, change, seq)?;
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
@@ -181,6 +222,15 @@ impl Sink for JsonSink {
         self.buf
             .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
         serde_json::to_writer(&mut self.buf, order)?;
+        self.out.write_all(&self.buf)?;
+        self.count += 1;
+        Ok(())
+    }
+    fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
+        tagged_json(&mut self.buf, order, change, seq)?;
         self.out.write_all(&self.buf)?;
         self.count += 1;
         Ok(())
@@ -441,6 +491,55 @@ mod tests {
         let rows: Vec<::csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].iter().next_back(), Some("2"));
+    }
+
+    #[test]
+    fn change_keys_come_after_the_order_in_every_format() {
+        let o = order("7", 2);
+        let mut sink = make_tagged(
+            Format::Ndjson,
+            CsvMode::Lines,
+            false,
+            Output::Memory(vec![]),
+        );
+        sink.write_change(&o, "updated", 42).unwrap();
+        let Output::Memory(v) = sink.into_output().unwrap() else {
+            unreachable!("memory output")
+        };
+        let text = String::from_utf8(v).unwrap();
+        let plain = serde_json::to_string(&o).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "{},\"change\":\"updated\",\"seq\":42}}\n",
+                &plain[..plain.len() - 1]
+            )
+        );
+        let mut sink = make_tagged(Format::Json, CsvMode::Lines, false, Output::Memory(vec![]));
+        sink.write_change(&o, "new", 1).unwrap();
+        sink.write_change(&o, "new", 2).unwrap();
+        let Output::Memory(v) = sink.into_output().unwrap() else {
+            unreachable!("memory output")
+        };
+        let arr: Vec<serde_json::Value> = serde_json::from_slice(&v).unwrap();
+        assert_eq!(arr[1]["seq"], 2);
+        assert_eq!(arr[0]["change"], "new");
+        let mut sink = make_tagged(Format::Csv, CsvMode::Orders, false, Output::Memory(vec![]));
+        sink.write_change(&o, "new", 9).unwrap();
+        let Output::Memory(v) = sink.into_output().unwrap() else {
+            unreachable!("memory output")
+        };
+        let mut r = ::csv::Reader::from_reader(v.as_slice());
+        let h = r.headers().unwrap().clone();
+        assert_eq!(
+            h.iter().rev().take(2).collect::<Vec<_>>(),
+            ["seq", "change"]
+        );
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(
+            row.iter().rev().take(3).collect::<Vec<_>>(),
+            ["9", "new", "2"]
+        );
     }
 
     #[test]

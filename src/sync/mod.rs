@@ -17,7 +17,7 @@
 //! scanned, which bounds what dedupe remembers. Orders are deduplicated by `order_id` (keeping
 //! a newer `updated_at`) against the current and the previous window. After each completed window the
 //! sink is flushed and `checkpoint` is called with the window's end, which is what state files
-//! record.
+//! record (and where the mirror commits the window).
 
 mod check;
 mod scan;
@@ -122,13 +122,32 @@ struct Emitter<'a> {
     progress: progress::Progress,
 }
 
-/// Run a pull. `checkpoint(end)` is called after each fully emitted and flushed window.
+/// What a pull calls after each fully emitted and flushed window, with the window's end:
+/// a state file records it, the mirror commits the window's orders with it. Any
+/// `FnMut(DateTime<Utc>) -> Result<()>` is one.
+pub trait Checkpoint {
+    fn window_done(
+        &mut self,
+        end: DateTime<Utc>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>>;
+}
+
+impl<F: FnMut(DateTime<Utc>) -> Result<()>> Checkpoint for F {
+    fn window_done(
+        &mut self,
+        end: DateTime<Utc>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>> {
+        Box::pin(std::future::ready(self(end)))
+    }
+}
+
+/// Run a pull. `checkpoint` is called after each fully emitted and flushed window.
 pub async fn pull<A: Adapter + ?Sized>(
     adapter: &A,
     t: &Transport,
     plan: &Plan,
     sink: &mut dyn Sink,
-    mut checkpoint: impl FnMut(DateTime<Utc>) -> Result<()>,
+    checkpoint: &mut dyn Checkpoint,
 ) -> Result<Summary> {
     let started = Instant::now();
     let spec = adapter.spec();
@@ -294,7 +313,7 @@ pub async fn pull<A: Adapter + ?Sized>(
             }
         }
         emitter.sink.flush()?;
-        checkpoint(w.end)?;
+        checkpoint.window_done(w.end).await?;
         emitter.summary.complete_until = Some(w.end.to_rfc3339());
         sizer.window_held(w.end - w.start, emitter.seen.len() as u64);
         let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;

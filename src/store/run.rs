@@ -1,0 +1,207 @@
+//! A pull into the mirror (`pull --db`): the pull loop writes into a buffer; at each
+//! checkpoint the window's orders are staged in one transaction, the new and changed ones
+//! written and flushed to the output with their `change` and `seq`, and then the transaction
+//! (orders, feed, the shop's mark) commits. A kill before the commit repeats the window's
+//! output lines on the next run but loses none; a kill after it has nothing left to repeat.
+
+use super::{DbUrl, ShopGuard, ShopMark, ShopRun, Store};
+use crate::model::Order;
+use crate::platforms::By;
+use crate::sink::{Sink, SinkOutput};
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use std::io;
+use std::sync::{Arc, Mutex};
+
+/// The mirror's side of one pull.
+pub struct MirrorRun {
+    store: Box<dyn Store>,
+    run: ShopRun,
+    _guard: ShopGuard,
+    known: Option<ShopMark>,
+    buffer: Arc<Mutex<Vec<Order>>>,
+    out: Option<Box<dyn SinkOutput>>,
+    /// `--no-state`: the mark is neither read nor moved (a backfill into the mirror).
+    keep_mark: bool,
+    pub new: u64,
+    pub updated: u64,
+    pub last_seq: Option<i64>,
+}
+
+impl MirrorRun {
+    /// Open the mirror, take the shop for this run, read its mark.
+    pub async fn begin(
+        url: &DbUrl,
+        shop: &str,
+        platform: &str,
+        by: By,
+        use_mark: bool,
+        pg: &super::postgres::PgOptions,
+    ) -> Result<MirrorRun> {
+        let store = super::open_with(url, pg).await?;
+        let guard = store.lock_shop(shop).await?;
+        let known = store.shop(shop).await?;
+        let run = ShopRun {
+            shop: shop.to_string(),
+            platform: platform.to_string(),
+            by,
+        };
+        Ok(MirrorRun {
+            store,
+            run,
+            _guard: guard,
+            known: known.filter(|_| use_mark),
+            buffer: Arc::default(),
+            out: None,
+            keep_mark: !use_mark,
+            new: 0,
+            updated: 0,
+            last_seq: None,
+        })
+    }
+
+    /// The mirror of a `pull`, when `--db` (or `ORDERSYNC_DB`) names one.
+    pub async fn for_pull(
+        db: Option<&str>,
+        has_state: bool,
+        shop: &crate::config::Shop,
+        by: By,
+        use_mark: bool,
+        pg: &super::postgres::PgOptions,
+    ) -> Result<Option<MirrorRun>> {
+        let Some(db) = db.filter(|d| !d.trim().is_empty()) else {
+            return Ok(None);
+        };
+        if has_state {
+            return Err(crate::error::usage(
+                "--state and --db exclude each other: the mirror holds the shop's mark itself",
+            ));
+        }
+        let url = DbUrl::parse(db)?;
+        Ok(Some(
+            MirrorRun::begin(&url, &shop.name, shop.platform.as_str(), by, use_mark, pg).await?,
+        ))
+    }
+
+    /// The database for messages.
+    pub fn shown(&self) -> String {
+        self.store.shown()
+    }
+
+    /// Everything up to this instant is in the mirror (`None`: a first run).
+    pub fn mark(&self) -> Option<DateTime<Utc>> {
+        self.known.as_ref().and_then(|k| k.mark)
+    }
+
+    /// The `--since` of the shop's first run.
+    pub fn origin(&self) -> Option<DateTime<Utc>> {
+        self.known.as_ref().and_then(|k| k.origin)
+    }
+
+    /// Take the output the new and changed orders go to.
+    pub fn set_output(&mut self, out: Box<dyn SinkOutput>) {
+        self.out = Some(out);
+    }
+
+    /// Record the shop (or check that it is pulled as before), `origin` being where this
+    /// run starts.
+    pub async fn start(&mut self, origin: DateTime<Utc>) -> Result<()> {
+        self.store.register_shop(&self.run, origin).await
+    }
+
+    /// The sink the pull loop writes into.
+    pub fn buffer_sink(&self) -> BufferSink {
+        BufferSink(self.buffer.clone())
+    }
+
+    /// Stage the buffered orders (and the mark), write the changes out, commit.
+    async fn commit(&mut self, mark: Option<DateTime<Utc>>) -> Result<()> {
+        let orders = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()));
+        let mark = mark.filter(|_| !self.keep_mark);
+        if orders.is_empty() && mark.is_none() {
+            return Ok(());
+        }
+        let staged = self.store.stage_window(&self.run, &orders, mark).await?;
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("the mirror run was not started"))?;
+        for c in staged.changes() {
+            out.write_change(&orders[c.index], c.change.as_str(), c.seq)?;
+            match c.change {
+                super::ChangeKind::New => self.new += 1,
+                super::ChangeKind::Updated => self.updated += 1,
+            }
+            self.last_seq = Some(c.seq);
+        }
+        // The lines are out before the window commits: a kill from here on repeats them on
+        // the next run, it never loses them.
+        out.flush()?;
+        staged.commit().await
+    }
+
+    /// Commit what a run stopped at `--limit` emitted after its last complete window
+    /// (without moving the mark), close the database, and hand back the output to commit.
+    pub async fn finish(mut self) -> Result<Box<dyn SinkOutput>> {
+        self.commit(None).await?;
+        self.store.finish_run(&self.run.shop, None).await?;
+        self.store.close().await?;
+        self.out
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the mirror run was not started"))
+    }
+}
+
+impl MirrorRun {
+    /// The run failed: record why (for `ordersync shops`) and give the shop back, as far as
+    /// the database can still be reached; nothing more is written.
+    pub async fn fail(self, error: &str) {
+        let record = async {
+            self.store.finish_run(&self.run.shop, Some(error)).await?;
+            self.store.close().await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), record).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("could not record the failed run: {e:#}"),
+            Err(_) => tracing::debug!("could not record the failed run: the database is slow"),
+        }
+    }
+}
+
+impl crate::sync::Checkpoint for MirrorRun {
+    fn window_done(
+        &mut self,
+        end: DateTime<Utc>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>> {
+        Box::pin(self.commit(Some(end)))
+    }
+}
+
+/// Holds a window's orders until its checkpoint.
+pub struct BufferSink(Arc<Mutex<Vec<Order>>>);
+
+impl Sink for BufferSink {
+    fn write(&mut self, order: &Order) -> io::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(order.clone());
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An output that takes nothing, held in the place of the real one while the mirror owns it.
+pub fn placeholder_sink() -> Box<dyn SinkOutput> {
+    crate::sink::make(
+        crate::sink::Format::Ndjson,
+        crate::sink::CsvMode::Lines,
+        false,
+        crate::sink::Output::Memory(Vec::new()),
+    )
+}
