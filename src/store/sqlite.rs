@@ -828,6 +828,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn export_reads_every_order_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("m.db")).await.unwrap();
+        let run = ShopRun {
+            shop: "s".into(),
+            platform: "taobao-tw".into(),
+            by: By::Modified,
+        };
+        s.register_shop(&run, Utc::now()).await.unwrap();
+        let n = 2007;
+        let orders: Vec<Order> = (0..n)
+            .map(|i| order(&format!("o{i}"), Status::Paid, 1_700_000_000_000 + i as i64))
+            .collect();
+        for w in orders.chunks(300) {
+            window(&s, &run, w, None).await;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut each = |doc: &str| -> Result<()> {
+            let v: serde_json::Value = serde_json::from_str(doc)?;
+            assert!(seen.insert(v["order_id"].as_str().unwrap().to_string()));
+            Ok(())
+        };
+        let got = s.export(&ExportQuery::default(), &mut each).await.unwrap();
+        assert_eq!((got as usize, seen.len()), (n, n));
+        let q = ExportQuery {
+            status: Some("shipped".into()),
+            ..ExportQuery::default()
+        };
+        assert_eq!(s.export(&q, &mut |_: &str| Ok(())).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
     async fn only_content_is_a_change_and_the_newest_version_stays() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("m.db")).await.unwrap();
