@@ -46,24 +46,55 @@ pub(super) async fn pull(
                 .config
                 .pick(args.shop.first().map(String::as_str), args.platform)?
                 .clone();
-            // The mirror (`--db`) holds the marks itself, as a state file would: --db (or
-            // ORDERSYNC_DB), else the config's `db` (which may be a secret reference).
-            let db = match &args.db {
-                Some(d) => Some(secrecy::SecretString::from(d.clone())),
-                None => source.config.db()?,
-            };
+            let db = mirror_url(&args, &source.config)?;
             pull_one(shop, &args, quiet, db).await
         }
         Some(shops) => {
-            if args.db.is_some() || source.config.db()?.is_some() {
-                return Err(usage(
-                    "--db takes one shop per run for now: run one `pull --shop NAME --db ...` per \
-                     shop (each takes its shop's lease, so several can run at once)",
-                ));
-            }
-            super::pull_many::pull_many(shops, &args, quiet).await
+            let db = mirror_url(&args, &source.config)?;
+            super::pull_many::pull_many(shops, &args, quiet, db).await
         }
     }
+}
+
+/// The mirror a pull goes into: `--db` (or `ORDERSYNC_DB`), else the config's `db` (which
+/// may be a secret reference). It holds the shops' marks itself, as a state file would.
+fn mirror_url(
+    args: &PullArgs,
+    config: &crate::config::Config,
+) -> Result<Option<secrecy::SecretString>> {
+    let db = match &args.db {
+        Some(d) => Some(secrecy::SecretString::from(d.clone())),
+        None => config.db()?,
+    };
+    if db.is_some() && args.state.is_some() {
+        return Err(usage(
+            "--state and --db exclude each other: the mirror holds the shop's mark itself",
+        ));
+    }
+    if args.revisit.is_some() && db.is_none() {
+        return Err(usage(
+            "--revisit re-scans into a mirror: it needs --db (re-scanned orders that did not \
+             change are left out only there)",
+        ));
+    }
+    Ok(db)
+}
+
+/// The mirror a shop's pull goes into.
+#[derive(Clone, Copy)]
+pub(super) struct MirrorTarget<'a> {
+    pub db: &'a secrecy::SecretString,
+    /// With several shops, a shop another worker holds is skipped rather than failed.
+    pub skip_busy: bool,
+}
+
+/// What the mirror recorded of one shop's pull.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Mirrored {
+    pub shown: String,
+    pub new: u64,
+    pub updated: u64,
+    pub last_seq: Option<i64>,
 }
 
 /// One shop's pull, into `sink`; the output is the caller's to commit.
@@ -88,6 +119,10 @@ pub(super) struct ShopRun {
     pub started: std::time::Instant,
     /// How long the pull took, once it ended.
     pub took: std::time::Duration,
+    /// With `--db`: the new and changed orders the mirror recorded.
+    pub mirrored: Option<Mirrored>,
+    /// Not pulled: another worker holds the shop (`--db` on PostgreSQL, several shops).
+    pub skipped: Option<String>,
 }
 
 impl ShopRun {
@@ -105,6 +140,8 @@ impl ShopRun {
             written: 0,
             started: std::time::Instant::now(),
             took: std::time::Duration::ZERO,
+            mirrored: None,
+            skipped: None,
         }
     }
 
@@ -123,25 +160,6 @@ async fn pull_one(
     if let Some(url) = &args.base_url {
         shop.set_base_url(url)?;
     }
-    let by = args.by.unwrap_or(match shop.platform.spec().by_modified {
-        ByMode::Unsupported(_) => By::Created,
-        _ => By::Modified,
-    });
-    let mut mirror = crate::store::run::MirrorRun::for_pull(
-        db.as_ref().map(secrecy::ExposeSecret::expose_secret),
-        args.state.is_some(),
-        &shop,
-        by,
-        !args.no_state,
-        &crate::store::postgres::PgOptions { lease: args.lease },
-    )
-    .await?;
-    if args.revisit.is_some() && mirror.is_none() {
-        return Err(usage(
-            "--revisit re-scans into a mirror: it needs --db (re-scanned orders that did not \
-             change are left out only there)",
-        ));
-    }
     let states = match args.state.as_deref().filter(|_| !args.no_state) {
         Some(path) => Some(state::Shared::open(path)?),
         None => None,
@@ -153,17 +171,10 @@ async fn pull_one(
     }
     crate::logging::set_stdout_is_data(output.is_none());
     let out = Output::open(output)?;
-    let mut sink = match &mirror {
+    let mut sink = match &db {
         Some(_) => sink::make_tagged(format, csv_mode, args.csv_bom, out),
         None => sink::make(format, csv_mode, args.csv_bom, out),
     };
-    if let Some(m) = mirror.as_mut() {
-        // The mirror writes the new and changed orders; the pull loop writes into its buffer.
-        m.set_output(std::mem::replace(
-            &mut sink,
-            crate::store::run::placeholder_sink(),
-        ));
-    }
     // With --output, the file appears only at the end, so the state may only advance then;
     // on stdout, each window is delivered when flushed, so the state follows each window.
     let per_window = output.is_none();
@@ -173,7 +184,10 @@ async fn pull_one(
         states.as_ref(),
         sink.as_mut(),
         per_window,
-        mirror.as_mut(),
+        db.as_ref().map(|db| MirrorTarget {
+            db,
+            skip_busy: false,
+        }),
     )
     .await;
     let metrics = |run: &ShopRun, mark| {
@@ -215,22 +229,18 @@ async fn pull_one(
                 &run,
                 later(run.state.as_ref().and_then(|s| s.mark()), moved),
             );
-            if let Some(m) = mirror {
-                m.fail(&format!("{e:#}")).await;
-            }
             return run.result.map(|_| ());
         }
     };
-    if let Some(m) = mirror {
-        let shown = m.shown();
-        let (new, updated, last_seq) = (m.new, m.updated, m.last_seq);
-        sink = m.finish().await?;
-        if !quiet {
-            eprintln!(
-                "ordersync: mirror {shown}: {new} new, {updated} updated{}",
-                last_seq.map_or(String::new(), |s| format!(" (feed up to seq {s})"))
-            );
-        }
+    if let (Some(m), false) = (&run.mirrored, quiet) {
+        eprintln!(
+            "ordersync: mirror {}: {} new, {} updated{}",
+            m.shown,
+            m.new,
+            m.updated,
+            m.last_seq
+                .map_or(String::new(), |s| format!(" (feed up to seq {s})"))
+        );
     }
     sink.commit()?;
     if let (Some(s), Some(end), false) = (&run.state, run.last_end, per_window) {
@@ -258,7 +268,7 @@ pub(super) async fn pull_shop(
     states: Option<&state::Shared>,
     sink: &mut dyn Sink,
     per_window: bool,
-    mirror: Option<&mut crate::store::run::MirrorRun>,
+    mirror: Option<MirrorTarget<'_>>,
 ) -> ShopRun {
     let mut run = ShopRun::new(shop);
     let mut counted = Counted { sink, written: 0 };
@@ -291,6 +301,16 @@ impl Sink for Counted<'_> {
         self.written += 1;
         Ok(())
     }
+    fn write_change(
+        &mut self,
+        order: &crate::model::Order,
+        change: &str,
+        seq: i64,
+    ) -> std::io::Result<()> {
+        self.sink.write_change(order, change, seq)?;
+        self.written += 1;
+        Ok(())
+    }
     fn flush(&mut self) -> std::io::Result<()> {
         self.sink.flush()
     }
@@ -306,7 +326,7 @@ async fn pull_shop_into(
     states: Option<&state::Shared>,
     sink: &mut dyn Sink,
     per_window: bool,
-    mut mirror: Option<&mut crate::store::run::MirrorRun>,
+    target: Option<MirrorTarget<'_>>,
 ) -> Result<Summary> {
     let now = Utc::now();
     let settle = Duration::from_std(args.settle).unwrap_or(Duration::minutes(2));
@@ -319,6 +339,33 @@ async fn pull_shop_into(
     run.state = match states {
         Some(states) => Some(states.shop(by, shop)?),
         None => None,
+    };
+    let mut mirror = match target {
+        None => None,
+        Some(target) => {
+            let opened = crate::store::run::MirrorRun::for_pull(
+                Some(secrecy::ExposeSecret::expose_secret(target.db)),
+                false,
+                shop,
+                by,
+                !args.no_state,
+                &crate::store::postgres::PgOptions { lease: args.lease },
+            )
+            .await;
+            match opened {
+                Err(e) if target.skip_busy && is_busy(&e) => {
+                    tracing::info!("skipped: {e:#}");
+                    run.skipped = Some(format!("{e:#}"));
+                    run.nothing_due = true;
+                    return Ok(Summary {
+                        platform: shop.platform.to_string(),
+                        shop: shop.name.clone(),
+                        ..Summary::default()
+                    });
+                }
+                opened => opened?,
+            }
+        }
     };
     let state = &run.state;
     let resume = state
@@ -453,7 +500,7 @@ async fn pull_shop_into(
     let deadline = args.give_up_after;
     let last_end = &mut run.last_end;
     let mut buffer = None;
-    if let Some(m) = mirror.as_deref_mut() {
+    if let Some(m) = mirror.as_mut() {
         m.start(plan.since).await?;
         buffer = Some(m.buffer_sink());
     }
@@ -466,10 +513,19 @@ async fn pull_shop_into(
                 _ => Ok(()),
             }
         };
+        let mut to_mirror;
         let (into, checkpoint): (&mut dyn Sink, &mut dyn sync::Checkpoint) =
-            match (mirror, buffer.as_mut()) {
-                (Some(m), Some(b)) => (b, m),
-                _ => (sink, &mut to_state),
+            match (mirror.as_mut(), buffer.as_mut()) {
+                (Some(run), Some(b)) => {
+                    // The pull loop writes into the mirror's buffer; at each window's end
+                    // the mirror writes the new and changed orders to the output.
+                    to_mirror = crate::store::run::MirrorCheckpoint {
+                        run,
+                        out: &mut *sink,
+                    };
+                    (b, &mut to_mirror)
+                }
+                _ => (&mut *sink, &mut to_state),
             };
         let pulling = sync::pull(a.as_ref(), &t, &plan, into, checkpoint);
         // The whole run is bounded: a server answering just slowly enough never to time
@@ -482,7 +538,29 @@ async fn pull_shop_into(
     .await;
     run.requests = t.stats.requests.load(std::sync::atomic::Ordering::Relaxed);
     run.retries = t.stats.retries.load(std::sync::atomic::Ordering::Relaxed);
+    let Some(mut m) = mirror else {
+        return result;
+    };
+    let result = match result {
+        Ok(summary) => m.finish(sink).await.map(|()| summary),
+        Err(e) => Err(e),
+    };
+    run.mirrored = Some(Mirrored {
+        shown: m.shown(),
+        new: m.new,
+        updated: m.updated,
+        last_seq: m.last_seq,
+    });
+    if let Err(e) = &result {
+        m.fail(&format!("{e:#}")).await;
+    }
     result
+}
+
+/// Another worker holds the shop (its lease on PostgreSQL, its lock on SQLite).
+fn is_busy(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::store::postgres::ShopBusy>()
+        .is_some()
 }
 
 /// What `--summary-json` holds for a run that failed once it had started: the error, and

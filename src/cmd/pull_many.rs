@@ -146,7 +146,12 @@ pub(super) fn severity(e: Exit) -> u8 {
 }
 
 /// Pull `shops`, `--shops-at-once` at a time, into one output.
-pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) -> Result<()> {
+pub(super) async fn pull_many(
+    shops: Vec<Shop>,
+    args: &PullArgs,
+    quiet: bool,
+    db: Option<secrecy::SecretString>,
+) -> Result<()> {
     let states = match args.state.as_deref().filter(|_| !args.no_state) {
         Some(path) => Some(state::Shared::open(path)?),
         None => None,
@@ -158,7 +163,16 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
     }
     crate::logging::set_stdout_is_data(output.is_none());
     let out = Output::open(output)?;
-    let shared = sink::Shared::new(sink::make(format, csv_mode, args.csv_bom, out));
+    let shared = sink::Shared::new(match &db {
+        Some(_) => sink::make_tagged(format, csv_mode, args.csv_bom, out),
+        None => sink::make(format, csv_mode, args.csv_bom, out),
+    });
+    // With --db, each shop takes its own lease (PostgreSQL) or lock (SQLite); a shop another
+    // worker holds is skipped, so that several workers can share the shops.
+    let target = db.as_ref().map(|db| super::pull::MirrorTarget {
+        db,
+        skip_busy: true,
+    });
     // As with one shop: on stdout, a window is delivered once flushed, so each shop's state
     // follows its windows; a file is delivered only at the end.
     let per_window = output.is_none();
@@ -186,7 +200,15 @@ pub(super) async fn pull_many(shops: Vec<Shop>, args: &PullArgs, quiet: bool) ->
                     let span = tracing::error_span!("shop", name = %shop.name);
                     let pulled = async {
                         let mut writer = shared.writer();
-                        pull_shop(&shop, args, states.as_ref(), &mut writer, per_window, None).await
+                        pull_shop(
+                            &shop,
+                            args,
+                            states.as_ref(),
+                            &mut writer,
+                            per_window,
+                            target,
+                        )
+                        .await
                     };
                     let run = rt.block_on(pulled.instrument(span));
                     ended_one(&run, &bar);
@@ -360,9 +382,12 @@ pub(super) struct Row {
     /// The shop's state mark after the run (null without --state).
     pub mark: Option<String>,
     pub orders: u64,
-    /// Orders new to / updated in the mirror (`--db`): null until there is one.
+    /// Orders new to / updated in the mirror (`--db`; null without it).
     pub new: Option<u64>,
     pub updated: Option<u64>,
+    /// Not pulled because another worker holds the shop (`--db` on PostgreSQL): by whom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     pub requests: u64,
     pub retries: u64,
     pub windows: u64,
@@ -406,8 +431,9 @@ impl Row {
             until: run.range.map(|r| r.1.to_rfc3339()),
             mark: mark.map(|m| m.to_rfc3339()),
             orders: run.written,
-            new: None,
-            updated: None,
+            new: run.mirrored.as_ref().map(|m| m.new),
+            updated: run.mirrored.as_ref().map(|m| m.updated),
+            skipped: run.skipped.clone(),
             requests: s.map_or(run.requests, |s| s.requests),
             retries: s.map_or(run.retries, |s| s.retries),
             windows: figure(|s| s.windows),

@@ -141,7 +141,7 @@ pub fn make_tagged(
     csv_mode: CsvMode,
     bom: bool,
     out: Output,
-) -> Box<dyn SinkOutput> {
+) -> Box<dyn SinkOutput + Send> {
     match format {
         Format::Csv => Box::new(CsvSink::new(out, csv_mode, bom).with_change_columns()),
         _ => make(format, csv_mode, bom, out),

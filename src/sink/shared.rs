@@ -62,6 +62,11 @@ impl Sink for ShopWriter<'_> {
         self.written += 1;
         Ok(())
     }
+    fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
+        self.shared.lock().write_change(order, change, seq)?;
+        self.written += 1;
+        Ok(())
+    }
     fn flush(&mut self) -> io::Result<()> {
         self.shared.lock().flush()
     }

@@ -7,7 +7,7 @@
 use super::{DbUrl, ShopGuard, ShopMark, ShopRun, Store};
 use crate::model::Order;
 use crate::platforms::By;
-use crate::sink::{Sink, SinkOutput};
+use crate::sink::Sink;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::io;
@@ -20,7 +20,6 @@ pub struct MirrorRun {
     _guard: ShopGuard,
     known: Option<ShopMark>,
     buffer: Arc<Mutex<Vec<Order>>>,
-    out: Option<Box<dyn SinkOutput>>,
     /// `--no-state`: the mark is neither read nor moved (a backfill into the mirror).
     keep_mark: bool,
     pub new: u64,
@@ -52,7 +51,6 @@ impl MirrorRun {
             _guard: guard,
             known: known.filter(|_| use_mark),
             buffer: Arc::default(),
-            out: None,
             keep_mark: !use_mark,
             new: 0,
             updated: 0,
@@ -98,11 +96,6 @@ impl MirrorRun {
         self.known.as_ref().and_then(|k| k.origin)
     }
 
-    /// Take the output the new and changed orders go to.
-    pub fn set_output(&mut self, out: Box<dyn SinkOutput>) {
-        self.out = Some(out);
-    }
-
     /// Record the shop (or check that it is pulled as before), `origin` being where this
     /// run starts.
     pub async fn start(&mut self, origin: DateTime<Utc>) -> Result<()> {
@@ -114,18 +107,14 @@ impl MirrorRun {
         BufferSink(self.buffer.clone())
     }
 
-    /// Stage the buffered orders (and the mark), write the changes out, commit.
-    async fn commit(&mut self, mark: Option<DateTime<Utc>>) -> Result<()> {
+    /// Stage the buffered orders (and the mark), write the changes to `out`, commit.
+    async fn commit(&mut self, mark: Option<DateTime<Utc>>, out: &mut dyn Sink) -> Result<()> {
         let orders = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()));
         let mark = mark.filter(|_| !self.keep_mark);
         if orders.is_empty() && mark.is_none() {
             return Ok(());
         }
         let staged = self.store.stage_window(&self.run, &orders, mark).await?;
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("the mirror run was not started"))?;
         for c in staged.changes() {
             out.write_change(&orders[c.index], c.change.as_str(), c.seq)?;
             match c.change {
@@ -141,14 +130,11 @@ impl MirrorRun {
     }
 
     /// Commit what a run stopped at `--limit` emitted after its last complete window
-    /// (without moving the mark), close the database, and hand back the output to commit.
-    pub async fn finish(mut self) -> Result<Box<dyn SinkOutput>> {
-        self.commit(None).await?;
+    /// (without moving the mark, its changes written to `out`), and close the database.
+    pub async fn finish(&mut self, out: &mut dyn Sink) -> Result<()> {
+        self.commit(None, out).await?;
         self.store.finish_run(&self.run.shop, None).await?;
-        self.store.close().await?;
-        self.out
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("the mirror run was not started"))
+        self.store.close().await
     }
 }
 
@@ -168,12 +154,19 @@ impl MirrorRun {
     }
 }
 
-impl crate::sync::Checkpoint for MirrorRun {
+/// The pull loop's checkpoint in a `--db` run: the window is committed to the mirror, its
+/// new and changed orders written to `out` first.
+pub struct MirrorCheckpoint<'a> {
+    pub run: &'a mut MirrorRun,
+    pub out: &'a mut dyn Sink,
+}
+
+impl crate::sync::Checkpoint for MirrorCheckpoint<'_> {
     fn window_done(
         &mut self,
         end: DateTime<Utc>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>> {
-        Box::pin(self.commit(Some(end)))
+        Box::pin(self.run.commit(Some(end), &mut *self.out))
     }
 }
 
@@ -194,14 +187,4 @@ impl Sink for BufferSink {
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// An output that takes nothing, held in the place of the real one while the mirror owns it.
-pub fn placeholder_sink() -> Box<dyn SinkOutput> {
-    crate::sink::make(
-        crate::sink::Format::Ndjson,
-        crate::sink::CsvMode::Lines,
-        false,
-        crate::sink::Output::Memory(Vec::new()),
-    )
 }

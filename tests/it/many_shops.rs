@@ -445,3 +445,58 @@ fn the_exit_code_is_the_worst_shops() {
     let r = pull(&env, &config, &range, &both[..2]);
     assert_eq!(r.code, 3, "{}", r.stderr);
 }
+
+/// `--all --db`: every shop goes into one mirror, each row says how many orders were new, and
+/// an unchanged re-run prints nothing and counts nothing new.
+#[test]
+fn all_shops_into_one_mirror() {
+    let env = Env::with_orders(30);
+    let range = range();
+    let db = format!("sqlite:{}", env.path("all.db").display());
+    let summary = env.path("summary.json");
+    let first = pull(
+        &env,
+        &env.config,
+        &range,
+        &[
+            "--all",
+            "--db",
+            &db,
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let lines = first.ndjson();
+    assert!(
+        lines
+            .iter()
+            .all(|o| o["change"] == "new" && o["seq"].is_i64())
+    );
+    let rows = read_json(&summary)["shops"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), SHOPS.len());
+    for row in &rows {
+        let shop = row["shop"].as_str().unwrap();
+        let printed = lines.iter().filter(|o| o["shop"] == shop).count() as u64;
+        assert!(printed > 0, "{shop}");
+        assert_eq!(row["new"].as_u64(), Some(printed), "{row}");
+        assert_eq!(row["updated"].as_u64(), Some(0), "{row}");
+    }
+    let again = pull(
+        &env,
+        &env.config,
+        &range,
+        &[
+            "--all",
+            "--db",
+            &db,
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, "", "an unchanged re-run prints nothing");
+    for row in read_json(&summary)["shops"].as_array().unwrap() {
+        assert_eq!(row["new"].as_u64(), Some(0), "{row}");
+    }
+}

@@ -864,3 +864,109 @@ fn a_worker_whose_output_blocks_does_not_stall_the_fleet_for_long() {
         "the blocked worker finished: the test proves nothing"
     );
 }
+
+/// Issue 17: three workers pull `--all` of 20 shops (four per platform) into one PostgreSQL
+/// mirror at once, one of them SIGKILLed mid-run; a last run finishes what it held. Every
+/// shop ends exact (the mirror equals a clean pull of it into SQLite), no order is recorded
+/// as new twice, and while a worker holds a shop the others skip it rather than fail.
+#[test]
+fn three_workers_share_twenty_shops_and_one_is_killed() {
+    let _turn = one_at_a_time();
+    let env = Env::new(ordersync::sandbox::SandboxOptions {
+        orders: 40,
+        shops: 4,
+        ..ordersync::sandbox::SandboxOptions::default()
+    });
+    let config = env.write_config(
+        "fleet.toml",
+        &ordersync::sandbox::Sandbox::config_toml_shops(env.sandbox.addr, 4),
+    );
+    let db = pg::fresh_db("fleet");
+    let range = Range::new();
+    let args = |db: &str| -> Vec<String> {
+        [
+            "pull",
+            "--all",
+            "--since",
+            &range.since,
+            "--until",
+            &range.until,
+            "--window",
+            "1d",
+            "--rate-limit",
+            "50",
+            "--shops-at-once",
+            "4",
+            "--lease",
+            "3s",
+            "--db",
+            db,
+            "--config",
+            config.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    // Each worker's output goes to a file: a pipe nobody reads would block a worker that
+    // holds a window's transaction open (which the server then ends, by design).
+    let spawned = std::sync::atomic::AtomicUsize::new(0);
+    let spawn = || {
+        let n = spawned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out = std::fs::File::create(env.path(&format!("worker-{n}.ndjson"))).unwrap();
+        crate::support::command()
+            .args(args(&db.url))
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let workers: Vec<Child> = (0..3).map(|_| spawn()).collect();
+    // Kill one once the mirror holds a mark.
+    wait_for(
+        &db.url,
+        "SELECT shop FROM shops WHERE mark IS NOT NULL LIMIT 1",
+    );
+    let mut workers = workers.into_iter();
+    let mut victim = workers.next().unwrap();
+    victim.kill().unwrap();
+    let _ = victim.wait();
+    for w in workers {
+        let r = finish(w);
+        assert!(r.code == 0 || r.code == 4, "{}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    // The killed worker's leases expire; a last run takes its shops over and finishes.
+    std::thread::sleep(Duration::from_secs(4));
+    let last = finish(spawn());
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    assert_new_once(&db.url);
+
+    // The mirror equals a clean pull of every shop into SQLite.
+    let sqlite = format!("sqlite:{}", env.path("clean.db").display());
+    let clean = crate::support::run_binary(&args(&sqlite));
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    let key = |o: &serde_json::Value| {
+        (
+            o["shop"].as_str().unwrap().to_string(),
+            o["order_id"].as_str().unwrap().to_string(),
+        )
+    };
+    let all = |db: &str| -> BTreeMap<(String, String), serde_json::Value> {
+        let r = crate::support::run_binary(&["export", "--db", db]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.ndjson().iter().map(|o| (key(o), o.clone())).collect()
+    };
+    let mirrored = all(&db.url);
+    let expected = all(&sqlite);
+    let shops: std::collections::BTreeSet<&String> = expected.keys().map(|k| &k.0).collect();
+    assert_eq!(shops.len(), 20, "{shops:?}");
+    assert_eq!(mirrored.len(), expected.len());
+    assert_eq!(
+        mirrored.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (k, o) in &expected {
+        assert_eq!(mirrored[k]["status"], o["status"], "{k:?}");
+        assert_eq!(mirrored[k]["total"], o["total"], "{k:?}");
+    }
+}

@@ -199,6 +199,7 @@ mod tests {
             orders: 12,
             new: None,
             updated: None,
+            skipped: None,
             requests: 4,
             retries: 1,
             windows: 1,
