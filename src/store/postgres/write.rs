@@ -1,0 +1,269 @@
+//! Writing a window: its orders upserted, their changes numbered in the feed and the shop's
+//! mark moved, in one transaction that commits only once the caller has written the changes out.
+
+use super::*;
+
+impl PgStore {
+    pub(super) async fn stage(
+        &self,
+        run: &ShopRun,
+        orders: &[Order],
+        mark: Option<DateTime<Utc>>,
+    ) -> Result<Box<dyn Staged>> {
+        let ours = self.held.lock().unwrap().get(&run.shop).cloned();
+        if ours.is_none() {
+            return Err(anyhow::Error::new(DbError {
+                db: self.shown.clone(),
+                what: format!("this worker holds no lease on shop {:?}", run.shop),
+                detail: "a window is written only under the shop's lease (lock_shop)".into(),
+                transient: false,
+            }));
+        }
+        let mut tx = self.begin("cannot start a transaction").await?;
+        // Fencing: still ours? (Extend it while at it.) The row stays locked to the commit, so
+        // nobody can take the shop over between this check and the window's commit.
+        let still: Option<i64> = sqlx::query_scalar(
+            "UPDATE shop_leases SET expires_at = greatest(expires_at, \
+             now() + $3 * interval '1 millisecond'), renewed = now() \
+             WHERE shop = $1 AND holder = $2 RETURNING 1::bigint",
+        )
+        .bind(&run.shop)
+        .bind(&self.holder)
+        .bind(self.lease_ms())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.err("cannot check the lease", e))?;
+        if still.is_none() {
+            if let Some(o) = &ours {
+                o.store(false, Ordering::Relaxed);
+            }
+            return Err(anyhow::Error::new(DbError {
+                db: self.shown.clone(),
+                what: format!("lost the lease on shop {:?}", run.shop),
+                detail: "it expired and another worker took the shop over; this run stops, \
+                         the other resumes from the mark"
+                    .into(),
+                transient: true,
+            }));
+        }
+        let now = Utc::now();
+        let at = rfc3339(now);
+        // An order may come twice in a window (a re-scan saw a newer version): the last one
+        // is the newest.
+        let mut last_of: HashMap<&str, usize> = HashMap::with_capacity(orders.len());
+        for (i, o) in orders.iter().enumerate() {
+            last_of.insert(o.order_id.as_str(), i);
+        }
+        let ids: Vec<String> = last_of.keys().map(|s| s.to_string()).collect();
+        let mut stored: HashMap<String, (Option<i64>, String)> = HashMap::new();
+        if !ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT order_id, updated_us, doc FROM orders \
+                 WHERE shop = $1 AND order_id = ANY($2)",
+            )
+            .bind(&run.shop)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.err("cannot read the stored orders", e))?;
+            for r in rows {
+                stored.insert(r.get(0), (r.get(1), r.get(2)));
+            }
+        }
+        let mut changes = Vec::new();
+        let mut feed_locked = false;
+        for (index, o) in orders.iter().enumerate() {
+            if last_of.get(o.order_id.as_str()) != Some(&index) {
+                continue;
+            }
+            let doc = serde_json::to_string(o)?;
+            let updated_us = o.updated_at.map(|t| t.at().timestamp_micros());
+            let old = stored.get(&o.order_id);
+            if let Some((Some(old_us), _)) = old
+                && updated_us.is_some_and(|u| u < *old_us)
+            {
+                // The mirror holds a newer version (seen by an earlier window or run).
+                continue;
+            }
+            let (kind, changed) = match crate::store::diff(old.map(|(_, d)| d.as_str()), &doc) {
+                Diff::Same => {
+                    if old.is_some_and(|(_, d)| *d != doc) {
+                        // Only the modification time moved: keep the newest version, no
+                        // feed entry.
+                        sqlx::query(
+                            "UPDATE orders SET updated_at = $3, updated_us = $4, doc = $5 \
+                             WHERE shop = $1 AND order_id = $2",
+                        )
+                        .bind(&run.shop)
+                        .bind(&o.order_id)
+                        .bind(o.updated_at.map(|t| t.to_rfc3339()))
+                        .bind(updated_us)
+                        .bind(&doc)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.err("cannot write an order", e))?;
+                    }
+                    continue;
+                }
+                Diff::New => (ChangeKind::New, Vec::new()),
+                Diff::Updated(keys) => (ChangeKind::Updated, keys),
+            };
+            if !feed_locked {
+                // Number this window's changes only after every earlier numbered window has
+                // committed: see the module's comment on the feed.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(FEED_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err("cannot lock the change feed", e))?;
+                feed_locked = true;
+            }
+            let changed_json = (kind == ChangeKind::Updated)
+                .then(|| serde_json::to_string(&changed))
+                .transpose()?;
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO order_changes (shop, order_id, change, changed, at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+            )
+            .bind(&run.shop)
+            .bind(&o.order_id)
+            .bind(kind.as_str())
+            .bind(changed_json)
+            .bind(&at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.err("cannot write the change feed", e))?;
+            self.upsert(&mut tx, run, o, &doc, seq, &at).await?;
+            changes.push(Change {
+                seq,
+                shop: run.shop.clone(),
+                order_id: o.order_id.clone(),
+                change: kind,
+                changed,
+                at: now,
+                index,
+            });
+        }
+        if let Some(mark) = mark {
+            sqlx::query(
+                "UPDATE shops SET mark = $2, updated_at = $3 \
+                 WHERE shop = $1 AND (mark IS NULL OR mark < $2)",
+            )
+            .bind(&run.shop)
+            .bind(rfc3339(mark))
+            .bind(&at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err("cannot move the shop's mark", e))?;
+        }
+        Ok(Box::new(PgStaged {
+            tx: Some(tx),
+            changes,
+            db: self.shown.clone(),
+            password: self.password.clone(),
+            gone: self.gone.clone(),
+        }))
+    }
+
+    async fn upsert(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        run: &ShopRun,
+        o: &Order,
+        doc: &str,
+        seq: i64,
+        at: &str,
+    ) -> Result<()> {
+        let time = |t: Option<crate::model::Timestamp>| t.map(|t| t.to_rfc3339());
+        let us = |t: Option<crate::model::Timestamp>| t.map(|t| t.at().timestamp_micros());
+        let money = |a: Option<crate::model::Amount>| a.map(|a| a.to_string());
+        sqlx::query(
+            "INSERT INTO orders (shop, order_id, platform, status, platform_status, created_at, \
+             updated_at, paid_at, created_us, updated_us, currency, total, shipping_fee, \
+             discount, buyer_id, buyer_name, line_count, doc, first_seen, last_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::numeric, \
+             $13::numeric, $14::numeric, $15, $16, $17, $18, $19, $20) \
+             ON CONFLICT (shop, order_id) DO UPDATE SET platform = excluded.platform, \
+             status = excluded.status, platform_status = excluded.platform_status, \
+             created_at = excluded.created_at, updated_at = excluded.updated_at, \
+             paid_at = excluded.paid_at, created_us = excluded.created_us, \
+             updated_us = excluded.updated_us, currency = excluded.currency, \
+             total = excluded.total, shipping_fee = excluded.shipping_fee, \
+             discount = excluded.discount, buyer_id = excluded.buyer_id, \
+             buyer_name = excluded.buyer_name, line_count = excluded.line_count, \
+             doc = excluded.doc, last_seq = excluded.last_seq",
+        )
+        .bind(&run.shop)
+        .bind(&o.order_id)
+        .bind(&o.platform)
+        .bind(o.status.as_str())
+        .bind(&o.platform_status)
+        .bind(time(o.created_at))
+        .bind(time(o.updated_at))
+        .bind(time(o.paid_at))
+        .bind(us(o.created_at))
+        .bind(us(o.updated_at))
+        .bind(&o.currency)
+        .bind(money(o.total))
+        .bind(money(o.shipping_fee))
+        .bind(money(o.discount))
+        .bind(&o.buyer.id)
+        .bind(&o.buyer.name)
+        .bind(o.lines.len() as i64)
+        .bind(doc)
+        .bind(at)
+        .bind(seq)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.err("cannot write an order", e))?;
+        sqlx::query("DELETE FROM order_lines WHERE shop = $1 AND order_id = $2")
+            .bind(&run.shop)
+            .bind(&o.order_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.err("cannot write an order's lines", e))?;
+        if !o.lines.is_empty() {
+            sqlx::query(INSERT_LINES)
+                .bind(&run.shop)
+                .bind(&o.order_id)
+                .bind(doc)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| self.err("cannot write an order's lines", e))?;
+        }
+        Ok(())
+    }
+}
+
+struct PgStaged {
+    tx: Option<Transaction<'static, Postgres>>,
+    changes: Vec<Change>,
+    db: String,
+    password: Option<String>,
+    gone: Arc<AtomicBool>,
+}
+
+impl Staged for PgStaged {
+    fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    fn commit(mut self: Box<Self>) -> BoxFut<'static, ()> {
+        Box::pin(async move {
+            if let Some(tx) = self.tx.take() {
+                tx.commit().await.map_err(|e| {
+                    if is_connection(&e) {
+                        self.gone.store(true, Ordering::Relaxed);
+                    }
+                    pg_error(
+                        &self.db,
+                        self.password.as_deref(),
+                        "cannot commit a window",
+                        e,
+                    )
+                })?;
+            }
+            Ok(())
+        })
+    }
+}
