@@ -557,7 +557,7 @@ async fn pull_shop_into(
     result
 }
 
-/// Another worker holds the shop (its lease on PostgreSQL, its lock on SQLite).
+/// Another worker holds the shop's lease (PostgreSQL; a held SQLite lock fails the shop).
 fn is_busy(e: &anyhow::Error) -> bool {
     e.downcast_ref::<crate::store::postgres::ShopBusy>()
         .is_some()
