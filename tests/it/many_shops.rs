@@ -460,6 +460,8 @@ fn all_shops_into_one_mirror() {
         &range,
         &[
             "--all",
+            "--shops-at-once",
+            "1",
             "--db",
             &db,
             "--summary-json",
@@ -488,6 +490,8 @@ fn all_shops_into_one_mirror() {
         &range,
         &[
             "--all",
+            "--shops-at-once",
+            "1",
             "--db",
             &db,
             "--summary-json",
