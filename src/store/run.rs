@@ -107,9 +107,18 @@ impl MirrorRun {
         BufferSink(self.buffer.clone())
     }
 
-    /// Stage the buffered orders (and the mark), write the changes to `out`, commit.
-    async fn commit(&mut self, mark: Option<DateTime<Utc>>, out: &mut dyn Sink) -> Result<()> {
-        let orders = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()));
+    /// The orders buffered since the last call.
+    fn take_buffered(&self) -> Vec<Order> {
+        std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Stage `orders` (and the mark), write the changes to `out`, commit.
+    async fn commit(
+        &mut self,
+        orders: Vec<Order>,
+        mark: Option<DateTime<Utc>>,
+        out: &mut dyn Sink,
+    ) -> Result<()> {
         let mark = mark.filter(|_| !self.keep_mark);
         if orders.is_empty() && mark.is_none() {
             return Ok(());
@@ -132,7 +141,8 @@ impl MirrorRun {
     /// Commit what a run stopped at `--limit` emitted after its last complete window
     /// (without moving the mark, its changes written to `out`), and close the database.
     pub async fn finish(&mut self, out: &mut dyn Sink) -> Result<()> {
-        self.commit(None, out).await?;
+        let orders = self.take_buffered();
+        self.commit(orders, None, out).await?;
         self.store.finish_run(&self.run.shop, None).await?;
         self.store.close().await
     }
@@ -166,7 +176,9 @@ impl crate::sync::Checkpoint for MirrorCheckpoint<'_> {
         &mut self,
         end: DateTime<Utc>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>> {
-        Box::pin(self.run.commit(Some(end), &mut *self.out))
+        // Taken now: the next window is emitted into the buffer while this one commits.
+        let orders = self.run.take_buffered();
+        Box::pin(self.run.commit(orders, Some(end), &mut *self.out))
     }
 }
 

@@ -17,7 +17,8 @@
 //! scanned, which bounds what dedupe remembers. Orders are deduplicated by `order_id` (keeping
 //! a newer `updated_at`) against the current and the previous window. After each completed window the
 //! sink is flushed and `checkpoint` is called with the window's end, which is what state files
-//! record (and where the mirror commits the window).
+//! record (and where the mirror commits the window); a checkpoint runs while the next window is
+//! scanned, and the last one before the pull returns.
 
 mod check;
 mod scan;
@@ -125,6 +126,10 @@ struct Emitter<'a> {
 /// What a pull calls after each fully emitted and flushed window, with the window's end:
 /// a state file records it, the mirror commits the window's orders with it. Any
 /// `FnMut(DateTime<Utc>) -> Result<()>` is one.
+///
+/// The returned future runs while the next window is scanned and emitted into the same sink:
+/// whatever it commits of the sink's content must be taken when `window_done` is called, not
+/// when the future is first polled.
 pub trait Checkpoint {
     fn window_done(
         &mut self,
@@ -227,6 +232,8 @@ pub async fn pull<A: Adapter + ?Sized>(
     let mut upcoming: VecDeque<Window> = VecDeque::new();
     let mut planned_until = range.0;
     let mut prefetched: Option<(Window, Result<ListPage, PlatformError>)> = None;
+    // A window scanned and flushed whose checkpoint is still to come.
+    let mut finished: Option<DateTime<Utc>> = None;
     loop {
         while upcoming.len() < 2 && planned_until < range.1 {
             let w = Window {
@@ -285,9 +292,22 @@ pub async fn pull<A: Adapter + ?Sized>(
             tail.end(matches!(done, Ok(Scanned::Complete)));
             done
         };
-        let (done, first_of_next) = futures_util::future::join(scanned, prefetch).await;
+        // The previous window's checkpoint (for the mirror, a transaction) runs while this
+        // window is scanned, so that the pull never waits on the database between windows.
+        // `window_done` takes what it commits when it is called, before this window emits.
+        let committing = async {
+            match finished.take() {
+                Some(end) => checkpoint.window_done(end).await.map(|()| Some(end)),
+                None => Ok(None),
+            }
+        };
+        let (committed, done, first_of_next) =
+            futures_util::future::join3(committing, scanned, prefetch).await;
         if first_of_next.is_some() {
             prefetched = first_of_next;
+        }
+        if let Some(end) = committed? {
+            emitter.summary.complete_until = Some(end.to_rfc3339());
         }
         match done? {
             Scanned::Complete => {}
@@ -313,8 +333,7 @@ pub async fn pull<A: Adapter + ?Sized>(
             }
         }
         emitter.sink.flush()?;
-        checkpoint.window_done(w.end).await?;
-        emitter.summary.complete_until = Some(w.end.to_rfc3339());
+        finished = Some(w.end);
         sizer.window_held(w.end - w.start, emitter.seen.len() as u64);
         let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;
         emitter.density = Some(emitter.seen.len() as f64 / secs);
@@ -326,6 +345,10 @@ pub async fn pull<A: Adapter + ?Sized>(
             (w.end - range.0).num_seconds().max(0) as u64,
             t.stats.requests.load(Ordering::Relaxed),
         );
+    }
+    if let Some(end) = finished {
+        checkpoint.window_done(end).await?;
+        emitter.summary.complete_until = Some(end.to_rfc3339());
     }
     emitter.progress.finish();
     let mut s = emitter.summary;
