@@ -118,26 +118,45 @@ struct Emitter<'a> {
     density: Option<f64>,
     /// Pages of the last pass over the current window.
     pass_pages: Option<u32>,
+    /// The platform's total at the end of the last pass over a window (`None`: it gave none).
+    pass_total: Option<u64>,
+    /// The total of the last window scanned completely (see [`WindowLedger`]).
+    window_total: Option<u64>,
     summary: Summary,
     progress: progress::Progress,
 }
 
-/// What a pull calls after each fully emitted and flushed window, with the window's end:
-/// a state file records it, the mirror commits the window's orders with it. Any
-/// `FnMut(DateTime<Utc>) -> Result<()>` is one.
+/// What one complete window held, for the mirror's ledger (`ordersync verify`): what the
+/// platform said the window holds and how many distinct orders the pull received from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLedger {
+    pub window: Window,
+    /// The time the platform filtered on (after `ViaModified`, always `Modified`).
+    pub by: By,
+    /// The platform's total at the end of the window's last pass (summed over the parts of a
+    /// window halved while scanned); `None` where the platform gives none (`has_next` lists)
+    /// or the window never held still.
+    pub platform_total: Option<u64>,
+    /// Distinct orders received in the window, after `--status` and `--by created` filters.
+    pub received: u64,
+}
+
+/// What a pull calls after each fully emitted and flushed window, with what the window held:
+/// a state file records its end, the mirror commits the window's orders and its ledger row
+/// with it. Any `FnMut(DateTime<Utc>) -> Result<()>` is one (it is given the window's end).
 pub trait Checkpoint {
     fn window_done(
         &mut self,
-        end: DateTime<Utc>,
+        done: WindowLedger,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>>;
 }
 
 impl<F: FnMut(DateTime<Utc>) -> Result<()>> Checkpoint for F {
     fn window_done(
         &mut self,
-        end: DateTime<Utc>,
+        done: WindowLedger,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>> {
-        Box::pin(std::future::ready(self(end)))
+        Box::pin(std::future::ready(self(done.window.end)))
     }
 }
 
@@ -213,6 +232,8 @@ pub async fn pull<A: Adapter + ?Sized>(
         new_in_pass: 0,
         density: None,
         pass_pages: None,
+        pass_total: None,
+        window_total: None,
         summary: Summary {
             platform: spec.id.to_string(),
             since: plan.since.to_rfc3339(),
@@ -313,7 +334,14 @@ pub async fn pull<A: Adapter + ?Sized>(
             }
         }
         emitter.sink.flush()?;
-        checkpoint.window_done(w.end).await?;
+        checkpoint
+            .window_done(WindowLedger {
+                window: w,
+                by: scan_by,
+                platform_total: emitter.window_total,
+                received: emitter.seen.len() as u64,
+            })
+            .await?;
         emitter.summary.complete_until = Some(w.end.to_rfc3339());
         sizer.window_held(w.end - w.start, emitter.seen.len() as u64);
         let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;
