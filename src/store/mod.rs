@@ -290,8 +290,7 @@ pub trait Store: Send + Sync {
     ) -> BoxFut<'a, Vec<LedgerRow>>;
 
     /// How many of the shop's orders have their `by` time in `[from_us, to_us)`.
-    fn count_in<'a>(&'a self, shop: &'a str, by: By, from_us: i64, to_us: i64)
-    -> BoxFut<'a, u64>;
+    fn count_in<'a>(&'a self, shop: &'a str, by: By, from_us: i64, to_us: i64) -> BoxFut<'a, u64>;
 
     /// The ids of those orders, sorted.
     fn ids_in<'a>(

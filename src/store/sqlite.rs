@@ -658,13 +658,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn count_in<'a>(
-        &'a self,
-        shop: &'a str,
-        by: By,
-        from_us: i64,
-        to_us: i64,
-    ) -> BoxFut<'a, u64> {
+    fn count_in<'a>(&'a self, shop: &'a str, by: By, from_us: i64, to_us: i64) -> BoxFut<'a, u64> {
         Box::pin(async move {
             super::ledger::sqlite_count(&self.pool, shop, by, from_us, to_us)
                 .await

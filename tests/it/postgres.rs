@@ -308,10 +308,11 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
         let mut rb = shop_run();
         rb.shop = "s2".into();
-        let staged_b = tokio::time::timeout(Duration::from_secs(2), b.stage_window(&rb, &wb, None, None))
-            .await
-            .expect("an unchanged window waited")
-            .unwrap();
+        let staged_b =
+            tokio::time::timeout(Duration::from_secs(2), b.stage_window(&rb, &wb, None, None))
+                .await
+                .expect("an unchanged window waited")
+                .unwrap();
         staged_b.commit().await.unwrap();
         staged_a.commit().await.unwrap();
     });
