@@ -122,7 +122,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
     let db = pg::fresh_db("store basics");
     rt().block_on(async {
         let s = open(&db.url, Duration::from_secs(60)).await;
-        assert_eq!(s.schema_version().await.unwrap(), 2);
+        assert_eq!(s.schema_version().await.unwrap(), 3);
         let run = shop_run();
         let origin = chrono::Utc::now() - chrono::Duration::days(7);
         s.register_shop(&run, origin).await.unwrap();
@@ -347,7 +347,7 @@ const SHOP: &str = "sandbox-taobao-tw";
 /// in one of them) on a 2-core machine would skew the other tests' timing (rate limits).
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
