@@ -4,7 +4,8 @@
 //! This module owns what every backend shares: the [`Store`] trait a backend implements, the
 //! [`Change`] feed entries, the parsing of `--db` URLs ([`DbUrl`]), and the rule of what a
 //! change is ([`change`]). SQLite (`sqlite.rs`) is the embedded default; PostgreSQL (issue 17)
-//! implements the same trait for fleets. The schema is in [`schema`].
+//! implements the same trait for fleets. The schema is in [`schema`]; the ledger of pulled
+//! windows that `ordersync verify` reads (issue 18) in [`ledger`].
 //!
 //! Exactly once: a window's orders and the shop's mark are written in one transaction
 //! ([`Store::stage_window`] then [`Staged::commit`]). Between the two the caller writes and

@@ -248,6 +248,30 @@ fn verify_on_postgres_finds_and_repairs_a_deleted_order() {
     );
     let repaired = verify(&env, TW, db, "20d", &["--repair"]);
     assert_eq!(repaired.code, 0, "{}\n{}", repaired.stdout, repaired.stderr);
+
+    // A version 2 mirror (no ledger) is brought forward, and verified over planned windows.
+    let url = pgdb.url.clone();
+    pg::block_on(async move {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(
+            "DROP TABLE window_ledger; DROP INDEX orders_by_updated; \
+             UPDATE schema_version SET version = 2;",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    });
+    let v2 = verify(&env, TW, db, "20d", &[]);
+    assert_eq!(v2.code, 0, "{}\n{}", v2.stdout, v2.stderr);
+    let url = pgdb.url.clone();
+    let version: i64 = pg::block_on(async move {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT max(version) FROM schema_version")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(version, 3);
 }
 
 #[test]
