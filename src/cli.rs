@@ -23,6 +23,7 @@ Exit codes:
      contradict themselves) after retries, or after --give-up-after, or a
      mirror database (--db) that stayed busy or failed mid-run; the state
      file (or the mirror's mark) is left at the last complete window
+  5  verify: a window of the mirror disagrees with the platform
 With several shops (pull --all, --shop PATTERN), the exit code is the worst
 shop's: 2, then 3, then 1, then 4 (a failure that needs a person before one
 that mends itself), 0 when every shop succeeded.
@@ -97,6 +98,10 @@ pub enum Command {
     /// Write the mirror's current orders (`pull --db`) in any format; no platform is called.
     #[command(after_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
+    /// Check that the mirror holds what the platform lists, window by window (exit 5 when
+    /// a window disagrees); --repair re-pulls the windows that disagree.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// List the mirror's shops: mark, orders, lease holder, last run and its error.
     #[command(after_help = SHOPS_EXAMPLES)]
     Shops(ShopsArgs),
@@ -340,6 +345,80 @@ const SHOPS_EXAMPLES: &str = "\
 Examples:
   ordersync shops --db postgres://ordersync@db.internal/orders
   ordersync shops --db orders.db --format json | jq -r '.[] | select(.last_error) | .shop'";
+
+const VERIFY_HELP: &str = "\
+Each --db run keeps a ledger of its windows: what the platform said each
+held and how many orders the mirror received. verify asks the platform again,
+cheaply (page 1 at one order per page: the window's total only), over the
+ledger's windows (the platform's default windows where there is no ledger),
+and counts the mirror's orders of the shop whose scanned time (created or
+modified, as the shop is pulled) falls in each window. vv-tool gives no
+totals: its windows are verified by a full id scan, which names the orders
+missing (so are windows of other platforms that disagree and hold few orders).
+
+One line per window that disagrees, then a summary, on stdout:
+  changed  the platform's count differs from the one recorded at pull time
+           (orders modified or added since: a pull from the mark takes them)
+  missing  the platform lists orders the mirror does not hold
+  extra    the mirror holds orders the platform does not list there
+
+--repair pulls the disagreeing windows into the mirror again (as pull
+--no-state: the mark does not move; what changes is in the change feed,
+`ordersync changes`), then verifies again.
+
+Exit codes:
+  0  every window agrees
+  5  a window disagrees (after the repair, with --repair)
+  1, 2, 3, 4  as for pull (2: a shop the mirror never pulled, a bad flag)
+
+Examples:
+  ordersync verify --shop tw --db orders.db --since 7d
+  ordersync verify --shop vv --db orders.db --since 2026-11-01 --until 2026-11-08 --repair";
+
+/// `ordersync verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The shop to verify (a [shops.NAME] table in the config, pulled into the mirror).
+    #[arg(long, value_name = "NAME", env = "ORDERSYNC_SHOP")]
+    pub shop: String,
+
+    /// The mirror: sqlite:FILE (or a FILE ending in .db or .sqlite) or postgres://…
+    /// [default: the config file's `db`].
+    #[arg(long, value_name = "URL", env = "ORDERSYNC_DB")]
+    pub db: Option<String>,
+
+    /// Start of the range (same forms as pull: RFC 3339, a date, a duration ago).
+    #[arg(long, value_parser = time_arg, value_name = "TIME")]
+    pub since: DateTime<Utc>,
+
+    /// End of the range (exclusive) [default: the shop's mark; never past it].
+    #[arg(long, value_parser = time_arg, value_name = "TIME")]
+    pub until: Option<DateTime<Utc>>,
+
+    /// Re-pull the windows that disagree into the mirror, then verify again.
+    #[arg(long)]
+    pub repair: bool,
+
+    /// Window length where the ledger has no windows [default: as pull's].
+    #[arg(long, value_parser = duration_arg, value_name = "DURATION")]
+    pub window: Option<Duration>,
+
+    /// Override the shop's base URL.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Requests per second [default: the shop's rate_limit, else the platform's].
+    #[arg(long, value_name = "N", value_parser = rate_arg)]
+    pub rate_limit: Option<f64>,
+
+    /// Timeout of one request.
+    #[arg(long, value_parser = duration_arg, default_value = "30s", value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Retries of a failing request before giving up (exit 4).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub retries: usize,
+}
 
 /// `ordersync shops`.
 #[derive(Debug, Args)]

@@ -16,7 +16,14 @@ pub enum Exit {
     Usage = 2,
     Auth = 3,
     GaveUp = 4,
+    /// `verify`: a window of the mirror disagrees with the platform.
+    Disagree = 5,
 }
+
+/// `ordersync verify` found windows where the mirror and the platform disagree: exit code 5.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Disagreement(pub String);
 
 /// Another run holds the state file's lock (exit code 4: try again later).
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +242,9 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if cause.downcast_ref::<UsageError>().is_some() {
             return Exit::Usage;
+        }
+        if cause.downcast_ref::<Disagreement>().is_some() {
+            return Exit::Disagree;
         }
         if cause.downcast_ref::<Locked>().is_some()
             || cause.downcast_ref::<GaveUp>().is_some()

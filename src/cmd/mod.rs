@@ -17,6 +17,7 @@ mod pull_many;
 mod sandbox;
 mod shops;
 mod state;
+mod verify;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, Shop};
@@ -77,6 +78,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Changes(args) => changes::changes(args).await,
         Command::Export(args) => export::export(args).await,
         Command::Shops(args) => shops::shops(args, config).await,
+        Command::Verify(args) => verify::verify(args, config, quiet).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

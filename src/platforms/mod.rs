@@ -248,6 +248,13 @@ pub trait Adapter: Send + Sync {
     /// Parse one list response into normalized orders.
     fn parse_list(&self, body: &[u8], q: &PageQuery) -> Result<ListPage, PlatformError>;
 
+    /// The instants a list request for window `w` covers, half-open: `w` itself where the
+    /// platform's filter selects exactly `[start, end)`, wider where the bounds it is sent
+    /// include their ends (`ordersync verify` counts the mirror's orders over this range).
+    fn listed_range(&self, w: Window) -> Window {
+        w
+    }
+
     /// A credentials exchange to run before the next call (`refused` is `None`: e.g. a token
     /// not fetched yet, or about to expire), or after a call was refused as unauthenticated
     /// (`refused` is the refusal: renew, and the call is retried once). `None`: nothing due,

@@ -4,7 +4,8 @@
 //! This module owns what every backend shares: the [`Store`] trait a backend implements, the
 //! [`Change`] feed entries, the parsing of `--db` URLs ([`DbUrl`]), and the rule of what a
 //! change is ([`change`]). SQLite (`sqlite.rs`) is the embedded default; PostgreSQL (issue 17)
-//! implements the same trait for fleets. The schema is in [`schema`].
+//! implements the same trait for fleets. The schema is in [`schema`]; the ledger of pulled
+//! windows that `ordersync verify` reads (issue 18) in [`ledger`].
 //!
 //! Exactly once: a window's orders and the shop's mark are written in one transaction
 //! ([`Store::stage_window`] then [`Staged::commit`]). Between the two the caller writes and
@@ -13,6 +14,7 @@
 
 pub mod change;
 pub mod export;
+pub mod ledger;
 pub mod postgres;
 pub mod run;
 pub mod schema;
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 pub use change::{ChangeKind, Diff, diff};
+pub use ledger::LedgerRow;
 
 /// A boxed future, so that [`Store`] can be used as `dyn Store` (async fns in traits are not
 /// object safe).
@@ -268,14 +271,36 @@ pub trait Store: Send + Sync {
     fn register_shop<'a>(&'a self, run: &'a ShopRun, origin: DateTime<Utc>) -> BoxFut<'a, ()>;
 
     /// Open a transaction holding the window's orders (each written unless the mirror holds
-    /// a newer version) and, with `mark`, the shop's mark moved to it (never back). The
-    /// returned changes follow [`change::diff`].
+    /// a newer version), with `mark`, the shop's mark moved to it (never back), and with
+    /// `ledger`, the window's row of the ledger. The returned changes follow
+    /// [`change::diff`].
     fn stage_window<'a>(
         &'a self,
         run: &'a ShopRun,
         orders: &'a [Order],
         mark: Option<DateTime<Utc>>,
+        ledger: Option<&'a crate::sync::WindowLedger>,
     ) -> BoxFut<'a, Box<dyn Staged>>;
+
+    /// The shop's ledger rows of windows that overlap `range`, by start (for one start, the
+    /// latest recorded first). None from a mirror older than the ledger (schema 3).
+    fn ledger<'a>(
+        &'a self,
+        shop: &'a str,
+        range: crate::platforms::Window,
+    ) -> BoxFut<'a, Vec<LedgerRow>>;
+
+    /// How many of the shop's orders have their `by` time in `[from_us, to_us)`.
+    fn count_in<'a>(&'a self, shop: &'a str, by: By, from_us: i64, to_us: i64) -> BoxFut<'a, u64>;
+
+    /// The ids of those orders, sorted.
+    fn ids_in<'a>(
+        &'a self,
+        shop: &'a str,
+        by: By,
+        from_us: i64,
+        to_us: i64,
+    ) -> BoxFut<'a, Vec<String>>;
 
     /// The change feed after `after` (exclusive), of one shop or all, oldest first, at most
     /// `limit` entries.

@@ -1,13 +1,15 @@
 //! A pull into the mirror (`pull --db`): the pull loop writes into a buffer; at each
 //! checkpoint the window's orders are staged in one transaction, the new and changed ones
 //! written and flushed to the output with their `change` and `seq`, and then the transaction
-//! (orders, feed, the shop's mark) commits. A kill before the commit repeats the window's
-//! output lines on the next run but loses none; a kill after it has nothing left to repeat.
+//! (orders, feed, the shop's mark, the window's ledger row) commits. A kill before the
+//! commit repeats the window's output lines on the next run but loses none; a kill after it
+//! has nothing left to repeat.
 
 use super::{DbUrl, ShopGuard, ShopMark, ShopRun, Store};
 use crate::model::Order;
 use crate::platforms::By;
 use crate::sink::Sink;
+use crate::sync::WindowLedger;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::io;
@@ -112,18 +114,24 @@ impl MirrorRun {
         std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Stage `orders` (and the mark), write the changes to `out`, commit.
+    /// Stage `orders` (the mark, the window's ledger row), write the changes to `out`,
+    /// commit. The ledger is written with `--no-state` too: a backfill or a repair records
+    /// what the platform says now.
     async fn commit(
         &mut self,
         orders: Vec<Order>,
         mark: Option<DateTime<Utc>>,
+        ledger: Option<WindowLedger>,
         out: &mut dyn Sink,
     ) -> Result<()> {
         let mark = mark.filter(|_| !self.keep_mark);
-        if orders.is_empty() && mark.is_none() {
+        if orders.is_empty() && mark.is_none() && ledger.is_none() {
             return Ok(());
         }
-        let staged = self.store.stage_window(&self.run, &orders, mark).await?;
+        let staged = self
+            .store
+            .stage_window(&self.run, &orders, mark, ledger.as_ref())
+            .await?;
         for c in staged.changes() {
             out.write_change(&orders[c.index], c.change.as_str(), c.seq)?;
             match c.change {
@@ -142,7 +150,7 @@ impl MirrorRun {
     /// (without moving the mark, its changes written to `out`), and close the database.
     pub async fn finish(&mut self, out: &mut dyn Sink) -> Result<()> {
         let orders = self.take_buffered();
-        self.commit(orders, None, out).await?;
+        self.commit(orders, None, None, out).await?;
         self.store.finish_run(&self.run.shop, None).await?;
         self.store.close().await
     }
@@ -174,11 +182,14 @@ pub struct MirrorCheckpoint<'a> {
 impl crate::sync::Checkpoint for MirrorCheckpoint<'_> {
     fn window_done(
         &mut self,
-        end: DateTime<Utc>,
+        done: WindowLedger,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>> {
         // Taken now: the next window is emitted into the buffer while this one commits.
         let orders = self.run.take_buffered();
-        Box::pin(self.run.commit(orders, Some(end), &mut *self.out))
+        Box::pin(
+            self.run
+                .commit(orders, Some(done.window.end), Some(done), &mut *self.out),
+        )
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Version 1 held orders, the change feed and the shops' marks; version 2 added
 //! `order_lines` (one row per line, filled from the orders' documents) and an index for
-//! status queries. A database is brought forward one step at a time, each step in its own
+//! status queries; version 3 added `window_ledger` (what each pulled window held, for
+//! `ordersync verify`) and an index on modification times. A database is brought forward one step at a time, each step in its own
 //! transaction with the `schema_version` row, so a run killed mid-migration leaves the
 //! previous version whole. A database of a newer version than this ordersync knows is
 //! refused rather than written to.
@@ -15,10 +16,10 @@
 //! `ordersync pull` prints it.
 
 /// The version this ordersync writes.
-pub const CURRENT: i64 = 2;
+pub const CURRENT: i64 = 3;
 
 /// SQLite: the steps from an empty database, `(version reached, SQL)`.
-pub const SQLITE_STEPS: &[(i64, &str)] = &[(1, SQLITE_V1), (2, SQLITE_V2)];
+pub const SQLITE_STEPS: &[(i64, &str)] = &[(1, SQLITE_V1), (2, SQLITE_V2), (3, SQLITE_V3)];
 
 /// The first schema.
 pub const SQLITE_V1: &str = r#"
@@ -103,6 +104,26 @@ CREATE INDEX orders_by_status ON orders (shop, status, created_us);
 UPDATE schema_version SET version = 2;
 "#;
 
+/// The ledger of pulled windows: per window of a shop, what the platform said it held
+/// (`NULL` where it gives no total) and how many orders the pull received. Windows are
+/// half-open `[start_us, end_us)` in µs since the epoch, on `by_time`. A window pulled again
+/// (a repair, an overlapping run) replaces its row. Modification times get an index, for the
+/// counts `verify` takes by them.
+pub const SQLITE_V3: &str = r#"
+CREATE TABLE window_ledger (
+    shop            TEXT NOT NULL,
+    by_time         TEXT NOT NULL CHECK (by_time IN ('created', 'modified')),
+    start_us        INTEGER NOT NULL,
+    end_us          INTEGER NOT NULL,
+    platform_total  INTEGER,
+    received        INTEGER NOT NULL,
+    recorded_at     TEXT NOT NULL,
+    PRIMARY KEY (shop, by_time, start_us, end_us)
+);
+CREATE INDEX orders_by_updated ON orders (shop, updated_us);
+UPDATE schema_version SET version = 3;
+"#;
+
 /// SQLite: one order's lines from its document (`?1` shop, `?2` order id, `?3` the
 /// document), the same mapping as the version 2 backfill.
 pub const SQLITE_INSERT_LINES: &str = r#"
@@ -117,10 +138,10 @@ INSERT INTO order_lines
     FROM json_each(?3, '$.lines') l
 "#;
 
-/// PostgreSQL: the current schema in one step (no PostgreSQL mirror ever had version 1).
-/// The same tables and columns; `BIGSERIAL` for the feed, `NUMERIC` for money; `doc` stays text
+/// PostgreSQL: version 2 in one step (no PostgreSQL mirror ever had version 1), then the
+/// ledger. The same tables and columns; `BIGSERIAL` for the feed, `NUMERIC` for money; `doc` stays text
 /// (byte for byte what `pull` printed, as in SQLite; cast it with `doc::jsonb` to query into it).
-pub const POSTGRES_STEPS: &[(i64, &str)] = &[(2, POSTGRES_V2)];
+pub const POSTGRES_STEPS: &[(i64, &str)] = &[(2, POSTGRES_V2), (3, POSTGRES_V3)];
 
 pub const POSTGRES_V2: &str = r#"
 CREATE TABLE schema_version (version BIGINT NOT NULL);
@@ -189,4 +210,20 @@ CREATE TABLE order_lines (
     tracking_number TEXT,
     PRIMARY KEY (shop, order_id, line_no)
 );
+"#;
+
+/// PostgreSQL: the ledger, as [`SQLITE_V3`].
+pub const POSTGRES_V3: &str = r#"
+CREATE TABLE window_ledger (
+    shop            TEXT NOT NULL,
+    by_time         TEXT NOT NULL CHECK (by_time IN ('created', 'modified')),
+    start_us        BIGINT NOT NULL,
+    end_us          BIGINT NOT NULL,
+    platform_total  BIGINT,
+    received        BIGINT NOT NULL,
+    recorded_at     TEXT NOT NULL,
+    PRIMARY KEY (shop, by_time, start_us, end_us)
+);
+CREATE INDEX orders_by_updated ON orders (shop, updated_us);
+UPDATE schema_version SET version = 3;
 "#;

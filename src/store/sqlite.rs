@@ -220,6 +220,7 @@ impl SqliteStore {
         run: &ShopRun,
         orders: &[Order],
         mark: Option<DateTime<Utc>>,
+        ledger: Option<&crate::sync::WindowLedger>,
     ) -> Result<Box<dyn Staged>> {
         let mut tx = self
             .pool
@@ -328,6 +329,11 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err("cannot move the shop's mark", e))?;
+        }
+        if let Some(l) = ledger {
+            super::ledger::sqlite_record(&mut tx, &run.shop, l, &at)
+                .await
+                .map_err(|e| self.err("cannot write the window ledger", e))?;
         }
         Ok(Box::new(SqliteStaged {
             tx: Some(tx),
@@ -631,8 +637,47 @@ impl Store for SqliteStore {
         run: &'a ShopRun,
         orders: &'a [Order],
         mark: Option<DateTime<Utc>>,
+        ledger: Option<&'a crate::sync::WindowLedger>,
     ) -> BoxFut<'a, Box<dyn Staged>> {
-        Box::pin(self.stage(run, orders, mark))
+        Box::pin(self.stage(run, orders, mark, ledger))
+    }
+
+    fn ledger<'a>(
+        &'a self,
+        shop: &'a str,
+        range: crate::platforms::Window,
+    ) -> BoxFut<'a, Vec<super::LedgerRow>> {
+        Box::pin(async move {
+            // A mirror read as it is may predate the ledger.
+            if self.version().await? < 3 {
+                return Ok(Vec::new());
+            }
+            super::ledger::sqlite_rows(&self.pool, shop, range)
+                .await
+                .map_err(|e| self.err("cannot read the window ledger", e))
+        })
+    }
+
+    fn count_in<'a>(&'a self, shop: &'a str, by: By, from_us: i64, to_us: i64) -> BoxFut<'a, u64> {
+        Box::pin(async move {
+            super::ledger::sqlite_count(&self.pool, shop, by, from_us, to_us)
+                .await
+                .map_err(|e| self.err("cannot count the orders", e))
+        })
+    }
+
+    fn ids_in<'a>(
+        &'a self,
+        shop: &'a str,
+        by: By,
+        from_us: i64,
+        to_us: i64,
+    ) -> BoxFut<'a, Vec<String>> {
+        Box::pin(async move {
+            super::ledger::sqlite_ids(&self.pool, shop, by, from_us, to_us)
+                .await
+                .map_err(|e| self.err("cannot read the orders", e))
+        })
     }
 
     fn changes_after<'a>(
@@ -821,7 +866,7 @@ mod tests {
         orders: &[Order],
         mark: Option<DateTime<Utc>>,
     ) -> Vec<Change> {
-        let staged = s.stage_window(run, orders, mark).await.unwrap();
+        let staged = s.stage_window(run, orders, mark, None).await.unwrap();
         let changes = staged.changes().to_vec();
         staged.commit().await.unwrap();
         changes
@@ -900,7 +945,7 @@ mod tests {
         window(&s, &run, &[], Some(t0 - chrono::Duration::hours(1))).await;
         assert_eq!(s.read_shops(Some("s")).await.unwrap()[0].mark, Some(t0));
         let staged = s
-            .stage_window(&run, &[order("2", Status::Paid, 1)], Some(Utc::now()))
+            .stage_window(&run, &[order("2", Status::Paid, 1)], Some(Utc::now()), None)
             .await
             .unwrap();
         assert_eq!(staged.changes().len(), 1);

@@ -119,13 +119,32 @@ struct Emitter<'a> {
     density: Option<f64>,
     /// Pages of the last pass over the current window.
     pass_pages: Option<u32>,
+    /// The platform's total at the end of the last pass over a window (`None`: it gave none).
+    pass_total: Option<u64>,
+    /// The total of the last window scanned completely (see [`WindowLedger`]).
+    window_total: Option<u64>,
     summary: Summary,
     progress: progress::Progress,
 }
 
-/// What a pull calls after each fully emitted and flushed window, with the window's end:
-/// a state file records it, the mirror commits the window's orders with it. Any
-/// `FnMut(DateTime<Utc>) -> Result<()>` is one.
+/// What one complete window held, for the mirror's ledger (`ordersync verify`): what the
+/// platform said the window holds and how many distinct orders the pull received from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowLedger {
+    pub window: Window,
+    /// The time the platform filtered on (after `ViaModified`, always `Modified`).
+    pub by: By,
+    /// The platform's total at the end of the window's last pass (summed over the parts of a
+    /// window halved while scanned); `None` where the platform gives none (`has_next` lists)
+    /// or the window never held still.
+    pub platform_total: Option<u64>,
+    /// Distinct orders received in the window, after `--status` and `--by created` filters.
+    pub received: u64,
+}
+
+/// What a pull calls after each fully emitted and flushed window, with what the window held:
+/// a state file records its end, the mirror commits the window's orders and its ledger row
+/// with it. Any `FnMut(DateTime<Utc>) -> Result<()>` is one (it is given the window's end).
 ///
 /// The returned future runs while the next window is scanned and emitted into the same sink:
 /// whatever it commits of the sink's content must be taken when `window_done` is called, not
@@ -133,16 +152,16 @@ struct Emitter<'a> {
 pub trait Checkpoint {
     fn window_done(
         &mut self,
-        end: DateTime<Utc>,
+        done: WindowLedger,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>>;
 }
 
 impl<F: FnMut(DateTime<Utc>) -> Result<()>> Checkpoint for F {
     fn window_done(
         &mut self,
-        end: DateTime<Utc>,
+        done: WindowLedger,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>> {
-        Box::pin(std::future::ready(self(end)))
+        Box::pin(std::future::ready(self(done.window.end)))
     }
 }
 
@@ -218,6 +237,8 @@ pub async fn pull<A: Adapter + ?Sized>(
         new_in_pass: 0,
         density: None,
         pass_pages: None,
+        pass_total: None,
+        window_total: None,
         summary: Summary {
             platform: spec.id.to_string(),
             since: plan.since.to_rfc3339(),
@@ -233,7 +254,7 @@ pub async fn pull<A: Adapter + ?Sized>(
     let mut planned_until = range.0;
     let mut prefetched: Option<(Window, Result<ListPage, PlatformError>)> = None;
     // A window scanned and flushed whose checkpoint is still to come.
-    let mut finished: Option<DateTime<Utc>> = None;
+    let mut finished: Option<WindowLedger> = None;
     loop {
         while upcoming.len() < 2 && planned_until < range.1 {
             let w = Window {
@@ -294,10 +315,14 @@ pub async fn pull<A: Adapter + ?Sized>(
         };
         // The previous window's checkpoint (for the mirror, a transaction) runs while this
         // window is scanned, so that the pull never waits on the database between windows.
-        // `window_done` takes what it commits when it is called, before this window emits.
+        // `window_done` takes what it commits when it is called, here, before this window
+        // emits anything.
+        let pending = finished
+            .take()
+            .map(|done| (done.window.end, checkpoint.window_done(done)));
         let committing = async {
-            match finished.take() {
-                Some(end) => checkpoint.window_done(end).await.map(|()| Some(end)),
+            match pending {
+                Some((end, commit)) => commit.await.map(|()| Some(end)),
                 None => Ok(None),
             }
         };
@@ -333,7 +358,12 @@ pub async fn pull<A: Adapter + ?Sized>(
             }
         }
         emitter.sink.flush()?;
-        finished = Some(w.end);
+        finished = Some(WindowLedger {
+            window: w,
+            by: scan_by,
+            platform_total: emitter.window_total,
+            received: emitter.seen.len() as u64,
+        });
         sizer.window_held(w.end - w.start, emitter.seen.len() as u64);
         let secs = (w.end - w.start).num_milliseconds().max(1) as f64 / 1000.0;
         emitter.density = Some(emitter.seen.len() as f64 / secs);
@@ -346,8 +376,9 @@ pub async fn pull<A: Adapter + ?Sized>(
             t.stats.requests.load(Ordering::Relaxed),
         );
     }
-    if let Some(end) = finished {
-        checkpoint.window_done(end).await?;
+    if let Some(done) = finished {
+        let end = done.window.end;
+        checkpoint.window_done(done).await?;
         emitter.summary.complete_until = Some(end.to_rfc3339());
     }
     emitter.progress.finish();

@@ -60,10 +60,14 @@ pub(super) async fn window<A: Adapter + ?Sized>(
 ) -> Result<Scanned> {
     let platform = f.t.platform();
     let mut pending = vec![(w, 0u32)];
+    // The window's total for the ledger: the sum over its parts, unknown once any part gave
+    // none or never held still.
+    e.window_total = Some(0);
     while let Some((w, depth)) = pending.pop() {
         e.summary.windows += 1;
         e.pass_pages = None;
         let mut stable = false;
+        let mut halved = false;
         for attempt in 0..SCANS_BEFORE_SPLIT {
             if attempt > 0 {
                 e.summary.rescans += 1;
@@ -105,12 +109,19 @@ pub(super) async fn window<A: Adapter + ?Sized>(
                         pending.push((b, depth + 1));
                         pending.push((a, depth + 1));
                         stable = true;
+                        halved = true;
                         break;
                     }
                     return Err(err);
                 }
                 Err(err) => return Err(err),
             }
+        }
+        if !stable {
+            e.window_total = None;
+        } else if !halved {
+            // (A window halved after failing adds its parts' totals instead.)
+            e.window_total = e.window_total.zip(e.pass_total).map(|(a, b)| a + b);
         }
         if !stable {
             match sizes::halve(w) {
@@ -262,6 +273,7 @@ async fn scan<A: Adapter + ?Sized>(
         }
     };
     e.pass_pages = Some(pages_in_pass);
+    e.pass_total = end_total;
     if let Some(total) = total0
         && end_total == total0
         && received < total

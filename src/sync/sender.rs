@@ -77,6 +77,36 @@ pub async fn list_page<A: Adapter + ?Sized>(
     }
 }
 
+/// Page 1 of a window at the smallest page size, not completed (no lines fetched): what the
+/// platform says the window holds (`ordersync verify`). Credentials are renewed once on an
+/// `Auth` refusal, as for any page.
+pub async fn window_total<A: Adapter + ?Sized>(
+    a: &A,
+    t: &Transport,
+    window: crate::platforms::Window,
+    by: crate::platforms::By,
+) -> Result<ListPage, PlatformError> {
+    // One order per page: every platform takes it (`config check --online` asks for it too).
+    let q = PageQuery {
+        window,
+        by,
+        status: None,
+        page: 1,
+        page_size: 1,
+    };
+    credentials_due(a, t).await?;
+    match bare_page(a, t, &q).await {
+        Err(e) if e.class() == ErrorClass::Auth => match a.credentials(Some(&e)) {
+            Some(ex) => {
+                run(t, ex).await?;
+                bare_page(a, t, &q).await
+            }
+            None => Err(e),
+        },
+        other => other,
+    }
+}
+
 /// Named orders in full (`ordersync get`).
 pub async fn lookup<A: Adapter + ?Sized>(
     a: &A,

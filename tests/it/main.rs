@@ -18,4 +18,5 @@ mod support;
 mod sync;
 mod taobao_enhanced;
 mod taobao_tw;
+mod verify;
 mod vvtool;

@@ -407,7 +407,7 @@ fn migrations_from_an_empty_file_and_from_version_1() {
     let empty = env.path("empty.db");
     std::fs::write(&empty, b"").unwrap();
     pull(&env, TW, &empty, &["--since", "31d", "--window", "10d"]).ok();
-    assert_eq!(scalar(&empty, "SELECT version FROM schema_version"), 2);
+    assert_eq!(scalar(&empty, "SELECT version FROM schema_version"), 3);
     assert_eq!(
         scalar(&empty, "SELECT count(*) FROM order_lines"),
         scalar(&empty, "SELECT sum(line_count) FROM orders")
@@ -422,8 +422,8 @@ fn migrations_from_an_empty_file_and_from_version_1() {
     let seq_before = scalar(&old, "SELECT max(seq) FROM order_changes");
     exec(
         &old,
-        "DROP TABLE order_lines; DROP INDEX orders_by_status; \
-         UPDATE schema_version SET version = 1;",
+        "DROP TABLE order_lines; DROP INDEX orders_by_status; DROP TABLE window_ledger; \
+         DROP INDEX orders_by_updated; UPDATE schema_version SET version = 1;",
     );
     assert_eq!(scalar(&old, "SELECT version FROM schema_version"), 1);
     // Reading does not migrate.
@@ -431,7 +431,8 @@ fn migrations_from_an_empty_file_and_from_version_1() {
     assert_eq!(scalar(&old, "SELECT version FROM schema_version"), 1);
     // A pull migrates, keeps the mark (no --since needed) and the feed's numbering.
     let r = pull(&env, TW, &old, &[]).ok();
-    assert_eq!(scalar(&old, "SELECT version FROM schema_version"), 2);
+    assert_eq!(scalar(&old, "SELECT version FROM schema_version"), 3);
+    assert!(scalar(&old, "SELECT count(*) FROM window_ledger") > 0);
     assert_eq!(
         scalar(&old, "SELECT count(*) FROM order_lines"),
         scalar(&old, "SELECT sum(line_count) FROM orders")

@@ -122,7 +122,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
     let db = pg::fresh_db("store basics");
     rt().block_on(async {
         let s = open(&db.url, Duration::from_secs(60)).await;
-        assert_eq!(s.schema_version().await.unwrap(), 2);
+        assert_eq!(s.schema_version().await.unwrap(), 3);
         let run = shop_run();
         let origin = chrono::Utc::now() - chrono::Duration::days(7);
         s.register_shop(&run, origin).await.unwrap();
@@ -132,7 +132,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
             order("A", Status::Paid, 1_790_000_100, "260.10"),
             order("B", Status::Paid, 1_790_000_100, "1.50"),
         ];
-        let staged = s.stage_window(&run, &w1, Some(mark)).await.unwrap();
+        let staged = s.stage_window(&run, &w1, Some(mark), None).await.unwrap();
         let kinds: Vec<_> = staged.changes().iter().map(|c| c.change).collect();
         assert_eq!(kinds, [ChangeKind::New, ChangeKind::New]);
         staged.commit().await.unwrap();
@@ -142,13 +142,13 @@ fn store_mirrors_windows_and_numbers_real_changes() {
 
         // The same content again, even with a newer updated_at: not a change.
         let w2 = vec![order("A", Status::Paid, 1_790_000_200, "260.10")];
-        let staged = s.stage_window(&run, &w2, None).await.unwrap();
+        let staged = s.stage_window(&run, &w2, None, None).await.unwrap();
         assert!(staged.changes().is_empty());
         staged.commit().await.unwrap();
 
         // A status change is one, naming the keys.
         let w3 = vec![order("A", Status::Shipped, 1_790_000_300, "260.10")];
-        let staged = s.stage_window(&run, &w3, None).await.unwrap();
+        let staged = s.stage_window(&run, &w3, None, None).await.unwrap();
         let c = staged.changes().to_vec();
         staged.commit().await.unwrap();
         assert_eq!(c.len(), 1);
@@ -157,7 +157,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
 
         // An older version than the one held is not written back.
         let old = vec![order("A", Status::Paid, 1_790_000_050, "260.10")];
-        let staged = s.stage_window(&run, &old, None).await.unwrap();
+        let staged = s.stage_window(&run, &old, None, None).await.unwrap();
         assert!(staged.changes().is_empty());
         staged.commit().await.unwrap();
 
@@ -257,11 +257,11 @@ fn leases_keep_a_shop_to_one_worker_and_expire() {
             .unwrap()
             .expect("an expired lease is taken over");
         let w = vec![order("A", Status::Paid, 1_790_000_100, "1.00")];
-        let Err(e) = b.stage_window(&run, &w, None).await else {
+        let Err(e) = b.stage_window(&run, &w, None, None).await else {
             panic!("a worker that lost its lease wrote a window");
         };
         assert!(format!("{e:#}").contains("lost the lease"), "{e:#}");
-        let staged = a.stage_window(&run, &w, None).await.unwrap();
+        let staged = a.stage_window(&run, &w, None, None).await.unwrap();
         staged.commit().await.unwrap();
         let leases = a.leases().await.unwrap();
         let s1 = leases.iter().find(|l| l.shop == "s1").unwrap();
@@ -282,13 +282,13 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         let _ga = a.lock_shop("s1").await.unwrap();
         let _gb = b.lock_shop("s2").await.unwrap();
         let wa = vec![order("A", Status::Paid, 1_790_000_100, "1.00")];
-        let staged_a = a.stage_window(&ra, &wa, None).await.unwrap();
+        let staged_a = a.stage_window(&ra, &wa, None, None).await.unwrap();
         // B's window, with a change, waits for A's numbered window to commit: otherwise B
         // could commit a larger seq first and a consumer reading then would skip A's.
         let b2 = b.clone();
         let staged_b = tokio::spawn(async move {
             let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
-            let staged = b2.stage_window(&rb, &wb, None).await.unwrap();
+            let staged = b2.stage_window(&rb, &wb, None, None).await.unwrap();
             let seqs: Vec<i64> = staged.changes().iter().map(|c| c.seq).collect();
             staged.commit().await.unwrap();
             seqs
@@ -303,15 +303,16 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         let seq_b = staged_b.await.unwrap();
         assert!(seq_b[0] > seq_a);
         // Windows without changes do not wait.
-        let staged_a = a.stage_window(&ra, &wa, None).await.unwrap();
+        let staged_a = a.stage_window(&ra, &wa, None, None).await.unwrap();
         assert!(staged_a.changes().is_empty());
         let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
         let mut rb = shop_run();
         rb.shop = "s2".into();
-        let staged_b = tokio::time::timeout(Duration::from_secs(2), b.stage_window(&rb, &wb, None))
-            .await
-            .expect("an unchanged window waited")
-            .unwrap();
+        let staged_b =
+            tokio::time::timeout(Duration::from_secs(2), b.stage_window(&rb, &wb, None, None))
+                .await
+                .expect("an unchanged window waited")
+                .unwrap();
         staged_b.commit().await.unwrap();
         staged_a.commit().await.unwrap();
     });
@@ -346,7 +347,7 @@ const SHOP: &str = "sandbox-taobao-tw";
 /// in one of them) on a 2-core machine would skew the other tests' timing (rate limits).
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 

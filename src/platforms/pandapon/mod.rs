@@ -419,6 +419,19 @@ impl Adapter for Pandapon {
         Ok(self.signed(self.list_body(q)?, now))
     }
 
+    /// The bounds are sent as whole seconds, the start rounded down and the end up, and both
+    /// are inclusive: an order created on the end's second is listed in both windows.
+    fn listed_range(&self, w: crate::platforms::Window) -> crate::platforms::Window {
+        let second = |t: DateTime<Utc>, up: bool| {
+            let s = t.timestamp() + i64::from(up && t.timestamp_subsec_nanos() > 0);
+            DateTime::from_timestamp(s, 0).unwrap_or(t)
+        };
+        crate::platforms::Window {
+            start: second(w.start, false),
+            end: second(w.end, true) + chrono::Duration::microseconds(1),
+        }
+    }
+
     fn parse_list(&self, body: &[u8], q: &PageQuery) -> Result<ListPage, PlatformError> {
         let (orders, total) = self.parse(body, Some(q.page))?;
         if let Some(total) = total {

@@ -171,6 +171,17 @@ impl Adapter for TaobaoTw {
         Ok(self.signed(LIST, &biz, now))
     }
 
+    /// The bounds are sent as whole milliseconds (rounded down), both inclusive: an order
+    /// modified on the end's millisecond is listed in both windows.
+    fn listed_range(&self, w: crate::platforms::Window) -> crate::platforms::Window {
+        let ms =
+            |t: DateTime<Utc>| DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t);
+        crate::platforms::Window {
+            start: ms(w.start),
+            end: ms(w.end) + chrono::Duration::milliseconds(1),
+        }
+    }
+
     fn parse_list(&self, body: &[u8], q: &PageQuery) -> Result<ListPage, PlatformError> {
         let list = read::read_list(body, Some(q.page))?;
         let total = list.total;

@@ -516,8 +516,43 @@ impl Store for PgStore {
         run: &'a ShopRun,
         orders: &'a [Order],
         mark: Option<DateTime<Utc>>,
+        ledger: Option<&'a crate::sync::WindowLedger>,
     ) -> BoxFut<'a, Box<dyn Staged>> {
-        Box::pin(self.stage(run, orders, mark))
+        Box::pin(self.stage(run, orders, mark, ledger))
+    }
+
+    fn ledger<'a>(
+        &'a self,
+        shop: &'a str,
+        range: crate::platforms::Window,
+    ) -> BoxFut<'a, Vec<super::LedgerRow>> {
+        Box::pin(async move {
+            super::ledger::pg_rows(&self.pool, shop, range)
+                .await
+                .map_err(|e| self.err("cannot read the window ledger", e))
+        })
+    }
+
+    fn count_in<'a>(&'a self, shop: &'a str, by: By, from_us: i64, to_us: i64) -> BoxFut<'a, u64> {
+        Box::pin(async move {
+            super::ledger::pg_count(&self.pool, shop, by, from_us, to_us)
+                .await
+                .map_err(|e| self.err("cannot count the orders", e))
+        })
+    }
+
+    fn ids_in<'a>(
+        &'a self,
+        shop: &'a str,
+        by: By,
+        from_us: i64,
+        to_us: i64,
+    ) -> BoxFut<'a, Vec<String>> {
+        Box::pin(async move {
+            super::ledger::pg_ids(&self.pool, shop, by, from_us, to_us)
+                .await
+                .map_err(|e| self.err("cannot read the orders", e))
+        })
     }
 
     fn changes_after<'a>(

@@ -9,6 +9,7 @@ impl PgStore {
         run: &ShopRun,
         orders: &[Order],
         mark: Option<DateTime<Utc>>,
+        ledger: Option<&crate::sync::WindowLedger>,
     ) -> Result<Box<dyn Staged>> {
         let ours = self.held.lock().unwrap().get(&run.shop).cloned();
         if ours.is_none() {
@@ -155,6 +156,11 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err("cannot move the shop's mark", e))?;
+        }
+        if let Some(l) = ledger {
+            crate::store::ledger::pg_record(&mut tx, &run.shop, l, &at)
+                .await
+                .map_err(|e| self.err("cannot write the window ledger", e))?;
         }
         Ok(Box::new(PgStaged {
             tx: Some(tx),
