@@ -416,7 +416,7 @@ pub(super) struct Times {
 }
 
 impl Row {
-    /// The row of `run`, whose state mark is now `mark`.
+    /// The row of `run`, whose mark (state file or mirror) is now `mark`.
     pub fn of(run: &ShopRun, mark: Option<DateTime<Utc>>) -> Row {
         let (exit_code, error) = match &run.result {
             Ok(_) => (0, None),
