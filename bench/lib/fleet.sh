@@ -7,13 +7,16 @@
 #      one `pull --all --shops-at-once <all of them>` vs the ideal = the slowest shop's
 #      requests (its summary row) ÷ its platform's rate limit
 #   f  F_SHOPS shops per platform (5 × 4 = 20), F_ORDERS orders each, into PostgreSQL: one
-#      `pull --all --db postgres://…` vs three of them started together (each on a fresh
-#      database), every process with --shops-at-once <all of them>, so the shops are the bound
+#      `pull --all --db postgres://…` with --shops-at-once 20 vs three of them started together
+#      with --shops-at-once 7 each (each configuration on a fresh database): either way every
+#      shop is pulled at once, so the shops' rate limits are the bound, and the three workers
+#      share the shops through their leases (with --shops-at-once 20 each, the first worker
+#      would take every shop before the others start)
 
 M_SHOPS=${M_SHOPS:-10}
-M_ORDERS=${M_ORDERS:-$([ "$QUICK" = 1 ] && echo 500 || echo 5000)}
+M_ORDERS=${M_ORDERS:-$([ "$QUICK" = 1 ] && echo 500 || echo 3000)}
 F_SHOPS=${F_SHOPS:-4}
-F_ORDERS=${F_ORDERS:-$([ "$QUICK" = 1 ] && echo 500 || echo 4000)}
+F_ORDERS=${F_ORDERS:-$([ "$QUICK" = 1 ] && echo 500 || echo 2000)}
 # vv-tool lists by creation time only over the last 30 days; every platform's orders lie in
 # the 30 days before the sandbox started.
 FLEET_RANGE=(--since 30d --by created)
@@ -118,6 +121,7 @@ pg_createdb() { # NAME
 # Start WORKERS processes of `pull --all --db` on a fresh database DB at once; wait for all.
 fleet_run() { # WORKERS DB
     local workers=$1 db=$2 shops=$((F_SHOPS * 5)) w pids=()
+    local slots=$(((shops + workers - 1) / workers))
     pg_createdb "$db" || return 1
     # The URL goes through the environment (ORDERSYNC_DB), as it would in a cron line: it
     # holds the password, so it stays out of commands.txt and ps.
@@ -126,7 +130,7 @@ fleet_run() { # WORKERS DB
     load0=$(load_now)
     t0=$(now_ns)
     for w in $(seq 1 "$workers"); do
-        local cmd=("$BIN" pull --config "$SB_CFG" --all --shops-at-once "$shops" "${FLEET_RANGE[@]}"
+        local cmd=("$BIN" pull --config "$SB_CFG" --all --shops-at-once "$slots" "${FLEET_RANGE[@]}"
             --format ndjson --summary-json "$OUT/f-$workers-$w.summary.json" -q)
         logcmd env ORDERSYNC_DB=postgres://postgres:***@127.0.0.1:PORT/"$db" "${cmd[@]}"
         ORDERSYNC_DB=$url timeout "$A_TIMEOUT" "${cmd[@]}" >/dev/null 2>"$OUT/f-$workers-$w.stderr" &
@@ -137,7 +141,7 @@ fleet_run() { # WORKERS DB
     t1=$(now_ns)
     local sums=()
     for w in $(seq 1 "$workers"); do sums+=("summary$w=@json:$OUT/f-$workers-$w.summary.json"); done
-    rec part=f workers="$workers" shops="$shops" orders_per_shop="$F_ORDERS" latency_ms="$LATENCY_MS" \
+    rec part=f workers="$workers" shops="$shops" shops_at_once="$slots" orders_per_shop="$F_ORDERS" latency_ms="$LATENCY_MS" \
         rc="$rcs" wall_s="$(secs "$t0" "$t1")" load_before="$load0" load_after="$(load_now)" \
         rates="$(rates)" "${sums[@]}"
 }
@@ -189,17 +193,19 @@ if ms:
     print()
 fs = [r for r in recs if r.get("part") == "f"]
 if fs:
-    print("| workers | shops | orders/shop | wall s | pulled by each worker | each shop pulled once | orders | slowest shop ideal s | exit codes | load before → after |")
-    print("|---:|---:|---:|---:|---|---|---:|---:|---|---|")
+    print("| workers × --shops-at-once | shops | orders/shop | wall s | shops pulled by each worker | shops pulled twice | new orders in the mirror | slowest shop ideal s | exit codes | load before → after |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---|---|")
     for r in fs:
         sums = [r.get(f"summary{w}") or {} for w in range(1, r["workers"] + 1)]
         rows = [row for s in sums for row in (s.get("shops") or [])]
         pulled = [row for row in rows if not row.get("skipped")]
         per_worker = "/".join(str(sum(1 for row in (s.get("shops") or []) if not row.get("skipped"))) for s in sums)
-        once = sorted(row["shop"] for row in pulled) == sorted(set(row["shop"] for row in pulled)) and len(pulled) == r["shops"]
+        # A worker that ends its shops early takes the next ones in the config; one another
+        # worker has finished meanwhile is pulled again from its new mark (the lookback only).
+        twice = len(pulled) - len(set(row["shop"] for row in pulled))
         orders = sum(row.get("new") or 0 for row in pulled)
         ideal = slowest(pulled, rates(r))[1] if pulled else float("nan")
-        print(f"| {r['workers']} | {r['shops']} | {r['orders_per_shop']:,} | {r['wall_s']:.2f} | {per_worker} | "
-              f"{'yes' if once else 'NO'} | {orders:,} | {ideal:.2f} | {r['rc'].strip()} | {r['load_before']} → {r['load_after']} |")
+        print(f"| {r['workers']} × {r.get('shops_at_once', '?')} | {r['shops']} | {r['orders_per_shop']:,} | {r['wall_s']:.2f} | {per_worker} | "
+              f"{twice} | {orders:,} | {ideal:.2f} | {str(r['rc']).strip()} | {r['load_before']} → {r['load_after']} |")
 PY
 }
