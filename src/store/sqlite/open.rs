@@ -372,3 +372,70 @@ fn file_safe(shop: &str) -> String {
         format!("x{}", hex::encode(shop.as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Threads, each with a runtime of its own as the shops of `pull --all` have, open one new
+    /// file at the same instant, round after round: every open succeeds, at the current schema.
+    #[test]
+    fn many_open_a_new_file_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..10 {
+            let path = dir.path().join(format!("new-{round}.db"));
+            let start = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .unwrap();
+                            start.wait();
+                            rt.block_on(async {
+                                let s = SqliteStore::open(&path).await?;
+                                let v = s.schema_version().await?;
+                                s.close().await?;
+                                anyhow::Ok(v)
+                            })
+                        })
+                    })
+                    .collect();
+                for t in opened {
+                    let v = t.join().unwrap();
+                    assert_eq!(
+                        v.unwrap_or_else(|e| panic!("round {round}: {e:#}")),
+                        CURRENT
+                    );
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn a_held_shop_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let s = SqliteStore::open(&path).await.unwrap();
+            let guard = s.lock("tw").unwrap();
+            let e = s.lock("tw").unwrap_err();
+            let busy = e.downcast_ref::<ShopBusy>().expect("a ShopBusy");
+            assert_eq!(busy.shop, "tw");
+            assert!(
+                busy.by.contains(&format!("process {}", std::process::id())),
+                "{e}"
+            );
+            assert_eq!(crate::error::exit_code(&e), crate::error::Exit::GaveUp);
+            drop(guard);
+            s.lock("tw").unwrap();
+        });
+    }
+}
