@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ordersync benchmark against the built-in sandbox (issue 7, item 4). See bench/README.md.
 #
-#   bench/run.sh [--quick] [a] [b] [c] [PLATFORM ...]
+#   bench/run.sh [--quick] [a] [b] [c] [d] [s] [m] [f] [PLATFORM ...]
 #
 #   a  wall time of a pull (20,000 orders, --latency-ms 100, default rate limit) vs the ideal
 #      requests / rate limit
@@ -11,10 +11,13 @@
 #      10,000,000) under /usr/bin/time -v, and its RSS while each platform is pulled over a day
 #   d  the SQLite mirror (issue 16): wall of `pull --db` vs the same pull to NDJSON at the
 #      platform's rate, the mirror's size per order, and `export` of 1,000,000 mirrored orders
+#   m  many shops (issue 17): 50 sandbox shops in one `pull --all` vs the slowest shop's ideal
+#   f  a fleet on PostgreSQL (issue 17): three `pull --all --db postgres://` processes vs one
+#      (parts m and f: bench/lib/fleet.sh; PLATFORMS does not apply, every shop is pulled)
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
 # C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
-# D_ORDERS, D_EXPORT, S_SIZES,
+# D_ORDERS, D_EXPORT, S_SIZES, M_SHOPS, M_ORDERS, F_SHOPS, F_ORDERS,
 # ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
 set -uo pipefail
 
@@ -28,13 +31,13 @@ arg_platforms=""
 for a in "$@"; do
     case "$a" in
         --quick) QUICK=1 ;;
-        a|b|c|d|s) arg_parts="$arg_parts $a" ;;
+        a|b|c|d|s|m|f) arg_parts="$arg_parts $a" ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *)
             if [[ " $ALL_PLATFORMS " == *" $a "* ]]; then
                 arg_platforms="$arg_platforms $a"
             else
-                echo "run.sh: unknown argument '$a' (parts: a b c d s; platforms: $ALL_PLATFORMS; --quick)" >&2
+                echo "run.sh: unknown argument '$a' (parts: a b c d s m f; platforms: $ALL_PLATFORMS; --quick)" >&2
                 exit 2
             fi ;;
     esac
@@ -160,6 +163,7 @@ run() {
 cleanup() {
     [ -n "$CHILD" ] && kill "$CHILD" 2>/dev/null
     sandbox_stop
+    declare -F pg_stop >/dev/null && pg_stop
     [ "${KEEP:-0}" = 1 ] || rm -rf "$BENCH_TMP"
 }
 trap cleanup EXIT
@@ -472,6 +476,9 @@ part_d() {
     done
 }
 
+# shellcheck source=lib/fleet.sh
+. "$HERE/lib/fleet.sh"
+
 say "output in $OUT"
 for part in $PARTS; do
     case "$part" in
@@ -480,6 +487,9 @@ for part in $PARTS; do
         c) part_c ;;
         s) part_s ;;
         d) part_d ;;
+        m) part_m ;;
+        f) part_f ;;
     esac
 done
+case " $PARTS " in *" m "*|*" f "*) fleet_report ;; esac
 OUT=$OUT BENCH_TMP=$BENCH_TMP BIN=$BIN HERE=$HERE python3 "$HERE/lib/report.py" "$RESULTS" "$COMMANDS" | tee "$OUT/report.md"

@@ -248,9 +248,7 @@ pub fn exit_code(err: &anyhow::Error) -> Exit {
         }
         if cause.downcast_ref::<Locked>().is_some()
             || cause.downcast_ref::<GaveUp>().is_some()
-            || cause
-                .downcast_ref::<crate::store::postgres::ShopBusy>()
-                .is_some()
+            || cause.downcast_ref::<crate::store::ShopBusy>().is_some()
         {
             return Exit::GaveUp;
         }

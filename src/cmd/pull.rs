@@ -121,8 +121,11 @@ pub(super) struct ShopRun {
     pub took: std::time::Duration,
     /// With `--db`: the new and changed orders the mirror recorded.
     pub mirrored: Option<Mirrored>,
-    /// Not pulled: another worker holds the shop (`--db` on PostgreSQL, several shops).
+    /// Not pulled: another worker or run holds the shop (`--db`, several shops).
     pub skipped: Option<String>,
+    /// With `--db`: the shop's mark in the mirror after the run (the mirror moves it with each
+    /// window it commits, whatever the output).
+    pub mirror_mark: Option<DateTime<Utc>>,
 }
 
 impl ShopRun {
@@ -142,6 +145,7 @@ impl ShopRun {
             took: std::time::Duration::ZERO,
             mirrored: None,
             skipped: None,
+            mirror_mark: None,
         }
     }
 
@@ -198,7 +202,10 @@ async fn pull_one(
     };
     let mut summary = match run.result {
         Ok(ref s) if run.nothing_due => {
-            metrics(&run, run.state.as_ref().and_then(|s| s.mark()));
+            metrics(
+                &run,
+                later(run.state.as_ref().and_then(|s| s.mark()), run.mirror_mark),
+            );
             return report(s, quiet, args.summary_json.as_deref());
         }
         Ok(ref s) => s.clone(),
@@ -224,7 +231,7 @@ async fn pull_one(
                     tracing::warn!("{w:#}");
                 }
             }
-            let moved = run.last_end.filter(|_| per_window);
+            let moved = later(run.last_end.filter(|_| per_window), run.mirror_mark);
             metrics(
                 &run,
                 later(run.state.as_ref().and_then(|s| s.mark()), moved),
@@ -248,7 +255,10 @@ async fn pull_one(
     }
     metrics(
         &run,
-        later(run.state.as_ref().and_then(|s| s.mark()), run.last_end),
+        later(
+            run.state.as_ref().and_then(|s| s.mark()),
+            later(run.last_end, run.mirror_mark),
+        ),
     );
     summary.shop = shop.name.clone();
     report(&summary, quiet, args.summary_json.as_deref())
@@ -449,6 +459,7 @@ async fn pull_shop_into(
         }
         run.range = Some((since, until));
         run.nothing_due = true;
+        run.mirror_mark = mirror.as_ref().and_then(|m| m.mark());
         return Ok(Summary {
             platform: shop.platform.to_string(),
             shop: shop.name.clone(),
@@ -545,6 +556,7 @@ async fn pull_shop_into(
         Ok(summary) => m.finish(sink).await.map(|()| summary),
         Err(e) => Err(e),
     };
+    run.mirror_mark = m.mark_now();
     run.mirrored = Some(Mirrored {
         shown: m.shown(),
         new: m.new,
@@ -557,10 +569,9 @@ async fn pull_shop_into(
     result
 }
 
-/// Another worker holds the shop's lease (PostgreSQL; a held SQLite lock fails the shop).
+/// Another worker holds the shop's lease (PostgreSQL), or another run its lock file (SQLite).
 fn is_busy(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<crate::store::postgres::ShopBusy>()
-        .is_some()
+    e.downcast_ref::<crate::store::ShopBusy>().is_some()
 }
 
 /// What `--summary-json` holds for a run that failed once it had started: the error, and

@@ -270,7 +270,12 @@ pub(super) async fn pull_many(
     let delivery_error = delivered.as_ref().err().map(|e| format!("{e:#}"));
     for run in &mut runs {
         let old = run.state.as_ref().and_then(|s| s.mark());
-        let mut mark = later(old, run.last_end.filter(|_| per_window));
+        // A state file's mark follows the windows on stdout, or the file once in place
+        // (below); the mirror's follows the windows it committed, whatever the output.
+        let mut mark = later(
+            later(old, run.last_end.filter(|_| per_window)),
+            run.mirror_mark,
+        );
         if let (Ok(_), Some(msg)) = (&run.result, &delivery_error) {
             run.result = Err(anyhow::anyhow!(
                 "the orders were pulled but the output could not be put in place: {msg}"
@@ -380,13 +385,14 @@ pub(super) struct Row {
     /// The range pulled (null when the shop failed before it was settled).
     pub since: Option<String>,
     pub until: Option<String>,
-    /// The shop's state mark after the run (null without --state).
+    /// The shop's mark after the run, in the state file or the mirror (null without
+    /// --state or --db).
     pub mark: Option<String>,
     pub orders: u64,
     /// Orders new to / updated in the mirror (`--db`; null without it).
     pub new: Option<u64>,
     pub updated: Option<u64>,
-    /// Not pulled because another worker holds the shop (`--db` on PostgreSQL): by whom.
+    /// Not pulled because another worker or run holds the shop (`--db`): by whom.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
     pub requests: u64,
@@ -411,7 +417,7 @@ pub(super) struct Times {
 }
 
 impl Row {
-    /// The row of `run`, whose state mark is now `mark`.
+    /// The row of `run`, whose mark (state file or mirror) is now `mark`.
     pub fn of(run: &ShopRun, mark: Option<DateTime<Utc>>) -> Row {
         let (exit_code, error) = match &run.result {
             Ok(_) => (0, None),
@@ -461,9 +467,10 @@ fn report(m: &Many) {
             _ => "-".to_string(),
         };
         let mark = r.mark.as_deref().map_or("-".to_string(), short);
-        let outcome = match &r.error {
-            None => "ok".to_string(),
-            Some(_) => format!("FAILED (exit {})", r.exit_code),
+        let outcome = match (&r.error, &r.skipped) {
+            (None, None) => "ok".to_string(),
+            (None, Some(_)) => "skipped (held by another run)".to_string(),
+            (Some(_), _) => format!("FAILED (exit {})", r.exit_code),
         };
         let line = format!(
             "ordersync: shop {} ({}): {outcome}, {} orders, range {range}, mark {mark}, {} requests ({} retried), {:.1}s",

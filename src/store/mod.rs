@@ -337,6 +337,22 @@ pub trait Store: Send + Sync {
     fn close(&self) -> BoxFut<'_, ()>;
 }
 
+/// Another live run holds the shop: a worker's lease (PostgreSQL) or a run's lock file
+/// (SQLite). Exit 4 for a single shop; a pull of many shops skips the shop (find it in an
+/// error's chain with `downcast_ref`).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "database {db}: shop {shop:?} is being pulled by {by}; this run stops without pulling it. \
+     Try again later"
+)]
+pub struct ShopBusy {
+    pub db: String,
+    pub shop: String,
+    /// Who holds it, for people: "worker HOST:PID:NONCE, whose lease runs until …", "another
+    /// ordersync run, process PID (it holds the lock FILE.SHOP.lock)".
+    pub by: String,
+}
+
 /// A database failure, told with the database's name. Losing the database mid-run (a
 /// server gone, a disk that fails) is a transient failure: exit 4, as for the platforms; a
 /// database that cannot be read or written at all is refused at open with exit 1 or 2.

@@ -27,6 +27,8 @@ pub struct MirrorRun {
     pub new: u64,
     pub updated: u64,
     pub last_seq: Option<i64>,
+    /// The latest mark this run committed.
+    committed: Option<DateTime<Utc>>,
 }
 
 impl MirrorRun {
@@ -57,6 +59,7 @@ impl MirrorRun {
             new: 0,
             updated: 0,
             last_seq: None,
+            committed: None,
         })
     }
 
@@ -91,6 +94,12 @@ impl MirrorRun {
     /// Everything up to this instant is in the mirror (`None`: a first run).
     pub fn mark(&self) -> Option<DateTime<Utc>> {
         self.known.as_ref().and_then(|k| k.mark)
+    }
+
+    /// The shop's mark now: the one read at the start, or a later one this run committed
+    /// (`None` with `--no-state`, which neither reads nor moves it).
+    pub fn mark_now(&self) -> Option<DateTime<Utc>> {
+        self.mark().max(self.committed)
     }
 
     /// The `--since` of the shop's first run.
@@ -143,7 +152,9 @@ impl MirrorRun {
         // The lines are out before the window commits: a kill from here on repeats them on
         // the next run, it never loses them.
         out.flush()?;
-        staged.commit().await
+        staged.commit().await?;
+        self.committed = self.committed.max(mark);
+        Ok(())
     }
 
     /// Commit what a run stopped at `--limit` emitted after its last complete window

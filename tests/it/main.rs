@@ -14,6 +14,7 @@ mod pg;
 mod postgres;
 mod props;
 mod sandbox_scale;
+mod sqlite_runs;
 mod support;
 mod sync;
 mod taobao_enhanced;

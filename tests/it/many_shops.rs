@@ -446,29 +446,47 @@ fn the_exit_code_is_the_worst_shops() {
     assert_eq!(r.code, 3, "{}", r.stderr);
 }
 
-/// `--all --db`: every shop goes into one mirror, each row says how many orders were new, and
-/// an unchanged re-run prints nothing and counts nothing new.
+/// `--all --db`: every shop goes into one mirror, the shops at once (they all open the new
+/// file together: that used to fail now and then with "database is locked", exit 4), each
+/// row says how many orders were new and the shop's mark in the mirror, and an unchanged
+/// re-run prints nothing and counts nothing new.
 #[test]
 fn all_shops_into_one_mirror() {
     let env = Env::with_orders(30);
     let range = range();
     let db = format!("sqlite:{}", env.path("all.db").display());
     let summary = env.path("summary.json");
+    let metrics = env.path("ordersync.prom");
     let first = pull(
         &env,
         &env.config,
         &range,
         &[
             "--all",
-            "--shops-at-once",
-            "1",
             "--db",
             &db,
             "--summary-json",
             summary.to_str().unwrap(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
         ],
     );
     assert_eq!(first.code, 0, "{}", first.stderr);
+    // The mirror's mark is the end of the range (the last window committed), in the rows,
+    // on stderr and in the metrics.
+    let until = &range[3];
+    let mark_s = chrono::DateTime::parse_from_rfc3339(until)
+        .unwrap()
+        .timestamp();
+    let prom = std::fs::read_to_string(&metrics).unwrap();
+    for shop in SHOPS {
+        let line = format!(
+            "ordersync_shop_mark_timestamp_seconds{{shop=\"{shop}\",platform=\"{}\"}} {mark_s}",
+            shop.trim_start_matches("sandbox-")
+        );
+        assert!(prom.contains(&line), "{line} in:\n{prom}");
+    }
+    assert!(!first.stderr.contains("mark -"), "{}", first.stderr);
     let lines = first.ndjson();
     assert!(
         lines
@@ -483,6 +501,7 @@ fn all_shops_into_one_mirror() {
         assert!(printed > 0, "{shop}");
         assert_eq!(row["new"].as_u64(), Some(printed), "{row}");
         assert_eq!(row["updated"].as_u64(), Some(0), "{row}");
+        assert!(same_time(&row["mark"], until), "{row}");
     }
     let again = pull(
         &env,
@@ -490,8 +509,6 @@ fn all_shops_into_one_mirror() {
         &range,
         &[
             "--all",
-            "--shops-at-once",
-            "1",
             "--db",
             &db,
             "--summary-json",
@@ -502,5 +519,7 @@ fn all_shops_into_one_mirror() {
     assert_eq!(again.stdout, "", "an unchanged re-run prints nothing");
     for row in read_json(&summary)["shops"].as_array().unwrap() {
         assert_eq!(row["new"].as_u64(), Some(0), "{row}");
+        // Nothing new, and the mark stays where the mirror has it.
+        assert!(same_time(&row["mark"], until), "{row}");
     }
 }

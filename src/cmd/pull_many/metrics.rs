@@ -138,7 +138,7 @@ fn render(rows: &[Row], now: f64) -> String {
     );
     gauge(
         "ordersync_shop_mark_timestamp_seconds",
-        "The shop's state mark after the last run: everything before it was delivered (Unix time).",
+        "The shop's mark (state file or mirror) after the last run: everything before it was delivered (Unix time).",
         &per_shop(&|r| t(r.times.mark)),
     );
     out

@@ -4,20 +4,6 @@
 
 use super::*;
 
-/// Another live worker holds the shop's lease: exit 4 for a single shop; a pull of many shops
-/// skips it (find it in an error's chain with `downcast_ref`).
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "database {db}: shop {shop:?} is being pulled by {by}; this run stops without pulling it. \
-     Try again later"
-)]
-pub struct ShopBusy {
-    pub db: String,
-    pub shop: String,
-    /// Who holds it, for people: "worker HOST:PID:NONCE, whose lease runs until …".
-    pub by: String,
-}
-
 /// A shop taken by this worker. Renewed in the background while it lives; dropping it gives
 /// the shop back (or, if the server cannot be reached, leaves it to expire).
 pub struct Lease {

@@ -46,8 +46,9 @@ use std::time::Duration;
 mod lease;
 mod write;
 
+pub use super::ShopBusy;
+pub use lease::Lease;
 use lease::holder_id;
-pub use lease::{Lease, ShopBusy};
 
 /// The lease's default length (`--lease`).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);

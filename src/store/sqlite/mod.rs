@@ -5,10 +5,12 @@
 //! which in WAL mode may lose the last transactions to a power cut but never mixes them (a
 //! window and its mark stay together either way). Writes take the write lock at `BEGIN
 //! IMMEDIATE`, so two writers wait for each other (up to the busy timeout) rather than fail
-//! half-way. The per-shop run lock is a file lock beside the database (`FILE.SHOP.lock`),
-//! released by the kernel when a run dies.
+//! half-way. Opening, migrating and closing, and the per-shop run locks (files beside the
+//! database, released by the kernel when a run dies), are in [`open`].
 
-use super::schema::{self, CURRENT, SQLITE_STEPS};
+mod open;
+
+use super::schema;
 use super::{
     BoxFut, Change, ChangeKind, DbError, Diff, ExportQuery, ExportSink, ShopGuard, ShopMark,
     ShopRun, Staged, Store,
@@ -18,16 +20,17 @@ use crate::platforms::By;
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::TryStreamExt;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long a write waits for another writer's transaction before giving up (exit 4).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How [`db_error`] ends the detail of a busy or locked database.
+const BUSY_HINT: &str = " (another program holds it; try again later)";
 
 /// Ids looked up per query when a window's stored versions are read.
 const LOOKUP_CHUNK: usize = 500;
@@ -39,180 +42,12 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Open `path` for writing, creating it and bringing its schema to [`CURRENT`].
-    pub async fn open(path: &Path) -> Result<SqliteStore> {
-        Self::open_with(path, false).await
-    }
-
-    /// Open an existing mirror to read it (`changes`, `export`): nothing is created or
-    /// migrated, and an older schema is read as it is.
-    pub async fn open_read_only(path: &Path) -> Result<SqliteStore> {
-        Self::open_with(path, true).await
-    }
-
-    async fn open_with(path: &Path, read_only: bool) -> Result<SqliteStore> {
-        let shown = path.display().to_string();
-        let refuse = |what: &str| -> anyhow::Error {
-            anyhow::Error::new(DbError {
-                db: shown.clone(),
-                what: what.to_string(),
-                detail: String::new(),
-                transient: false,
-            })
-        };
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_dir() => {
-                return Err(crate::error::usage(format!(
-                    "--db {shown} is a folder; give a database file"
-                )));
-            }
-            Ok(m) if !m.is_file() && !m.file_type().is_symlink() => {
-                return Err(crate::error::usage(format!(
-                    "--db {shown} is not a regular file; give a database file"
-                )));
-            }
-            Ok(m) if !read_only && m.permissions().readonly() => {
-                // Root could write it anyway; the mode says the owner wants it left alone.
-                return Err(refuse(
-                    "the file is read-only (no write permission); a pull writes the mirror. \
-                     `ordersync export` and `ordersync changes` can read it as it is",
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && read_only => {
-                return Err(crate::error::usage(format!(
-                    "--db {shown}: no such database (a `pull --db` creates it)"
-                )));
-            }
-            _ => {}
-        }
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(!read_only)
-            .read_only(read_only)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .pragma("cache_size", "-32768");
-        let opts = if read_only {
-            // Reading never changes the journal mode (which would need a write).
-            opts.journal_mode(SqliteJournalMode::Wal)
-        } else {
-            opts
-        };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .min_connections(0)
-            .acquire_timeout(BUSY_TIMEOUT * 2)
-            .connect_with(opts)
-            .await
-            .map_err(|e| db_error(&shown, "cannot open it", e))?;
-        let store = SqliteStore {
-            pool,
-            path: path.to_path_buf(),
-            read_only,
-        };
-        store.migrate().await?;
-        Ok(store)
-    }
-
     fn shown_path(&self) -> String {
         self.path.display().to_string()
     }
 
     fn err(&self, what: &str, e: sqlx::Error) -> anyhow::Error {
         db_error(&self.shown_path(), what, e)
-    }
-
-    /// Bring the schema forward, one step per transaction.
-    async fn migrate(&self) -> Result<()> {
-        let version = self.version().await?;
-        if version > CURRENT {
-            return Err(anyhow::Error::new(DbError {
-                db: self.shown_path(),
-                what: format!(
-                    "its schema is version {version}, newer than this ordersync knows \
-                     ({CURRENT})"
-                ),
-                detail: "upgrade ordersync to use it".into(),
-                transient: false,
-            }));
-        }
-        if self.read_only {
-            if version == 0 {
-                return Err(crate::error::usage(format!(
-                    "--db {}: not an ordersync mirror (no schema_version table)",
-                    self.shown_path()
-                )));
-            }
-            return Ok(());
-        }
-        for (reached, sql) in SQLITE_STEPS {
-            if *reached <= version {
-                continue;
-            }
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(|e| self.err("cannot migrate it", e))?;
-            // A concurrent run may have migrated it meanwhile.
-            if version_in(&mut tx)
-                .await
-                .map_err(|e| self.err("cannot read it", e))?
-                >= *reached
-            {
-                continue;
-            }
-            sqlx::raw_sql(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(&format!("cannot migrate it to version {reached}"), e))?;
-            tx.commit()
-                .await
-                .map_err(|e| self.err("cannot migrate it", e))?;
-            if version > 0 {
-                tracing::info!(
-                    "database {}: schema migrated to version {reached}",
-                    self.shown_path()
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// The schema version, 0 for an empty database. A database holding other tables but
-    /// no `schema_version` is not ours: refused rather than written to.
-    async fn version(&self) -> Result<i64> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| self.err("cannot open it", e))?;
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| self.err("cannot read it", e))?;
-        if tables.is_empty() {
-            return Ok(0);
-        }
-        if !tables.iter().any(|t| t == "schema_version") {
-            return Err(anyhow::Error::new(DbError {
-                db: self.shown_path(),
-                what: "it is an SQLite database, but not an ordersync mirror".into(),
-                detail: format!(
-                    "it holds other tables ({}); give a new file or an ordersync mirror",
-                    tables.join(", ")
-                ),
-                transient: false,
-            }));
-        }
-        let v: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM schema_version")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| self.err("cannot read its schema version", e))?;
-        Ok(v.unwrap_or(0))
     }
 
     async fn stage(
@@ -573,38 +408,6 @@ impl SqliteStore {
         .map_err(|e| self.err("cannot record the shop", e))?;
         Ok(())
     }
-
-    fn lock(&self, shop: &str) -> Result<ShopGuard> {
-        let lock_path = PathBuf::from(format!("{}.{}.lock", self.path.display(), file_safe(shop)));
-        let mut opts = std::fs::File::options();
-        opts.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NOFOLLOW);
-        let f = opts.open(&lock_path).map_err(|e| {
-            crate::error::usage(format!(
-                "cannot open the lock file {} of database {}: {e}",
-                lock_path.display(),
-                self.shown_path()
-            ))
-        })?;
-        match f.try_lock() {
-            Ok(()) => Ok(Box::new(f)),
-            Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::Error::new(DbError {
-                db: self.shown_path(),
-                what: format!("another ordersync run is pulling shop {shop:?} into it"),
-                detail: format!(
-                    "lock {} is held; this run stops without pulling. Try again when it has \
-                     finished",
-                    lock_path.display()
-                ),
-                transient: true,
-            })),
-            Err(std::fs::TryLockError::Error(e)) => Err(crate::error::usage(format!(
-                "cannot lock {}: {e}",
-                lock_path.display()
-            ))),
-        }
-    }
 }
 
 impl Store for SqliteStore {
@@ -703,7 +506,7 @@ impl Store for SqliteStore {
 
     fn close(&self) -> BoxFut<'_, ()> {
         Box::pin(async move {
-            self.pool.close().await;
+            self.close_pool().await;
             Ok(())
         })
     }
@@ -730,22 +533,6 @@ impl Staged for SqliteStaged {
             Ok(())
         })
     }
-}
-
-/// The schema version as seen inside a transaction.
-async fn version_in(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, sqlx::Error> {
-    let has: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
-    )
-    .fetch_one(&mut **tx)
-    .await?;
-    if has == 0 {
-        return Ok(0);
-    }
-    let v: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM schema_version")
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(v.unwrap_or(0))
 }
 
 /// `?from, ?from+1, …` for `n` values.
@@ -780,20 +567,6 @@ fn bad_value(db: &str, what: &str, e: impl std::fmt::Display) -> anyhow::Error {
     })
 }
 
-/// A shop name as part of a file name: as it is when it is plain, else hex.
-fn file_safe(shop: &str) -> String {
-    if !shop.is_empty()
-        && shop.len() <= 64
-        && shop
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        shop.to_string()
-    } else {
-        format!("x{}", hex::encode(shop.as_bytes()))
-    }
-}
-
 /// A sqlx error as a [`DbError`]: what failed, SQLite's own words, and whether trying again
 /// later may work (busy, locked, I/O, the connection gone: exit 4).
 pub(crate) fn db_error(db: &str, what: &str, e: sqlx::Error) -> anyhow::Error {
@@ -809,7 +582,7 @@ pub(crate) fn db_error(db: &str, what: &str, e: sqlx::Error) -> anyhow::Error {
                 26 => " (the file is not an SQLite database: it was left as it is)",
                 11 => " (the file is damaged: it was left as it is)",
                 8 => " (it is read-only)",
-                5 | 6 => " (another program holds it; try again later)",
+                5 | 6 => BUSY_HINT,
                 _ => "",
             };
             (
