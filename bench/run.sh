@@ -11,10 +11,13 @@
 #      10,000,000) under /usr/bin/time -v, and its RSS while each platform is pulled over a day
 #   d  the SQLite mirror (issue 16): wall of `pull --db` vs the same pull to NDJSON at the
 #      platform's rate, the mirror's size per order, and `export` of 1,000,000 mirrored orders
+#   m  flat memory (issue 18): peak RSS of the pull process at 10,000 and 1,000,000 orders to
+#      NDJSON, JSON, CSV and `--db sqlite:FILE`, one cell at a time (M_SIZES, M_OUTPUTS; JSON
+#      and CSV above the smallest size only on the platforms in M_WIDE, default all)
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
 # C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
-# D_ORDERS, D_EXPORT, S_SIZES,
+# D_ORDERS, D_EXPORT, S_SIZES, M_SIZES, M_OUTPUTS, M_WIDE, M_TIMEOUT,
 # ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
 set -uo pipefail
 
@@ -28,13 +31,13 @@ arg_platforms=""
 for a in "$@"; do
     case "$a" in
         --quick) QUICK=1 ;;
-        a|b|c|d|s) arg_parts="$arg_parts $a" ;;
+        a|b|c|d|m|s) arg_parts="$arg_parts $a" ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *)
             if [[ " $ALL_PLATFORMS " == *" $a "* ]]; then
                 arg_platforms="$arg_platforms $a"
             else
-                echo "run.sh: unknown argument '$a' (parts: a b c d s; platforms: $ALL_PLATFORMS; --quick)" >&2
+                echo "run.sh: unknown argument '$a' (parts: a b c d m s; platforms: $ALL_PLATFORMS; --quick)" >&2
                 exit 2
             fi ;;
     esac
@@ -55,6 +58,7 @@ if [ "$QUICK" = 1 ]; then
     S_SIZES=${S_SIZES:-100000 1000000}
     D_ORDERS=${D_ORDERS:-1000}
     D_EXPORT=${D_EXPORT:-100000}
+    M_SIZES=${M_SIZES:-1000 20000}
 else
     A_ORDERS=${A_ORDERS:-20000}
     B_ORDERS=${B_ORDERS:-50000}
@@ -63,7 +67,11 @@ else
     S_SIZES=${S_SIZES:-1000000 10000000}
     D_ORDERS=${D_ORDERS:-20000}
     D_EXPORT=${D_EXPORT:-1000000}
+    M_SIZES=${M_SIZES:-10000 1000000}
 fi
+M_OUTPUTS=${M_OUTPUTS:-ndjson json csv db}
+M_WIDE=${M_WIDE:-$ALL_PLATFORMS}
+M_TIMEOUT=${M_TIMEOUT:-3600}        # one (m) pull
 LATENCY_MS=${LATENCY_MS:-100}
 SEED=${SEED:-42}
 A_TIMEOUT=${A_TIMEOUT:-3600}        # one (a) pull
@@ -120,7 +128,8 @@ rec part=env date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     jq="$(jq --version 2>/dev/null || echo none)" quick="$QUICK" parts="$PARTS" \
     platforms="$PLATFORMS" a_orders="$A_ORDERS" latency_ms="$LATENCY_MS" b_orders="$B_ORDERS" \
     b_reps="$B_REPS" c_sizes="$C_SIZES" seed="$SEED" probe_limit="$PROBE_LIMIT" \
-    d_orders="$D_ORDERS" d_export="$D_EXPORT"
+    d_orders="$D_ORDERS" d_export="$D_EXPORT" m_sizes="$M_SIZES" m_outputs="$M_OUTPUTS" \
+    m_wide="$M_WIDE"
 
 rate_of() { # documented default rate limit, from `ordersync platforms`
     "$BIN" platforms 2>/dev/null | awk -v p="$1" '$1 == p { f = 1 } f && $1 == "rate" && $2 == "limit" { print $3; exit }'
@@ -472,6 +481,47 @@ part_d() {
     done
 }
 
+# ---- (m) flat memory to a million ------------------------------------------------------------
+# Peak RSS (time -v) of the pull process alone, at each of M_SIZES orders per platform, to each
+# output: NDJSON, JSON, CSV on stdout (to /dev/null) and a new SQLite mirror (`--db`, its change
+# lines to /dev/null). The sandbox generates orders on demand and is not counted. Pulls run at
+# MEM_RATE with no latency: CPU-bound, the most a pull can have in flight. Cells run one at a time.
+part_m() {
+    local n p out smallest
+    smallest=$(printf '%s\n' $M_SIZES | sort -n | head -n 1)
+    for n in $M_SIZES; do
+        sandbox_start "m-$n" "$n" 0 --throttle-rps 1000000
+        for p in $PLATFORMS; do
+            for out in $M_OUTPUTS; do
+                if [ "$n" != "$smallest" ] && [[ "$out" == json || "$out" == csv ]] \
+                    && [[ " $M_WIDE " != *" $p "* ]]; then
+                    continue
+                fi
+                local sum=$OUT/m-$p-$n-$out.summary.json err=$OUT/m-$p-$n-$out.stderr
+                local tv=$OUT/m-$p-$n-$out.time db=$BENCH_TMP/m-$p-$n.db fmt=$out extra=()
+                rm -f "$sum" "$tv" "$db" "$db"-*
+                if [ "$out" = db ]; then fmt=ndjson; extra=(--db "sqlite:$db"); fi
+                # shellcheck disable=SC2046
+                local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p")
+                    --format "$fmt" --rate-limit "$MEM_RATE" --summary-json "$sum" -q "${extra[@]}")
+                logcmd /usr/bin/time -v "${cmd[@]}"
+                say "(m) $p $n $out"
+                local t0 t1 rc
+                t0=$(now_ns)
+                run timeout "$M_TIMEOUT" /usr/bin/time -v -o "$tv" "${cmd[@]}" >/dev/null 2>"$err"
+                rc=$?
+                t1=$(now_ns)
+                rec part=m platform="$p" orders="$n" output="$out" rc="$rc" \
+                    wall_s="$(secs "$t0" "$t1")" peak_rss_kb="@rss:$tv" summary="@json:$sum" \
+                    stderr="@tail:$err" load="$(cut -d' ' -f1 /proc/loadavg)" \
+                    db_bytes="$( [ "$out" = db ] && stat -c %s "$db" 2>/dev/null || echo "")"
+                rm -f "$db" "$db"-*
+            done
+        done
+        sandbox_stop
+    done
+}
+
 say "output in $OUT"
 for part in $PARTS; do
     case "$part" in
@@ -480,6 +530,7 @@ for part in $PARTS; do
         c) part_c ;;
         s) part_s ;;
         d) part_d ;;
+        m) part_m ;;
     esac
 done
 OUT=$OUT BENCH_TMP=$BENCH_TMP BIN=$BIN HERE=$HERE python3 "$HERE/lib/report.py" "$RESULTS" "$COMMANDS" | tee "$OUT/report.md"

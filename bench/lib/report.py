@@ -11,6 +11,8 @@ A_GOAL = 1.10
 B_GOAL = 10.0
 C_SPREAD_GOAL = 0.10
 C_MAX_MB = 50.0
+M_SPREAD_GOAL = 0.10
+M_MAX_MB = 30.0
 D_WALL_GOAL = 1.02
 D_EXPORT_GOAL = 200_000
 
@@ -180,6 +182,51 @@ def part_c(recs):
     return text, notes
 
 
+def part_m(recs):
+    """Peak RSS per platform and output at each size; the spread is over every cell of a
+    platform (all sizes and outputs), as the issue asks: within 10% and under 30 MB."""
+    outputs = ["ndjson", "json", "csv", "db"]
+    sizes = sorted({r["orders"] for r in recs})
+    cells = {(r["platform"], r["orders"], r["output"]): r for r in recs}
+    platforms = list(dict.fromkeys(r["platform"] for r in recs))
+    rows, vrows, notes = [], [], []
+    for p in platforms:
+        mbs = []
+        for n in sizes:
+            row = [p, n]
+            walls = []
+            for o in outputs:
+                r = cells.get((p, n, o))
+                if r is None:
+                    row.append("–")
+                    continue
+                if r.get("rc") != 0:
+                    row.append(f"ERROR ({r.get('rc')})")
+                    notes.append(f"- **{p}** (m) {n} {o} failed, exit {r.get('rc')}:"
+                                 f" `{first_line(r.get('stderr'))}`")
+                    continue
+                kb = num(r.get("peak_rss_kb"))
+                row.append(kb / 1024 if kb else None)
+                if kb:
+                    mbs.append(kb / 1024)
+                walls.append(num(r.get("wall_s")) or 0)
+            emitted = sorted({(cells[(p, n, o)].get("summary") or {}).get("orders_emitted")
+                              for o in outputs if (p, n, o) in cells} - {None})
+            row.append(", ".join(fmt(e) for e in emitted) or "–")
+            row.append(max(walls) if walls else None)
+            rows.append(row)
+        if mbs:
+            lo, hi = min(mbs), max(mbs)
+            spread = (hi - lo) / lo
+            ok = spread <= M_SPREAD_GOAL and hi < M_MAX_MB
+            vrows.append([p, lo, hi, spread * 100, "ok" if ok else "MISSED"])
+    text = table(["platform", "orders", "NDJSON MB", "JSON MB", "CSV MB", "--db MB",
+                  "orders out", "max wall s"], rows)
+    text += "\n\n" + table(["platform", "min MB", "max MB", "spread %",
+                            f"≤ {M_SPREAD_GOAL:.0%} and < {M_MAX_MB:.0f} MB"], vrows)
+    return text, notes
+
+
 def part_d(recs, exports):
     by = {}
     for r in recs:
@@ -241,6 +288,11 @@ def main():
     if c:
         t, n = part_c(c)
         out += ["", "## (c) Peak RSS of the pull process (MB)", "", t]
+        notes += n
+    m = [r for r in recs if r.get("part") == "m"]
+    if m:
+        t, n = part_m(m)
+        out += ["", "## (m) Peak RSS of the pull process, flat to a million (MB)", "", t]
         notes += n
     d = [r for r in recs if r.get("part") == "d"]
     if d:

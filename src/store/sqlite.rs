@@ -32,6 +32,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Ids looked up per query when a window's stored versions are read.
 const LOOKUP_CHUNK: usize = 500;
 
+/// SQLite's page cache for a pull's writes, in KiB. The connection is opened with 32 MiB, which
+/// `export` and `changes` use to read; a pull fills it as the mirror grows, so it was the largest
+/// part of a million-order pull's memory (issue 18). A window's writes touch a few hundred
+/// pages; the operating system's file cache holds the rest, outside the process.
+const PULL_CACHE_KIB: u32 = 2048;
+
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
@@ -226,6 +232,12 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.err("cannot start a transaction", e))?;
+        // Set here rather than when the connection is opened: the pool's connections serve
+        // reads too, and this is the one place that only a pull reaches.
+        sqlx::query(&format!("PRAGMA cache_size = -{PULL_CACHE_KIB}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err("cannot set the page cache", e))?;
         let now = Utc::now();
         let at = rfc3339(now);
         // An order may come twice in a window (a re-scan saw a newer version): the last one
