@@ -5,7 +5,10 @@
 #
 #   a  wall time of a pull (20,000 orders, --latency-ms 100, default rate limit) vs the ideal
 #      requests / rate limit
-#   b  orders/s of `ordersync normalize` on one large saved response vs jq flattening the same file
+#   b  orders/s of `ordersync normalize` on one large saved response (each of B_ORDERS, e.g.
+#      "50000 1000000") vs jq flattening the same file (sizes up to B_JQ_MAX: jq 1.6 holds the
+#      whole document as a tree) and vs the parse-only floor (examples/parse_floor.rs: serde_json
+#      into IgnoredAny over the same bytes); peak RSS of each
 #   c  peak RSS of the pull process for 10,000 and 200,000 orders to NDJSON, JSON and CSV
 #   s  the sandbox at scale: start time and RSS of `ordersync sandbox --orders N` (1,000,000 and
 #      10,000,000) under /usr/bin/time -v, and its RSS while each platform is pulled over a day
@@ -17,7 +20,7 @@
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
 # C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
-# D_ORDERS, D_EXPORT, S_SIZES, M_SIZES, M_OUTPUTS, M_WIDE, M_TIMEOUT,
+# B_JQ_MAX, D_ORDERS, D_EXPORT, S_SIZES, M_SIZES, M_OUTPUTS, M_WIDE, M_TIMEOUT,
 # ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
 set -uo pipefail
 
@@ -69,6 +72,7 @@ else
     D_EXPORT=${D_EXPORT:-1000000}
     M_SIZES=${M_SIZES:-10000 1000000}
 fi
+B_JQ_MAX=${B_JQ_MAX:-50000}
 M_OUTPUTS=${M_OUTPUTS:-ndjson json csv db}
 M_WIDE=${M_WIDE:-$ALL_PLATFORMS}
 M_TIMEOUT=${M_TIMEOUT:-3600}        # one (m) pull
@@ -114,6 +118,11 @@ else
         say "cargo build --release"
         (cd "$ROOT" && cargo build --release --quiet) || { echo "run.sh: build failed" >&2; exit 1; }
     fi
+fi
+FLOOR_BIN=$(dirname "$BIN")/examples/parse_floor
+if [[ " $PARTS " == *" b "* ]] && [ "${NO_BUILD:-0}" != 1 ] && [ -z "${ORDERSYNC_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release --quiet --example parse_floor) || {
+        echo "run.sh: build of examples/parse_floor failed" >&2; exit 1; }
 fi
 [ -x "$BIN" ] || { echo "run.sh: no binary at $BIN" >&2; exit 1; }
 
@@ -286,36 +295,55 @@ time_best() { # REPS OUTFILE cmd... -> best wall seconds (stdout of cmd to OUTFI
 }
 
 part_b() {
-    local p
-    for p in $PLATFORMS; do
-        local big=$BENCH_TMP/b-$p-$B_ORDERS.json bytes
-        say "(b) $p: building a $B_ORDERS-order response from fixtures/$p"
-        logcmd python3 "$HERE/lib/make_large.py" "$p" "$B_ORDERS" "$ROOT/fixtures" "$big"
-        bytes=$(python3 "$HERE/lib/make_large.py" "$p" "$B_ORDERS" "$ROOT/fixtures" "$big") || {
-            rec part=b platform="$p" error="make_large failed"; continue; }
-        local os_out=$BENCH_TMP/b-$p.ordersync.ndjson jq_out=$BENCH_TMP/b-$p.jq.ndjson
-        local os_err=$OUT/b-$p.ordersync.stderr tv=$OUT/b-$p.ordersync.time
-        local os_cmd=("$BIN" normalize --platform "$p" "$big")
-        local jq_cmd=(jq -c -L "$HERE/jq" -f "$HERE/jq/$p.jq" "$big")
-        logcmd "${os_cmd[@]}"
+    local p n
+    for n in $B_ORDERS; do
+        for p in $PLATFORMS; do
+            part_b_one "$p" "$n"
+        done
+    done
+}
+
+part_b_one() { # PLATFORM ORDERS
+    local p=$1 n=$2
+    local big=$BENCH_TMP/b-$p-$n.json bytes
+    say "(b) $p: building a $n-order response from fixtures/$p"
+    logcmd python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big"
+    bytes=$(python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big") || {
+        rec part=b platform="$p" orders="$n" error="make_large failed"; return; }
+    local os_out=$BENCH_TMP/b-$p.ordersync.ndjson jq_out=$BENCH_TMP/b-$p.jq.ndjson
+    local os_err=$OUT/b-$p-$n.ordersync.stderr tv=$OUT/b-$p-$n.ordersync.time
+    local ftv=$OUT/b-$p-$n.floor.time
+    local os_cmd=("$BIN" normalize --platform "$p" "$big")
+    local jq_cmd=(jq -c -L "$HERE/jq" -f "$HERE/jq/$p.jq" "$big")
+    local floor_cmd=("$FLOOR_BIN" "$big")
+    logcmd "${os_cmd[@]}"
+    logcmd "${floor_cmd[@]}"
+    # One run under /usr/bin/time -v: exit code, output count, peak RSS.
+    run /usr/bin/time -v -o "$tv" "${os_cmd[@]}" >"$os_out" 2>"$os_err"
+    local os_rc=$? os_lines os_best="" jq_lines="" jq_best="" floor_best="" floor_rc=""
+    os_lines=$(wc -l <"$os_out")
+    if [ "$os_rc" = 0 ]; then
+        say "(b) $p $n: ordersync normalize x$B_REPS"
+        os_best=$(time_best "$B_REPS" /dev/null "${os_cmd[@]}")
+    fi
+    if [ -x "$FLOOR_BIN" ]; then
+        run /usr/bin/time -v -o "$ftv" "${floor_cmd[@]}" >/dev/null 2>&1
+        floor_rc=$?
+        say "(b) $p $n: parse floor x$B_REPS"
+        floor_best=$(time_best "$B_REPS" /dev/null "${floor_cmd[@]}")
+    fi
+    if [ "$n" -le "$B_JQ_MAX" ]; then
         logcmd "${jq_cmd[@]}"
-        # One run under /usr/bin/time -v: exit code, output count, peak RSS.
-        run /usr/bin/time -v -o "$tv" "${os_cmd[@]}" >"$os_out" 2>"$os_err"
-        local os_rc=$? os_lines os_best="" jq_lines jq_best
-        os_lines=$(wc -l <"$os_out")
-        if [ "$os_rc" = 0 ]; then
-            say "(b) $p: ordersync normalize x$B_REPS"
-            os_best=$(time_best "$B_REPS" "$os_out" "${os_cmd[@]}")
-        fi
-        say "(b) $p: jq x$B_REPS"
+        say "(b) $p $n: jq x$B_REPS"
         jq_best=$(time_best "$B_REPS" "$jq_out" "${jq_cmd[@]}")
         jq_lines=$(wc -l <"$jq_out")
-        rec part=b platform="$p" orders="$B_ORDERS" bytes="$bytes" reps="$B_REPS" \
-            ordersync_rc="$os_rc" ordersync_s="$os_best" ordersync_lines="$os_lines" \
-            ordersync_rss_kb="@rss:$tv" ordersync_stderr="@tail:$os_err" \
-            jq_s="$jq_best" jq_lines="$jq_lines"
-        rm -f "$big" "$os_out" "$jq_out"
-    done
+    fi
+    rec part=b platform="$p" orders="$n" bytes="$bytes" reps="$B_REPS" \
+        ordersync_rc="$os_rc" ordersync_s="$os_best" ordersync_lines="$os_lines" \
+        ordersync_rss_kb="@rss:$tv" ordersync_stderr="@tail:$os_err" \
+        floor_rc="$floor_rc" floor_s="$floor_best" floor_rss_kb="$( [ -s "$ftv" ] && echo "@rss:$ftv")" \
+        jq_s="$jq_best" jq_lines="$jq_lines"
+    rm -f "$big" "$os_out" "$jq_out"
 }
 
 # ---- (c) peak RSS of the pull -----------------------------------------------------------------
@@ -498,12 +526,19 @@ part_m() {
                     continue
                 fi
                 local sum=$OUT/m-$p-$n-$out.summary.json err=$OUT/m-$p-$n-$out.stderr
-                local tv=$OUT/m-$p-$n-$out.time db=$BENCH_TMP/m-$p-$n.db fmt=$out extra=()
+                local tv=$OUT/m-$p-$n-$out.time db=$BENCH_TMP/m-$p-$n.db
+                local fmt=$out
+                local extra=()
                 rm -f "$sum" "$tv" "$db" "$db"-*
-                if [ "$out" = db ]; then fmt=ndjson; extra=(--db "sqlite:$db"); fi
+                if [ "$out" = db ]; then
+                    fmt=ndjson
+                    extra=(--db "sqlite:$db")
+                fi
                 # shellcheck disable=SC2046
+                # --give-up-after: its default (10 minutes) is shorter than a million-order pull.
                 local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p")
-                    --format "$fmt" --rate-limit "$MEM_RATE" --summary-json "$sum" -q "${extra[@]}")
+                    --format "$fmt" --rate-limit "$MEM_RATE" --give-up-after "${M_TIMEOUT}s"
+                    --summary-json "$sum" -q "${extra[@]}")
                 logcmd /usr/bin/time -v "${cmd[@]}"
                 say "(m) $p $n $out"
                 local t0 t1 rc

@@ -212,7 +212,12 @@ mod tests {
         }
         assert_eq!(len(&fixed), d(1));
         // A --window shorter than a minute stays what it is.
-        let mut short = Sizer::new(std::time::Duration::from_secs(10), None, Bounds::for_page_size(100), false);
+        let mut short = Sizer::new(
+            std::time::Duration::from_secs(10),
+            None,
+            Bounds::for_page_size(100),
+            false,
+        );
         short.window_held(Duration::seconds(10), 1_000_000);
         assert_eq!(len(&short), Duration::seconds(10));
         // No platform limit: at most 31 days.
