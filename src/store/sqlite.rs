@@ -232,8 +232,8 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.err("cannot start a transaction", e))?;
-        // Set here rather than when the connection is opened: the pool's connections serve
-        // reads too, and this is the one place that only a pull reaches.
+        // Set on each window's transaction rather than at open, which `export` and `changes`
+        // share: they keep the larger cache for reading.
         sqlx::query(&format!("PRAGMA cache_size = -{PULL_CACHE_KIB}"))
             .execute(&mut *tx)
             .await
@@ -253,7 +253,10 @@ impl SqliteStore {
                 "SELECT order_id, updated_us, doc FROM orders WHERE shop = ?1 AND order_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&run.shop);
+            // Not kept prepared: the last chunk of each window has its own number of ids, so
+            // sqlx's per-connection cache would keep a large statement per window size, which
+            // grew a long pull's memory (issue 18).
+            let mut q = sqlx::query(&sql).persistent(false).bind(&run.shop);
             for id in chunk {
                 q = q.bind(*id);
             }
