@@ -220,12 +220,14 @@ def part_m(recs):
                 if r is None:
                     row.append("–")
                     continue
+                kb = num(r.get("peak_rss_kb"))
                 if r.get("rc") != 0:
-                    row.append(f"ERROR ({r.get('rc')})")
+                    # The peak until it stopped is still a lower bound of the whole run's.
+                    row.append(f"≥ {kb / 1024:.2f} (exit {r.get('rc')})" if kb
+                               else f"ERROR ({r.get('rc')})")
                     notes.append(f"- **{p}** (m) {n} {o} failed, exit {r.get('rc')}:"
                                  f" `{first_line(r.get('stderr'))}`")
                     continue
-                kb = num(r.get("peak_rss_kb"))
                 row.append(kb / 1024 if kb else None)
                 if kb:
                     peak[(p, n, o)] = kb / 1024
