@@ -5,7 +5,10 @@
 #
 #   a  wall time of a pull (20,000 orders, --latency-ms 100, default rate limit) vs the ideal
 #      requests / rate limit
-#   b  orders/s of `ordersync normalize` on one large saved response vs jq flattening the same file
+#   b  orders/s of `ordersync normalize` on one large saved response (each of B_ORDERS, e.g.
+#      "50000 1000000") vs jq flattening the same file (sizes up to B_JQ_MAX: jq 1.6 holds the
+#      whole document as a tree) and vs the parse-only floor (examples/parse_floor.rs: serde_json
+#      into IgnoredAny over the same bytes); peak RSS of each
 #   c  peak RSS of the pull process for 10,000 and 200,000 orders to NDJSON, JSON and CSV
 #   s  the sandbox at scale: start time and RSS of `ordersync sandbox --orders N` (1,000,000 and
 #      10,000,000) under /usr/bin/time -v, and its RSS while each platform is pulled over a day
@@ -14,10 +17,14 @@
 #   m  many shops (issue 17): 50 sandbox shops in one `pull --all` vs the slowest shop's ideal
 #   f  a fleet on PostgreSQL (issue 17): three `pull --all --db postgres://` processes vs one
 #      (parts m and f: bench/lib/fleet.sh; PLATFORMS does not apply, every shop is pulled)
+#   r  flat memory (issue 18): peak RSS of the pull process at 10,000 and 1,000,000 orders to
+#      NDJSON, JSON, CSV and `--db sqlite:FILE`, one cell at a time (R_SIZES, R_OUTPUTS; JSON
+#      and CSV above the smallest size only on the platforms in R_WIDE, default all)
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
 # C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
-# D_ORDERS, D_EXPORT, S_SIZES, M_SHOPS, M_ORDERS, F_SHOPS, F_ORDERS,
+# B_JQ_MAX, D_ORDERS, D_EXPORT, S_SIZES, M_SHOPS, M_ORDERS, F_SHOPS, F_ORDERS, R_SIZES,
+# R_OUTPUTS, R_WIDE, R_TIMEOUT,
 # ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
 set -uo pipefail
 
@@ -31,13 +38,13 @@ arg_platforms=""
 for a in "$@"; do
     case "$a" in
         --quick) QUICK=1 ;;
-        a|b|c|d|s|m|f) arg_parts="$arg_parts $a" ;;
+        a|b|c|d|s|m|f|r) arg_parts="$arg_parts $a" ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *)
             if [[ " $ALL_PLATFORMS " == *" $a "* ]]; then
                 arg_platforms="$arg_platforms $a"
             else
-                echo "run.sh: unknown argument '$a' (parts: a b c d s m f; platforms: $ALL_PLATFORMS; --quick)" >&2
+                echo "run.sh: unknown argument '$a' (parts: a b c d s m f r; platforms: $ALL_PLATFORMS; --quick)" >&2
                 exit 2
             fi ;;
     esac
@@ -58,6 +65,7 @@ if [ "$QUICK" = 1 ]; then
     S_SIZES=${S_SIZES:-100000 1000000}
     D_ORDERS=${D_ORDERS:-1000}
     D_EXPORT=${D_EXPORT:-100000}
+    R_SIZES=${R_SIZES:-1000 20000}
 else
     A_ORDERS=${A_ORDERS:-20000}
     B_ORDERS=${B_ORDERS:-50000}
@@ -66,7 +74,12 @@ else
     S_SIZES=${S_SIZES:-1000000 10000000}
     D_ORDERS=${D_ORDERS:-20000}
     D_EXPORT=${D_EXPORT:-1000000}
+    R_SIZES=${R_SIZES:-10000 1000000}
 fi
+B_JQ_MAX=${B_JQ_MAX:-50000}
+R_OUTPUTS=${R_OUTPUTS:-ndjson json csv db}
+R_WIDE=${R_WIDE:-$ALL_PLATFORMS}
+R_TIMEOUT=${R_TIMEOUT:-3600}        # one (r) pull
 LATENCY_MS=${LATENCY_MS:-100}
 SEED=${SEED:-42}
 A_TIMEOUT=${A_TIMEOUT:-3600}        # one (a) pull
@@ -110,6 +123,11 @@ else
         (cd "$ROOT" && cargo build --release --quiet) || { echo "run.sh: build failed" >&2; exit 1; }
     fi
 fi
+FLOOR_BIN=$(dirname "$BIN")/examples/parse_floor
+if [[ " $PARTS " == *" b "* ]] && [ "${NO_BUILD:-0}" != 1 ] && [ -z "${ORDERSYNC_BIN:-}" ]; then
+    (cd "$ROOT" && cargo build --release --quiet --example parse_floor) || {
+        echo "run.sh: build of examples/parse_floor failed" >&2; exit 1; }
+fi
 [ -x "$BIN" ] || { echo "run.sh: no binary at $BIN" >&2; exit 1; }
 
 # ---- environment ------------------------------------------------------------------------------
@@ -123,7 +141,8 @@ rec part=env date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     jq="$(jq --version 2>/dev/null || echo none)" quick="$QUICK" parts="$PARTS" \
     platforms="$PLATFORMS" a_orders="$A_ORDERS" latency_ms="$LATENCY_MS" b_orders="$B_ORDERS" \
     b_reps="$B_REPS" c_sizes="$C_SIZES" seed="$SEED" probe_limit="$PROBE_LIMIT" \
-    d_orders="$D_ORDERS" d_export="$D_EXPORT"
+    d_orders="$D_ORDERS" d_export="$D_EXPORT" r_sizes="$R_SIZES" r_outputs="$R_OUTPUTS" \
+    r_wide="$R_WIDE"
 
 rate_of() { # documented default rate limit, from `ordersync platforms`
     "$BIN" platforms 2>/dev/null | awk -v p="$1" '$1 == p { f = 1 } f && $1 == "rate" && $2 == "limit" { print $3; exit }'
@@ -281,36 +300,55 @@ time_best() { # REPS OUTFILE cmd... -> best wall seconds (stdout of cmd to OUTFI
 }
 
 part_b() {
-    local p
-    for p in $PLATFORMS; do
-        local big=$BENCH_TMP/b-$p-$B_ORDERS.json bytes
-        say "(b) $p: building a $B_ORDERS-order response from fixtures/$p"
-        logcmd python3 "$HERE/lib/make_large.py" "$p" "$B_ORDERS" "$ROOT/fixtures" "$big"
-        bytes=$(python3 "$HERE/lib/make_large.py" "$p" "$B_ORDERS" "$ROOT/fixtures" "$big") || {
-            rec part=b platform="$p" error="make_large failed"; continue; }
-        local os_out=$BENCH_TMP/b-$p.ordersync.ndjson jq_out=$BENCH_TMP/b-$p.jq.ndjson
-        local os_err=$OUT/b-$p.ordersync.stderr tv=$OUT/b-$p.ordersync.time
-        local os_cmd=("$BIN" normalize --platform "$p" "$big")
-        local jq_cmd=(jq -c -L "$HERE/jq" -f "$HERE/jq/$p.jq" "$big")
-        logcmd "${os_cmd[@]}"
+    local p n
+    for n in $B_ORDERS; do
+        for p in $PLATFORMS; do
+            part_b_one "$p" "$n"
+        done
+    done
+}
+
+part_b_one() { # PLATFORM ORDERS
+    local p=$1 n=$2
+    local big=$BENCH_TMP/b-$p-$n.json bytes
+    say "(b) $p: building a $n-order response from fixtures/$p"
+    logcmd python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big"
+    bytes=$(python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big") || {
+        rec part=b platform="$p" orders="$n" error="make_large failed"; return; }
+    local os_out=$BENCH_TMP/b-$p.ordersync.ndjson jq_out=$BENCH_TMP/b-$p.jq.ndjson
+    local os_err=$OUT/b-$p-$n.ordersync.stderr tv=$OUT/b-$p-$n.ordersync.time
+    local ftv=$OUT/b-$p-$n.floor.time
+    local os_cmd=("$BIN" normalize --platform "$p" "$big")
+    local jq_cmd=(jq -c -L "$HERE/jq" -f "$HERE/jq/$p.jq" "$big")
+    local floor_cmd=("$FLOOR_BIN" "$big")
+    logcmd "${os_cmd[@]}"
+    logcmd "${floor_cmd[@]}"
+    # One run under /usr/bin/time -v: exit code, output count, peak RSS.
+    run /usr/bin/time -v -o "$tv" "${os_cmd[@]}" >"$os_out" 2>"$os_err"
+    local os_rc=$? os_lines os_best="" jq_lines="" jq_best="" floor_best="" floor_rc=""
+    os_lines=$(wc -l <"$os_out")
+    if [ "$os_rc" = 0 ]; then
+        say "(b) $p $n: ordersync normalize x$B_REPS"
+        os_best=$(time_best "$B_REPS" /dev/null "${os_cmd[@]}")
+    fi
+    if [ -x "$FLOOR_BIN" ]; then
+        run /usr/bin/time -v -o "$ftv" "${floor_cmd[@]}" >/dev/null 2>&1
+        floor_rc=$?
+        say "(b) $p $n: parse floor x$B_REPS"
+        floor_best=$(time_best "$B_REPS" /dev/null "${floor_cmd[@]}")
+    fi
+    if [ "$n" -le "$B_JQ_MAX" ]; then
         logcmd "${jq_cmd[@]}"
-        # One run under /usr/bin/time -v: exit code, output count, peak RSS.
-        run /usr/bin/time -v -o "$tv" "${os_cmd[@]}" >"$os_out" 2>"$os_err"
-        local os_rc=$? os_lines os_best="" jq_lines jq_best
-        os_lines=$(wc -l <"$os_out")
-        if [ "$os_rc" = 0 ]; then
-            say "(b) $p: ordersync normalize x$B_REPS"
-            os_best=$(time_best "$B_REPS" "$os_out" "${os_cmd[@]}")
-        fi
-        say "(b) $p: jq x$B_REPS"
+        say "(b) $p $n: jq x$B_REPS"
         jq_best=$(time_best "$B_REPS" "$jq_out" "${jq_cmd[@]}")
         jq_lines=$(wc -l <"$jq_out")
-        rec part=b platform="$p" orders="$B_ORDERS" bytes="$bytes" reps="$B_REPS" \
-            ordersync_rc="$os_rc" ordersync_s="$os_best" ordersync_lines="$os_lines" \
-            ordersync_rss_kb="@rss:$tv" ordersync_stderr="@tail:$os_err" \
-            jq_s="$jq_best" jq_lines="$jq_lines"
-        rm -f "$big" "$os_out" "$jq_out"
-    done
+    fi
+    rec part=b platform="$p" orders="$n" bytes="$bytes" reps="$B_REPS" \
+        ordersync_rc="$os_rc" ordersync_s="$os_best" ordersync_lines="$os_lines" \
+        ordersync_rss_kb="@rss:$tv" ordersync_stderr="@tail:$os_err" \
+        floor_rc="$floor_rc" floor_s="$floor_best" floor_rss_kb="$( [ -s "$ftv" ] && echo "@rss:$ftv")" \
+        jq_s="$jq_best" jq_lines="$jq_lines"
+    rm -f "$big" "$os_out" "$jq_out"
 }
 
 # ---- (c) peak RSS of the pull -----------------------------------------------------------------
@@ -479,6 +517,54 @@ part_d() {
 # shellcheck source=lib/fleet.sh
 . "$HERE/lib/fleet.sh"
 
+# ---- (r) flat memory to a million ------------------------------------------------------------
+# Peak RSS (time -v) of the pull process alone, at each of R_SIZES orders per platform, to each
+# output: NDJSON, JSON, CSV on stdout (to /dev/null) and a new SQLite mirror (`--db`, its change
+# lines to /dev/null). The sandbox generates orders on demand and is not counted. Pulls run at
+# MEM_RATE with no latency: CPU-bound, the most a pull can have in flight. Cells run one at a time.
+part_r() {
+    local n p out smallest
+    smallest=$(printf '%s\n' $R_SIZES | sort -n | head -n 1)
+    for n in $R_SIZES; do
+        sandbox_start "r-$n" "$n" 0 --throttle-rps 1000000
+        for p in $PLATFORMS; do
+            for out in $R_OUTPUTS; do
+                if [ "$n" != "$smallest" ] && [[ "$out" == json || "$out" == csv ]] \
+                    && [[ " $R_WIDE " != *" $p "* ]]; then
+                    continue
+                fi
+                local sum=$OUT/r-$p-$n-$out.summary.json err=$OUT/r-$p-$n-$out.stderr
+                local tv=$OUT/r-$p-$n-$out.time db=$BENCH_TMP/r-$p-$n.db
+                local fmt=$out
+                local extra=()
+                rm -f "$sum" "$tv" "$db" "$db"-*
+                if [ "$out" = db ]; then
+                    fmt=ndjson
+                    extra=(--db "sqlite:$db")
+                fi
+                # shellcheck disable=SC2046
+                # --give-up-after: its default (10 minutes) is shorter than a million-order pull.
+                local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p")
+                    --format "$fmt" --rate-limit "$MEM_RATE" --give-up-after "${R_TIMEOUT}s"
+                    --summary-json "$sum" -q "${extra[@]}")
+                logcmd /usr/bin/time -v "${cmd[@]}"
+                say "(r) $p $n $out"
+                local t0 t1 rc
+                t0=$(now_ns)
+                run timeout "$R_TIMEOUT" /usr/bin/time -v -o "$tv" "${cmd[@]}" >/dev/null 2>"$err"
+                rc=$?
+                t1=$(now_ns)
+                rec part=r platform="$p" orders="$n" output="$out" rc="$rc" \
+                    wall_s="$(secs "$t0" "$t1")" peak_rss_kb="@rss:$tv" summary="@json:$sum" \
+                    stderr="@tail:$err" load="$(cut -d' ' -f1 /proc/loadavg)" \
+                    db_bytes="$( [ "$out" = db ] && stat -c %s "$db" 2>/dev/null || echo "")"
+                rm -f "$db" "$db"-*
+            done
+        done
+        sandbox_stop
+    done
+}
+
 say "output in $OUT"
 for part in $PARTS; do
     case "$part" in
@@ -489,6 +575,7 @@ for part in $PARTS; do
         d) part_d ;;
         m) part_m ;;
         f) part_f ;;
+        r) part_r ;;
     esac
 done
 case " $PARTS " in *" m "*|*" f "*) fleet_report ;; esac

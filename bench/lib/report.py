@@ -11,6 +11,8 @@ A_GOAL = 1.10
 B_GOAL = 10.0
 C_SPREAD_GOAL = 0.10
 C_MAX_MB = 50.0
+M_SPREAD_GOAL = 0.10
+M_MAX_MB = 30.0
 D_WALL_GOAL = 1.02
 D_EXPORT_GOAL = 200_000
 
@@ -92,13 +94,23 @@ def part_a(recs, probes, env):
 
 def part_b(recs):
     rows, notes = [], []
+    # jq's orders/s per platform where it ran: sizes above B_JQ_MAX are compared with it.
+    jq_rate_of = {}
+    for r in recs:
+        n, jq_s = num(r.get("orders")), num(r.get("jq_s"))
+        if n and jq_s:
+            jq_rate_of[r["platform"]] = n / jq_s
     for r in recs:
         p = r["platform"]
         n = num(r.get("orders"))
-        os_s, jq_s = num(r.get("ordersync_s")), num(r.get("jq_s"))
+        os_s, jq_s, floor_s = num(r.get("ordersync_s")), num(r.get("jq_s")), num(r.get("floor_s"))
         os_rate = n / os_s if n and os_s else None
         jq_rate = n / jq_s if n and jq_s else None
+        jq_note = ""
+        if jq_rate is None and p in jq_rate_of:
+            jq_rate, jq_note = jq_rate_of[p], "*"
         speed = os_rate / jq_rate if os_rate and jq_rate else None
+        over_floor = os_s / floor_s if os_s and floor_s else None
         if r.get("error"):
             verdict = "ERROR"
             notes.append(f"- **{p}** (b): {r['error']}")
@@ -111,15 +123,24 @@ def part_b(recs):
         for who, lines in (("ordersync", r.get("ordersync_lines")), ("jq", r.get("jq_lines"))):
             if who == "ordersync" and r.get("ordersync_rc") != 0:
                 continue
+            if who == "jq" and not jq_s:
+                continue
             if lines != n:
                 notes.append(f"- **{p}** (b): {who} wrote {lines} records for {n} orders")
         rss = num(r.get("ordersync_rss_kb"))
+        frss = num(r.get("floor_rss_kb"))
         rows.append([
             p, n, (r.get("bytes") or 0) / 1e6, os_s, os_rate, rss / 1024 if rss else None,
-            jq_s, jq_rate, speed, verdict,
+            floor_s, frss / 1024 if frss else None, over_floor,
+            jq_s, (fmt(jq_rate) + jq_note) if jq_rate else None,
+            (fmt(speed) + jq_note) if speed else None, verdict,
         ])
     head = ["platform", "orders", "file MB", "ordersync s", "ordersync orders/s",
-            "ordersync peak RSS MB", "jq s", "jq orders/s", "speed-up", f"≥ {B_GOAL:.0f}×"]
+            "ordersync peak RSS MB", "floor s", "floor RSS MB", "× floor", "jq s",
+            "jq orders/s", "speed-up", f"≥ {B_GOAL:.0f}×"]
+    if any(row[10] and str(row[10]).endswith("*") for row in rows):
+        notes.append("- (b) `*`: jq not run at this size (B_JQ_MAX); its orders/s at the size"
+                     " it ran is used")
     return table(head, rows), notes
 
 
@@ -177,6 +198,60 @@ def part_c(recs):
                       ("ok" if ok else "MISSED") + partial])
     text += "\n\n" + table(["platform", "min MB", "max MB", "spread %",
                             f"≤ {C_SPREAD_GOAL:.0%} and < {C_MAX_MB:.0f} MB"], vrows)
+    return text, notes
+
+
+def part_r(recs):
+    """Peak RSS per platform and output at each size. The goal (issue 18) compares each
+    output with itself: its peak at the largest size within 10% of its peak at the smallest,
+    and every peak under 30 MB."""
+    outputs = ["ndjson", "json", "csv", "db"]
+    sizes = sorted({r["orders"] for r in recs})
+    cells = {(r["platform"], r["orders"], r["output"]): r for r in recs}
+    platforms = list(dict.fromkeys(r["platform"] for r in recs))
+    peak = {}
+    rows, vrows, notes = [], [], []
+    for p in platforms:
+        for n in sizes:
+            row = [p, n]
+            walls = []
+            for o in outputs:
+                r = cells.get((p, n, o))
+                if r is None:
+                    row.append("–")
+                    continue
+                kb = num(r.get("peak_rss_kb"))
+                if r.get("rc") != 0:
+                    # The peak until it stopped is still a lower bound of the whole run's.
+                    row.append(f"≥ {kb / 1024:.2f} (exit {r.get('rc')})" if kb
+                               else f"ERROR ({r.get('rc')})")
+                    notes.append(f"- **{p}** (r) {n} {o} failed, exit {r.get('rc')}:"
+                                 f" `{first_line(r.get('stderr'))}`")
+                    continue
+                row.append(kb / 1024 if kb else None)
+                if kb:
+                    peak[(p, n, o)] = kb / 1024
+                walls.append(num(r.get("wall_s")) or 0)
+            emitted = sorted({(cells[(p, n, o)].get("summary") or {}).get("orders_emitted")
+                              for o in outputs if (p, n, o) in cells} - {None})
+            requests = sorted({(cells[(p, n, o)].get("summary") or {}).get("requests")
+                               for o in outputs if (p, n, o) in cells} - {None})
+            row.append(", ".join(fmt(e) for e in emitted) or "–")
+            row.append(", ".join(fmt(e) for e in requests) or "–")
+            row.append(max(walls) if walls else None)
+            rows.append(row)
+        lo_n, hi_n = sizes[0], sizes[-1]
+        for o in outputs:
+            a, b = peak.get((p, lo_n, o)), peak.get((p, hi_n, o))
+            if a is None or b is None:
+                continue
+            growth = (b - a) / a
+            ok = growth <= M_SPREAD_GOAL and max(a, b) < M_MAX_MB
+            vrows.append([p, o, a, b, growth * 100, "ok" if ok else "MISSED"])
+    text = table(["platform", "orders", "NDJSON MB", "JSON MB", "CSV MB", "--db MB",
+                  "orders out", "requests", "max wall s"], rows)
+    text += "\n\n" + table(["platform", "output", f"{sizes[0]:,} MB", f"{sizes[-1]:,} MB",
+                            "growth %", f"≤ {M_SPREAD_GOAL:.0%} and < {M_MAX_MB:.0f} MB"], vrows)
     return text, notes
 
 
@@ -241,6 +316,11 @@ def main():
     if c:
         t, n = part_c(c)
         out += ["", "## (c) Peak RSS of the pull process (MB)", "", t]
+        notes += n
+    rr = [r for r in recs if r.get("part") == "r"]
+    if rr:
+        t, n = part_r(rr)
+        out += ["", "## (r) Peak RSS of the pull process, flat to a million (MB)", "", t]
         notes += n
     d = [r for r in recs if r.get("part") == "d"]
     if d:

@@ -499,6 +499,7 @@ async fn pull_shop_into(
         // created in range and modified a moment ago must not be left out.
         scan_until: now,
         concurrency: usize::from(args.concurrency),
+        window_orders: mirror.is_some().then_some(crate::store::run::WINDOW_ORDERS),
     };
     let t = transport(
         shop,

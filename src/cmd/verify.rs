@@ -419,6 +419,8 @@ async fn id_scan(t: &Target<'_>, range: Window) -> Result<HashMap<String, i64>> 
         page_size: None,
         scan_until: Utc::now(),
         concurrency: 4,
+        // The sink keeps only ids: windows need no cap on what they hold.
+        window_orders: None,
     };
     let mut ids = IdSink {
         by: t.by,

@@ -15,6 +15,15 @@ use chrono::{DateTime, Utc};
 use std::io;
 use std::sync::{Arc, Mutex};
 
+/// The most orders a window of a pull into the mirror holds (the pull loop splits and sizes
+/// windows to it): [`BufferSink`] keeps a window's orders until the window commits, in one
+/// transaction with the shop's mark, so this bounds the pull's memory however many orders it
+/// pulls (issue 18: at about 2.7 KB an order, a 12,000-order window of 500-trade pages held
+/// some 30 MB). Smaller windows cost a short page each. A platform that reports no total
+/// (vv-tool's `has_next` list) cannot have a window split before it is scanned: there only
+/// the windows after a dense one are sized to this.
+pub const WINDOW_ORDERS: u64 = 2_400;
+
 /// The mirror's side of one pull.
 pub struct MirrorRun {
     store: Box<dyn Store>,

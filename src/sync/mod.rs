@@ -63,6 +63,9 @@ pub struct Plan {
     pub scan_until: DateTime<Utc>,
     /// Pages of one window fetched at once.
     pub concurrency: usize,
+    /// At most this many orders in a window: set when the sink holds a window's orders until
+    /// its checkpoint (the mirror), so that memory stays flat however many orders a run pulls.
+    pub window_orders: Option<u64>,
 }
 
 /// End-of-run figures (stderr, `--summary-json`).
@@ -213,10 +216,15 @@ pub async fn pull<A: Adapter + ?Sized>(
     // Windows adapt to how many orders they hold: created-time ones (without --window) grow
     // while sparse, and every window shrinks when dense (`window::Sizer`).
     let page = page_size(adapter, plan);
+    let bounds = window::Bounds::for_page_size(page);
+    let bounds = match plan.window_orders {
+        Some(orders) => bounds.held_whole(orders),
+        None => bounds,
+    };
     let mut sizer = window::Sizer::new(
         len,
         max_window,
-        page,
+        bounds,
         scan_by == By::Created && plan.window.is_none(),
     );
     let fetcher = Fetcher {

@@ -38,6 +38,20 @@ impl Bounds {
         }
     }
 
+    /// These bounds with at most `orders` orders in a window (split above it, cut to about
+    /// half of it): for a pull that holds each window's orders until the window is done (the
+    /// mirror commits a window in one transaction), so that what it holds does not grow with
+    /// the size of the shop. Smaller windows cost a short page each, so only such pulls ask.
+    pub fn held_whole(self, orders: u64) -> Bounds {
+        let orders = orders.max(2);
+        Bounds {
+            grow_below: self.grow_below.min(orders / 4),
+            target: self.target.min(orders / 2),
+            shrink_above: self.shrink_above.min(orders * 3 / 4),
+            split_above: self.split_above.min(orders),
+        }
+    }
+
     /// How many windows to cut a window reported to hold `orders` into.
     pub fn parts_for(&self, orders: u64) -> u64 {
         orders.div_ceil(self.target.max(1)).max(1)
@@ -66,7 +80,7 @@ impl Sizer {
     pub fn new(
         len: std::time::Duration,
         max: Option<std::time::Duration>,
-        page_size: u32,
+        bounds: Bounds,
         grow: bool,
     ) -> Sizer {
         let len = Duration::from_std(len)
@@ -82,7 +96,7 @@ impl Sizer {
         Sizer {
             len,
             longest,
-            bounds: Bounds::for_page_size(page_size),
+            bounds,
         }
     }
 
@@ -169,7 +183,7 @@ mod tests {
         let d = Duration::days;
         let len = |s: &Sizer| s.end_of(t(0), t(100_000_000)) - t(0);
         // Page size 100: grow below 800 orders, shrink above 4,000 to about 2,400.
-        let mut s = Sizer::new(day, Some(day * 20), 100, true);
+        let mut s = Sizer::new(day, Some(day * 20), Bounds::for_page_size(100), true);
         s.window_held(d(1), 150);
         assert_eq!(len(&s), d(2));
         for span in [2, 4, 8, 16] {
@@ -186,7 +200,7 @@ mod tests {
         assert_eq!(s.end_of(t(0), t(30)), t(30));
 
         // Modified-time scans and --window: shrink when dense, grow back to the first length only.
-        let mut fixed = Sizer::new(day, Some(day * 20), 100, false);
+        let mut fixed = Sizer::new(day, Some(day * 20), Bounds::for_page_size(100), false);
         fixed.window_held(d(1), 0);
         assert_eq!(len(&fixed), d(1));
         fixed.window_held(d(1), 24_000);
@@ -198,11 +212,16 @@ mod tests {
         }
         assert_eq!(len(&fixed), d(1));
         // A --window shorter than a minute stays what it is.
-        let mut short = Sizer::new(std::time::Duration::from_secs(10), None, 100, false);
+        let mut short = Sizer::new(
+            std::time::Duration::from_secs(10),
+            None,
+            Bounds::for_page_size(100),
+            false,
+        );
         short.window_held(Duration::seconds(10), 1_000_000);
         assert_eq!(len(&short), Duration::seconds(10));
         // No platform limit: at most 31 days.
-        let mut open = Sizer::new(day, None, 100, true);
+        let mut open = Sizer::new(day, None, Bounds::for_page_size(100), true);
         for _ in 0..10 {
             open.window_held(len(&open), 0);
         }
@@ -233,6 +252,24 @@ mod tests {
         );
         assert_eq!(big.parts_for(12_001), 3);
         assert_eq!(big.parts_for(0), 1);
+    }
+
+    #[test]
+    fn a_window_held_whole_is_capped_in_orders() {
+        let big = Bounds::for_page_size(500).held_whole(2_400);
+        assert_eq!(
+            (
+                big.grow_below,
+                big.target,
+                big.shrink_above,
+                big.split_above
+            ),
+            (600, 1_200, 1_800, 2_400)
+        );
+        assert_eq!(big.parts_for(2_401), 3);
+        // Bounds already under the cap stay as they were.
+        let small = Bounds::for_page_size(20);
+        assert_eq!(small.held_whole(2_400), small);
     }
 
     #[test]
@@ -277,7 +314,7 @@ mod tests {
             held in proptest::collection::vec(0u64..100_000, 0..64),
         ) {
             let secs = std::time::Duration::from_secs;
-            let mut sizer = Sizer::new(secs(len), max.map(secs), page, grow);
+            let mut sizer = Sizer::new(secs(len), max.map(secs), Bounds::for_page_size(page), grow);
             let until = t(a + span);
             let mut ws: Vec<Window> = Vec::new();
             let mut start = t(a);

@@ -35,6 +35,12 @@ const BUSY_HINT: &str = " (another program holds it; try again later)";
 /// Ids looked up per query when a window's stored versions are read.
 const LOOKUP_CHUNK: usize = 500;
 
+/// SQLite's page cache for a pull's writes, in KiB. The connection is opened with 32 MiB, which
+/// `export` and `changes` use to read; a pull fills it as the mirror grows, so it was the largest
+/// part of a million-order pull's memory (issue 18). A window's writes touch a few hundred
+/// pages; the operating system's file cache holds the rest, outside the process.
+const PULL_CACHE_KIB: u32 = 2048;
+
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
@@ -62,6 +68,12 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.err("cannot start a transaction", e))?;
+        // Set on each window's transaction rather than at open, which `export` and `changes`
+        // share: they keep the larger cache for reading.
+        sqlx::query(&format!("PRAGMA cache_size = -{PULL_CACHE_KIB}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err("cannot set the page cache", e))?;
         let now = Utc::now();
         let at = rfc3339(now);
         // An order may come twice in a window (a re-scan saw a newer version): the last one
@@ -77,7 +89,10 @@ impl SqliteStore {
                 "SELECT order_id, updated_us, doc FROM orders WHERE shop = ?1 AND order_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(&run.shop);
+            // Not kept prepared: the last chunk of each window has its own number of ids, so
+            // sqlx's per-connection cache would keep a large statement per window size, which
+            // grew a long pull's memory (issue 18).
+            let mut q = sqlx::query(&sql).persistent(false).bind(&run.shop);
             for id in chunk {
                 q = q.bind(*id);
             }
