@@ -71,8 +71,8 @@ impl PgStore {
                 stored.insert(r.get(0), (r.get(1), r.get(2)));
             }
         }
-        let mut changes = Vec::new();
-        let mut feed_locked = false;
+        // The window's new and changed orders, numbered in the feed at the end.
+        let mut changed_orders: Vec<(usize, ChangeKind, Vec<String>)> = Vec::new();
         for (index, o) in orders.iter().enumerate() {
             if last_of.get(o.order_id.as_str()) != Some(&index) {
                 continue;
@@ -109,41 +109,9 @@ impl PgStore {
                 Diff::New => (ChangeKind::New, Vec::new()),
                 Diff::Updated(keys) => (ChangeKind::Updated, keys),
             };
-            if !feed_locked {
-                // Number this window's changes only after every earlier numbered window has
-                // committed: see the module's comment on the feed.
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(FEED_LOCK)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| self.err("cannot lock the change feed", e))?;
-                feed_locked = true;
-            }
-            let changed_json = (kind == ChangeKind::Updated)
-                .then(|| serde_json::to_string(&changed))
-                .transpose()?;
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO order_changes (shop, order_id, change, changed, at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-            )
-            .bind(&run.shop)
-            .bind(&o.order_id)
-            .bind(kind.as_str())
-            .bind(changed_json)
-            .bind(&at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| self.err("cannot write the change feed", e))?;
-            self.upsert(&mut tx, run, o, &doc, seq, &at).await?;
-            changes.push(Change {
-                seq,
-                shop: run.shop.clone(),
-                order_id: o.order_id.clone(),
-                change: kind,
-                changed,
-                at: now,
-                index,
-            });
+            // `last_seq` is set below, once the change has its number.
+            self.upsert(&mut tx, run, o, &doc, 0, &at).await?;
+            changed_orders.push((index, kind, changed));
         }
         if let Some(mark) = mark {
             sqlx::query(
@@ -162,6 +130,9 @@ impl PgStore {
                 .await
                 .map_err(|e| self.err("cannot write the window ledger", e))?;
         }
+        let changes = self
+            .number_changes(&mut tx, run, orders, changed_orders, now, &at)
+            .await?;
         Ok(Box::new(PgStaged {
             tx: Some(tx),
             changes,
@@ -169,6 +140,94 @@ impl PgStore {
             password: self.password.clone(),
             gone: self.gone.clone(),
         }))
+    }
+
+    /// Number the window's changes in the feed, last: the feed's lock is taken here and held
+    /// to the commit (see the module's comment on the feed), so everything else the window
+    /// writes is done before it, and the numbering is two statements, whatever the window's
+    /// size. Other workers' windows with changes wait only that long.
+    async fn number_changes(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        run: &ShopRun,
+        orders: &[Order],
+        changed_orders: Vec<(usize, ChangeKind, Vec<String>)>,
+        now: DateTime<Utc>,
+        at: &str,
+    ) -> Result<Vec<Change>> {
+        if changed_orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_LOCK)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.err("cannot lock the change feed", e))?;
+        let mut ids = Vec::with_capacity(changed_orders.len());
+        let mut kinds = Vec::with_capacity(changed_orders.len());
+        let mut keys = Vec::with_capacity(changed_orders.len());
+        for (index, kind, changed) in &changed_orders {
+            ids.push(orders[*index].order_id.clone());
+            kinds.push(kind.as_str());
+            keys.push(
+                (*kind == ChangeKind::Updated)
+                    .then(|| serde_json::to_string(changed))
+                    .transpose()?,
+            );
+        }
+        let numbered: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO order_changes (shop, order_id, change, changed, at) \
+             SELECT $1, u.order_id, u.change, u.changed, $5 \
+             FROM unnest($2::text[], $3::text[], $4::text[]) \
+             WITH ORDINALITY AS u(order_id, change, changed, n) ORDER BY u.n \
+             RETURNING seq, order_id",
+        )
+        .bind(&run.shop)
+        .bind(&ids)
+        .bind(&kinds)
+        .bind(&keys)
+        .bind(at)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|e| self.err("cannot write the change feed", e))?;
+        let seq_of: HashMap<String, i64> = numbered.into_iter().map(|(s, id)| (id, s)).collect();
+        let mut changes = Vec::with_capacity(changed_orders.len());
+        let mut seqs = Vec::with_capacity(changed_orders.len());
+        for (index, kind, changed) in changed_orders {
+            let order_id = orders[index].order_id.clone();
+            let Some(&seq) = seq_of.get(&order_id) else {
+                return Err(anyhow::Error::new(DbError {
+                    db: self.shown.clone(),
+                    what: format!("the change feed gave no number to order {order_id:?}"),
+                    detail: String::new(),
+                    transient: false,
+                }));
+            };
+            seqs.push(seq);
+            changes.push(Change {
+                seq,
+                shop: run.shop.clone(),
+                order_id,
+                change: kind,
+                changed,
+                at: now,
+                index,
+            });
+        }
+        sqlx::query(
+            "UPDATE orders SET last_seq = u.seq \
+             FROM unnest($2::text[], $3::bigint[]) AS u(order_id, seq) \
+             WHERE orders.shop = $1 AND orders.order_id = u.order_id",
+        )
+        .bind(&run.shop)
+        .bind(&ids)
+        .bind(&seqs)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.err("cannot write an order", e))?;
+        // Written out in feed order.
+        changes.sort_by_key(|c| c.seq);
+        Ok(changes)
     }
 
     async fn upsert(
