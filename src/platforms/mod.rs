@@ -8,6 +8,7 @@
 //! pull loop in `sync` owns windows, page order, retries, rate limits, dedupe and sinks, and
 //! knows no platform; everything else finds a platform through [`PLATFORMS`].
 
+pub mod cut;
 pub mod json;
 pub mod pandapon;
 pub mod signing;
