@@ -76,6 +76,30 @@ pub struct Platform {
     pub adapter: fn(&crate::config::Shop) -> anyhow::Result<Box<dyn Adapter>>,
     /// Read a saved answer (`ordersync normalize`).
     pub read_saved: Reader,
+    /// Where a saved list answer keeps its orders, and how one of them is read alone, so
+    /// that `normalize` reads a large answer as a stream.
+    pub saved_list: SavedList,
+}
+
+/// How `normalize` reads a platform's saved list answer as a stream (see [`cut`]): the
+/// orders are cut out of the answer and read one by one with `read_one`; the rest of the
+/// answer (its envelope) is checked by the platform's [`Platform::read_saved`].
+pub struct SavedList {
+    pub at: cut::ListAt,
+    pub read_one: ReadOne,
+    /// Told how many orders were cut out of an answer once they are all read, for what is
+    /// said once per answer.
+    pub after: Option<fn(usize)>,
+}
+
+/// Read the order numbered `index`, cut out of a saved list answer.
+pub type ReadOne = fn(&[u8], usize, &str, &SavedOptions) -> Result<Order, PlatformError>;
+
+/// What `normalize` is told besides the answer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SavedOptions {
+    /// `--amount-unit`: how PandaPon's Taobao page states its amounts.
+    pub amount_unit: Option<pandapon::AmountUnit>,
 }
 
 /// Which time a pull filters on.
@@ -414,6 +438,34 @@ pub fn parse_json_shaped<'a>(
         page,
         detail: e.to_string(),
         saved_body: None,
+    })
+}
+
+/// [`parse_json`] of a part of an answer found at JSON path `at` (an order cut out of it):
+/// the paths in its errors are the answer's.
+pub fn parse_json_in<'de, T: serde::Deserialize<'de>>(
+    part: &'de [u8],
+    platform: &'static str,
+    endpoint: &str,
+    at: &str,
+) -> Result<T, PlatformError> {
+    parse_json(part, platform, endpoint, None).map_err(|e| match e {
+        PlatformError::Malformed {
+            platform,
+            endpoint,
+            page,
+            path,
+            detail,
+            saved_body,
+        } => PlatformError::Malformed {
+            platform,
+            endpoint,
+            page,
+            path: format!("{at}{}", path.strip_prefix('$').unwrap_or(&path)),
+            detail,
+            saved_body,
+        },
+        other => other,
     })
 }
 

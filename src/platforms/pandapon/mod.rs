@@ -36,6 +36,8 @@ use envelope::{Ctx, Head, api_error, malformed, value_text};
 use read::{At, OrderedPairs, order_id, quantity, text, tree_str, value_str};
 pub use scheme::{AmountUnit, Scheme, nonce};
 
+use super::cut::{Container, ListAt};
+use super::{SavedList, SavedOptions};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,
@@ -209,6 +211,13 @@ pub static PLATFORM_TAOBAO: Platform = Platform {
     read_saved: |body, shop, emit| {
         normalize_saved_each(PlatformId::PandaponTaobao, body, shop, emit)
     },
+    saved_list: SavedList {
+        at: ORDER_LIST,
+        read_one: |bytes, index, shop, opts| {
+            read_one::<taobao::WireOrder>(Endpoint::Taobao, bytes, index, shop, opts)
+        },
+        after: None,
+    },
 };
 
 /// PandaPon's 1688 page in the registry.
@@ -219,6 +228,19 @@ pub static PLATFORM_1688: Platform = Platform {
     secret_keys: &["secret_key"],
     adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
     read_saved: |body, shop, emit| normalize_saved_each(PlatformId::Pandapon1688, body, shop, emit),
+    saved_list: SavedList {
+        at: ORDER_LIST,
+        read_one: |bytes, index, shop, opts| {
+            read_one::<alibaba::WireOrder>(Endpoint::Alibaba, bytes, index, shop, opts)
+        },
+        after: None,
+    },
+};
+
+/// Where both pages keep their orders: `data.data`.
+const ORDER_LIST: ListAt = ListAt {
+    path: &["data", "data"],
+    container: Container::Array,
 };
 
 const KEYS: &[&str] = &[
@@ -610,6 +632,25 @@ fn saved_each<'a, T: WireOrder<'a> + 'a>(
         }))
     })
     .map(drop)
+}
+
+/// The registry's reader of one order cut out of a saved page (`data.data`).
+fn read_one<'a, T: WireOrder<'a>>(
+    endpoint: Endpoint,
+    bytes: &'a [u8],
+    index: usize,
+    shop: &str,
+    opts: &SavedOptions,
+) -> Result<Order, PlatformError> {
+    let ctx = Ctx {
+        endpoint,
+        shop,
+        scheme: None,
+        amount_unit: opts.amount_unit.unwrap_or_default(),
+    };
+    let at = format!("$.data.data[{index}]");
+    let order: T = crate::platforms::parse_json_in(bytes, endpoint.id(), endpoint.path(), &at)?;
+    order.normalize(&ctx, index, None)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ pub use read::{normalize_saved, normalize_saved_each};
 
 use super::signing::{Params, wrapped_md5_sign};
 use super::trade::{TIME_FORMAT, inclusive_seconds};
+use super::cut::{Container, ListAt};
+use super::SavedList;
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,
@@ -95,6 +97,14 @@ pub static PLATFORM: Platform = Platform {
     secret_keys: &["app_secret"],
     adapter: |shop| Ok(Box::new(TaobaoEnhanced::from_shop(shop)?)),
     read_saved: normalize_saved_each,
+    saved_list: SavedList {
+        at: ListAt {
+            path: &["data", "items"],
+            container: Container::Array,
+        },
+        read_one: read::read_one,
+        after: None,
+    },
 };
 
 /// A taobao-enhanced shop's own config keys.

@@ -8,7 +8,7 @@ use crate::error::{ErrorClass, PlatformError};
 use crate::model::Order;
 use crate::platforms::json::{self, Json, Streamed, Under};
 use crate::platforms::trade::{Origin, TRADE, TRADE_LIST, collect};
-use crate::platforms::{Deferred, PlatformId, parse_json_shaped};
+use crate::platforms::{Deferred, PlatformId, SavedOptions, parse_json_shaped};
 
 /// `{"code", "message", "data": {"total", "items": [Trade, ...]}}`, trades as the normalizer
 /// reads them.
@@ -83,6 +83,17 @@ pub(super) fn read_whole<'a>(
         }
     }
     Ok(total)
+}
+
+/// The registry's reader of one trade cut out of a saved list answer (`data.items`).
+pub(super) fn read_one(
+    bytes: &[u8],
+    index: usize,
+    shop: &str,
+    _: &SavedOptions,
+) -> Result<Order, PlatformError> {
+    let trade = parse_json_shaped(bytes, &TRADE, ID, LIST, None)?;
+    origin(None).trade(&trade, shop, &format!("$.data.items[{index}]"))
 }
 
 /// One page of a pull (or of `get`): (`data.total`, its orders).

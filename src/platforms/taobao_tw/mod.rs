@@ -24,6 +24,8 @@ mod read;
 mod wire;
 
 use super::signing::{Params, lazop_sign};
+use super::cut::{Container, ListAt};
+use super::SavedList;
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,
@@ -84,6 +86,14 @@ pub static PLATFORM: Platform = Platform {
     secret_keys: &["app_secret", "access_token"],
     adapter: |shop| Ok(Box::new(TaobaoTw::from_shop(shop)?)),
     read_saved: read::read_saved,
+    saved_list: SavedList {
+        at: ListAt {
+            path: &["result", "model_list"],
+            container: Container::Array,
+        },
+        read_one: read::read_one,
+        after: Some(read::warn_no_lines),
+    },
 };
 
 /// A taobao-tw shop's own config keys.

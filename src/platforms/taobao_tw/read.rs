@@ -13,7 +13,7 @@ use super::{DETAIL, ID, ITEMS, LIST};
 use crate::error::PlatformError;
 use crate::model::Order;
 use crate::platforms::json::Json;
-use crate::platforms::{Deferred, PlatformId, parse_json};
+use crate::platforms::{Deferred, PlatformId, SavedOptions, parse_json, parse_json_in};
 
 /// A list answer, read and checked.
 pub(super) struct List<'a> {
@@ -82,12 +82,6 @@ pub(super) fn read_saved<'a>(
     shop: &'a str,
     emit: &mut dyn FnMut(Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    let items_refused = || PlatformError::Request {
-        platform: ID,
-        message: "this is an /order/items/get response (order lines, not orders); \
-                  normalize an /orders/get or /order/get response"
-            .into(),
-    };
     let list = match read_list(body, None) {
         Ok(list) => list,
         Err(e) => {
@@ -114,13 +108,7 @@ pub(super) fn read_saved<'a>(
         return Err(items_refused());
     }
     if !list.orders.is_empty() {
-        // Said once per answer: quantity 0 and an empty title would be invented lines.
-        tracing::warn!(
-            "{ID}: this {LIST} answer carries no order lines, so its {} order(s) are written \
-             with lines: [] and a null discount (pull fetches lines with {ITEMS}; normalize an \
-             {DETAIL} answer for an order with its lines)",
-            list.orders.len()
-        );
+        warn_no_lines(list.orders.len());
     }
     for o in list.orders() {
         let order = move || o.normalize(shop).map(|order| with_lines(order, Vec::new()));
@@ -129,6 +117,53 @@ pub(super) fn read_saved<'a>(
         }
     }
     Ok(())
+}
+
+/// Said once per saved list answer: quantity 0 and an empty title would be invented lines.
+pub(super) fn warn_no_lines(orders: usize) {
+    tracing::warn!(
+        "{ID}: this {LIST} answer carries no order lines, so its {orders} order(s) are written \
+         with lines: [] and a null discount (pull fetches lines with {ITEMS}; normalize an \
+         {DETAIL} answer for an order with its lines)"
+    );
+}
+
+fn items_refused() -> PlatformError {
+    PlatformError::Request {
+        platform: ID,
+        message: "this is an /order/items/get response (order lines, not orders); normalize an \
+                  /orders/get or /order/get response"
+            .into(),
+    }
+}
+
+/// The registry's reader of one order cut out of a saved list answer (`result.model_list`).
+pub(super) fn read_one(
+    bytes: &[u8],
+    index: usize,
+    shop: &str,
+    _: &SavedOptions,
+) -> Result<Order, PlatformError> {
+    let at = format!("$.result.model_list[{index}]");
+    let wire: WireOrder = match parse_json_in(bytes, ID, LIST, &at) {
+        Ok(wire) => wire,
+        Err(e) => {
+            // Lines lack the order fields: say what the file is rather than what is missing.
+            let line = Json::parse(bytes).is_ok_and(|v| v.get("trade_order_line_id").is_some());
+            return Err(if line { items_refused() } else { e });
+        }
+    };
+    if wire.trade_order_line_id {
+        return Err(items_refused());
+    }
+    let listed = Listed {
+        index,
+        page: None,
+        wire,
+    };
+    listed
+        .normalize(shop)
+        .map(|order| with_lines(order, Vec::new()))
 }
 
 /// A saved `/order/get` answer: one order with its lines.

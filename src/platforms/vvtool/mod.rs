@@ -30,6 +30,8 @@ pub use answer::classify;
 pub use read::{normalize_saved, normalize_saved_each};
 
 use super::trade::{TIME_FORMAT, TRADE_FIELDS, inclusive_seconds};
+use super::cut::{Container, ListAt};
+use super::SavedList;
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,
@@ -101,6 +103,14 @@ pub static PLATFORM: Platform = Platform {
     secret_keys: &["access_token", "client_secret"],
     adapter: |shop| Ok(Box::new(Vvtool::from_shop(shop)?)),
     read_saved: normalize_saved_each,
+    saved_list: SavedList {
+        at: ListAt {
+            path: &["data"],
+            container: Container::Numbered,
+        },
+        read_one: read::read_one,
+        after: None,
+    },
 };
 
 /// A vvtool shop's own config keys.

@@ -11,7 +11,7 @@ use crate::error::PlatformError;
 use crate::model::Order;
 use crate::platforms::json::{self, EVERYTHING, Json, Shape, Streamed, Under};
 use crate::platforms::trade::{Origin, TRADE, TRADE_LIST, collect};
-use crate::platforms::{Deferred, ListPage, PlatformId, parse_json_shaped};
+use crate::platforms::{Deferred, ListPage, PlatformId, SavedOptions, parse_json_shaped};
 
 /// A flag (`has_next`) as vv-tool may send it: a boolean, 0 or 1, or their text.
 fn flag(v: &Json) -> Option<bool> {
@@ -109,6 +109,22 @@ fn handed_over(path: &str, handed: usize) -> bool {
         .filter(|k| k.len() == 1 || !k.starts_with('0'))
         .and_then(|k| k.parse::<usize>().ok())
         .is_some_and(|n| n < handed)
+}
+
+/// The registry's reader of one trade cut out of a saved list answer (`data."0"`, `"1"`, ...).
+pub(super) fn read_one(
+    bytes: &[u8],
+    index: usize,
+    shop: &str,
+    _: &SavedOptions,
+) -> Result<Order, PlatformError> {
+    let at = Origin {
+        platform: ID,
+        endpoint: SAVED,
+        page: None,
+    };
+    let trade = parse_json_shaped(bytes, &TRADE, ID, SAVED, None)?;
+    at.trade(&trade, shop, &format!("$.data.{index}"))
 }
 
 /// One page of a pull from `endpoint`: its paging fields and its orders.
