@@ -89,8 +89,10 @@ pub fn cut(input: impl Read, at: &ListAt, cuts: &mut dyn Cuts) -> Result<Cut, Cu
 /// Bytes read from the answer and not yet consumed.
 struct Input<R> {
     reader: R,
+    /// `buf[..filled]` holds what was read; its capacity is kept between reads.
     buf: Vec<u8>,
-    /// `buf[pos..]` is not consumed yet.
+    filled: usize,
+    /// `buf[pos..filled]` is not consumed yet.
     pos: usize,
     /// Bytes dropped from the front of `buf` so far (for offsets in errors).
     base: u64,
@@ -103,7 +105,8 @@ impl<R: Read> Input<R> {
     fn new(reader: R) -> Self {
         Input {
             reader,
-            buf: Vec::with_capacity(CHUNK),
+            buf: vec![0; CHUNK],
+            filled: 0,
             pos: 0,
             base: 0,
             eof: false,
@@ -116,30 +119,29 @@ impl<R: Read> Input<R> {
             return Ok(false);
         }
         if self.pos > 0 {
-            self.buf.drain(..self.pos);
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
             self.base += self.pos as u64;
             self.pos = 0;
         }
-        let len = self.buf.len();
-        // One chunk more than what is held (an order larger than a chunk grows the buffer).
-        self.buf.resize(len + CHUNK, 0);
+        if self.buf.len() - self.filled < CHUNK / 2 {
+            // An order larger than half a chunk: room for it and a chunk more.
+            self.buf.resize(self.filled + CHUNK, 0);
+        }
         let n = loop {
-            match self.reader.read(&mut self.buf[len..]) {
+            match self.reader.read(&mut self.buf[self.filled..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + n);
+        self.filled += n;
         self.eof = n == 0;
         Ok(n > 0)
     }
 
     fn rest(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf[self.pos..self.filled]
     }
 
     fn offset(&self) -> u64 {
@@ -289,8 +291,7 @@ impl<R: Read> Walk<'_, R> {
     }
 
     fn answer(&mut self) -> Result<(), CutError> {
-        if self.at.path.is_empty() || self.input.peek(Some(&mut self.out.skeleton))? != Some(b'{')
-        {
+        if self.at.path.is_empty() || self.input.peek(Some(&mut self.out.skeleton))? != Some(b'{') {
             // Not an object: the whole answer is the skeleton, for the platform's reader to
             // say what it is.
             return self.copy_rest();
@@ -336,10 +337,9 @@ impl<R: Read> Walk<'_, R> {
                 self.object(depth + 1)?;
             } else if on_path && depth + 1 == self.at.path.len() {
                 if self.out.found {
-                    return Err(self.syntax(format!(
-                        "the answer has {} twice",
-                        self.at.path.join(".")
-                    )));
+                    return Err(
+                        self.syntax(format!("the answer has {} twice", self.at.path.join(".")))
+                    );
                 }
                 match (self.at.container, opens) {
                     (Container::Array, b'[') => self.array(depth + 1)?,

@@ -9,6 +9,7 @@ mod hostile;
 mod many_shops;
 mod mirror;
 mod money;
+mod normalize_stream;
 mod pandapon;
 mod pg;
 mod postgres;

@@ -149,13 +149,14 @@ pub(super) fn normalize(
     let skeleton: OnceLock<Vec<u8>> = OnceLock::new();
     let (jobs, to_read) = sync_channel::<Job>(workers);
     let to_read = Mutex::new(to_read);
+    let spare = Spare::default();
     std::thread::scope(|scope| {
         let (items, to_write) = sync_channel::<Item>(4);
         let writer = scope.spawn(move || write(to_write, sink));
         for _ in 0..workers {
-            let to_read = &to_read;
+            let (to_read, spare) = (&to_read, &spare);
             let (read_one, shop, opts) = (list.read_one, answer.shop, answer.opts);
-            scope.spawn(move || work(to_read, read_one, shop, &opts));
+            scope.spawn(move || work(to_read, spare, read_one, shop, &opts));
         }
         let mut batches = Batches {
             jobs,
@@ -163,6 +164,7 @@ pub(super) fn normalize(
             bytes: Vec::new(),
             spans: Vec::new(),
             closed: false,
+            spare: &spare,
         };
         let read = read(&answer, source, &mut batches, &skeleton);
         let Batches { jobs, items, .. } = batches;
@@ -337,6 +339,27 @@ struct Batches<'a> {
     spans: Vec<(usize, usize, usize)>,
     /// The writer or the workers stopped: stop cutting.
     closed: bool,
+    spare: &'a Spare,
+}
+
+/// Buffers of jobs done, for the next jobs: a new one would be new pages to fault in.
+#[derive(Default)]
+struct Spare(Mutex<Vec<Vec<u8>>>);
+
+impl Spare {
+    fn take(&self) -> Vec<u8> {
+        let spare = self.0.lock().ok().and_then(|mut s| s.pop());
+        spare.unwrap_or_else(|| Vec::with_capacity(BATCH_BYTES))
+    }
+
+    fn give(&self, mut bytes: Vec<u8>) {
+        bytes.clear();
+        if let Ok(mut s) = self.0.lock()
+            && s.len() < 8
+        {
+            s.push(bytes);
+        }
+    }
 }
 
 impl Batches<'_> {
@@ -357,7 +380,7 @@ impl Batches<'_> {
         }
         let (reply, results) = sync_channel(1);
         let job = Job {
-            bytes: std::mem::replace(&mut self.bytes, Vec::with_capacity(BATCH_BYTES)),
+            bytes: std::mem::replace(&mut self.bytes, self.spare.take()),
             spans: std::mem::take(&mut self.spans),
             reply,
         };
@@ -366,7 +389,13 @@ impl Batches<'_> {
 }
 
 /// A worker: reads the orders of each job, stopping a job at its first order in error.
-fn work(jobs: &Mutex<Receiver<Job>>, read_one: ReadOne, shop: &str, opts: &SavedOptions) {
+fn work(
+    jobs: &Mutex<Receiver<Job>>,
+    spare: &Spare,
+    read_one: ReadOne,
+    shop: &str,
+    opts: &SavedOptions,
+) {
     loop {
         let job = match jobs.lock() {
             Ok(jobs) => jobs.recv(),
@@ -382,6 +411,7 @@ fn work(jobs: &Mutex<Receiver<Job>>, read_one: ReadOne, shop: &str, opts: &Saved
                 break;
             }
         }
+        spare.give(job.bytes);
         // The writer may have stopped: nobody is waiting.
         let _ = job.reply.send(orders);
     }

@@ -60,7 +60,8 @@ fn run(text: &str, at: &ListAt, trickle: bool) -> (Result<Cut, CutError>, Seen) 
 
 #[test]
 fn an_array_is_cut_into_its_orders_and_a_skeleton() {
-    let text = r#"{"code":0, "data":{"total":3,"items":[ {"a":1},{"b":"x]}\"{"} , [1,2] ]},"z":true}  "#;
+    let text =
+        r#"{"code":0, "data":{"total":3,"items":[ {"a":1},{"b":"x]}\"{"} , [1,2] ]},"z":true}  "#;
     for trickle in [false, true] {
         let (out, seen) = run(text, &ITEMS, trickle);
         let out = out.unwrap();
@@ -156,14 +157,21 @@ fn escaped_keys_and_whitespace_are_read() {
 fn broken_answers_are_syntax_errors_with_an_offset() {
     for (text, what) in [
         (r#"{"data":{"items":[{"a":1},{"b"#, "breaks off"),
-        (r#"{"data":{"items":[{"a":1} {"b":2}]}}"#, "expected ',' or ']'"),
+        (
+            r#"{"data":{"items":[{"a":1} {"b":2}]}}"#,
+            "expected ',' or ']'",
+        ),
         (r#"{"data":{"items":[1,]}}"#, "expected an order"),
         (r#"{"data" {"items":[]}}"#, "expected ':'"),
         (r#"{"data":{"items":[]},"data":{"items":[]}}"#, "twice"),
         (r#"{"data":{"items":[1]} "x":1}"#, "expected ',' or '}'"),
         (r#"{"data":{"0":1 "1":2}}"#, "expected ',' or '}'"),
     ] {
-        let at = if text.contains("\"0\"") { &NUMBERED } else { &ITEMS };
+        let at = if text.contains("\"0\"") {
+            &NUMBERED
+        } else {
+            &ITEMS
+        };
         for trickle in [false, true] {
             let (out, _) = run(text, at, trickle);
             match out {
@@ -177,14 +185,25 @@ fn broken_answers_are_syntax_errors_with_an_offset() {
 #[test]
 fn a_large_answer_is_cut_across_many_reads() {
     let orders: Vec<String> = (0..20_000)
-        .map(|i| format!(r#"{{"id":"{i}","note":"{}\"]}}","n":[{i},{{"x":null}}]}}"#, "y".repeat(i % 97)))
+        .map(|i| {
+            format!(
+                r#"{{"id":"{i}","note":"{}\"]}}","n":[{i},{{"x":null}}]}}"#,
+                "y".repeat(i % 97)
+            )
+        })
         .collect();
-    let text = format!(r#"{{"data":{{"items":[{}],"total":20000}},"code":0}}"#, orders.join(","));
+    let text = format!(
+        r#"{{"data":{{"items":[{}],"total":20000}},"code":0}}"#,
+        orders.join(",")
+    );
     let (out, seen) = run(&text, &ITEMS, false);
     let out = out.unwrap();
     assert_eq!(out.orders, 20_000);
     assert!(seen.orders.iter().map(|(_, o)| o).eq(orders.iter()));
-    assert_eq!(out.skeleton, br#"{"data":{"items":[],"total":20000},"code":0}"#);
+    assert_eq!(
+        out.skeleton,
+        br#"{"data":{"items":[],"total":20000},"code":0}"#
+    );
     for (_, o) in &seen.orders {
         serde_json::from_str::<serde_json::Value>(o).unwrap();
     }

@@ -37,11 +37,11 @@ use read::{At, OrderedPairs, order_id, quantity, text, tree_str, value_str};
 pub use scheme::{AmountUnit, Scheme, nonce};
 
 use super::cut::{Container, ListAt};
-use super::{SavedList, SavedOptions};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,
 };
+use super::{SavedList, SavedOptions};
 use crate::config::{SecretRef, Shop};
 use crate::error::{PlatformError, usage};
 use crate::model::{Order, Status, Timestamp, platform_offset, warn_unknown_status};

@@ -20,10 +20,10 @@ mod read;
 
 pub use read::{normalize_saved, normalize_saved_each};
 
+use super::SavedList;
+use super::cut::{Container, ListAt};
 use super::signing::{Params, wrapped_md5_sign};
 use super::trade::{TIME_FORMAT, inclusive_seconds};
-use super::cut::{Container, ListAt};
-use super::SavedList;
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,

@@ -23,9 +23,9 @@ mod normalize;
 mod read;
 mod wire;
 
-use super::signing::{Params, lazop_sign};
-use super::cut::{Container, ListAt};
 use super::SavedList;
+use super::cut::{Container, ListAt};
+use super::signing::{Params, lazop_sign};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,

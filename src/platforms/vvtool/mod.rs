@@ -29,9 +29,9 @@ mod token;
 pub use answer::classify;
 pub use read::{normalize_saved, normalize_saved_each};
 
-use super::trade::{TIME_FORMAT, TRADE_FIELDS, inclusive_seconds};
-use super::cut::{Container, ListAt};
 use super::SavedList;
+use super::cut::{Container, ListAt};
+use super::trade::{TIME_FORMAT, TRADE_FIELDS, inclusive_seconds};
 use super::{
     Adapter, ApiRequest, Body, By, ByMode, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,
