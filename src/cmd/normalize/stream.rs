@@ -312,10 +312,13 @@ fn finish<'s>(
     Ok(())
 }
 
+/// Whether the answer so far (closed) lets orders flow.
+type Decide<'p> = &'p dyn Fn(&[u8]) -> bool;
+
 /// One pass of the cut: decides at the container whether orders flow, and batches them.
 struct Pass<'p, 'b> {
     /// The first pass: whether the answer so far lets orders flow. `None`: they do.
-    decide: Option<&'p dyn Fn(&[u8]) -> bool>,
+    decide: Option<Decide<'p>>,
     batches: &'p mut Batches<'b>,
     handed: usize,
 }
