@@ -1,50 +1,66 @@
 //! `ordersync config check`: load the config, resolve secrets, optionally call each shop
-//! (and, for PandaPon, probe which signature scheme the server accepts).
+//! (and, through a platform's `probe_signature` hook, probe which signature scheme the server
+//! accepts).
 
 use super::{adapter, remember_secrets, transport};
 use crate::config::Config;
-use crate::error::usage;
-use crate::platforms::{By, ByMode, PlatformId};
+use crate::error::{PlatformError, usage};
+use crate::net::Transport;
+use crate::platforms::hooks::{self, SendPage};
+use crate::platforms::{Adapter, By, ByMode, ListPage, PageQuery, PlatformId};
 use anyhow::Result;
 use chrono::{Duration, Utc};
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 use std::time::Duration as StdDuration;
 
-/// `config check --online --shop NAME --probe-signature` (PandaPon only).
+/// `config check --online --shop NAME --probe-signature`: the shop's platform's
+/// `probe_signature` hook, sent through a transport of this command's.
 pub(super) async fn probe_signature_scheme(
     config: Option<std::path::PathBuf>,
     online: bool,
     shop: Option<&str>,
 ) -> Result<()> {
     let mut out = std::io::stdout();
+    let offering = || hooks::offering(|p| p.probe_signature.is_some());
     let (true, Some(name)) = (online, shop) else {
-        return Err(usage(
+        return Err(usage(format!(
             "--probe-signature sends requests, so it needs --online, and --shop NAME naming a \
-             PandaPon shop (pandapon-taobao or pandapon-1688)",
-        ));
+             shop of a platform that offers it ({})",
+            offering()
+        )));
     };
     let config = remember_secrets(Config::load(
         config.as_deref(),
         &crate::platforms::shop_kinds(),
     )?);
     let shop = config.pick(Some(name), None)?;
-    if !matches!(
-        shop.platform,
-        PlatformId::PandaponTaobao | PlatformId::Pandapon1688
-    ) {
+    let Some(probe) = shop.platform.platform().probe_signature else {
         return Err(usage(format!(
-            "--probe-signature applies to PandaPon shops (pandapon-taobao, pandapon-1688) only: \
-             shop {name:?} is {}, whose signature is documented",
+            "--probe-signature applies to shops of {} only: shop {name:?} is {}, whose \
+             signature is documented",
+            offering(),
             shop.platform
         )));
-    }
+    };
     let t = transport(shop, None, StdDuration::from_secs(15), 2, None)?;
-    let probe = crate::platforms::pandapon::probe::probe(shop, async |a, q| {
-        crate::sync::sender::bare_page(a, &t, q).await
-    })
-    .await?;
-    write!(out, "{}", crate::logging::redact(&probe.to_string()))?;
-    probe.into_result()
+    let found = probe(shop, &Bare(&t)).await?;
+    write!(out, "{}", crate::logging::redact(&found.report))?;
+    found.outcome
+}
+
+/// Sends a hook's pages as they come, through `config check`'s transport.
+struct Bare<'t>(&'t Transport);
+
+impl SendPage for Bare<'_> {
+    fn send<'a>(
+        &'a self,
+        adapter: &'a dyn Adapter,
+        q: &'a PageQuery,
+    ) -> Pin<Box<dyn Future<Output = Result<ListPage, PlatformError>> + 'a>> {
+        Box::pin(crate::sync::sender::bare_page(adapter, self.0, q))
+    }
 }
 
 pub(super) async fn config_check(

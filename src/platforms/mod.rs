@@ -9,6 +9,7 @@
 //! knows no platform; everything else finds a platform through [`PLATFORMS`].
 
 pub mod cut;
+pub mod hooks;
 pub mod json;
 pub mod pandapon;
 pub mod signing;
@@ -72,6 +73,9 @@ pub struct Platform {
     pub keys: &'static [&'static str],
     /// Those of `keys` that hold secrets (`"..."`, `{ env = ... }` or `{ file = ... }`).
     pub secret_keys: &'static [&'static str],
+    /// `config check --probe-signature`, for a platform that does not publish its signature
+    /// formula; `None` where it does.
+    pub probe_signature: Option<hooks::ProbeSignature>,
     /// Build the adapter for a config shop, checking its credentials.
     pub adapter: fn(&crate::config::Shop) -> anyhow::Result<Box<dyn Adapter>>,
     /// Read a saved answer (`ordersync normalize`).

@@ -10,7 +10,10 @@
 use crate::platforms::{By, Window};
 use crate::sync::WindowLedger;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool, Row, SqliteConnection, SqlitePool};
+use sqlx::{
+    Database, Encode, Executor, FromRow, IntoArguments, PgConnection, PgPool, Pool, Row,
+    SqliteConnection, SqlitePool, Type,
+};
 
 /// One window of the ledger, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,65 @@ fn row_of(
 const LEDGER_COLUMNS: &str = "start_us, end_us, by_time, platform_total, received, recorded_at";
 
 // ---------------------------------------------------------------------------------------------
+// Both backends: the mirror's orders in a window, by the shop's time column.
+//
+// One query text serves SQLite and PostgreSQL: both take `$N` placeholders (sqlx's SQLite
+// driver reads `$N` as the N-th argument), so these are generic over the sqlx database and its
+// pool rather than written twice.
+
+/// The orders of `shop` whose `by` time is in `[from_us, to_us)`, as the `WHERE` clause both
+/// questions below ask it with.
+fn in_window(by: By) -> String {
+    let col = time_column(by);
+    format!("WHERE shop = $1 AND {col} >= $2 AND {col} < $3")
+}
+
+/// The mirror's orders in a window, asked of either backend's pool. A trait with one
+/// implementation for the pool of any sqlx database that can run these queries, so that the
+/// bounds sqlx needs for that are written once; callers name it in full
+/// (`ledger::OrdersInWindow::count(&pool, …)`).
+pub(super) trait OrdersInWindow {
+    /// How many orders of `shop` the mirror holds with their `by` time in `[from_us, to_us)`.
+    async fn count(&self, shop: &str, by: By, from_us: i64, to_us: i64) -> sqlx::Result<u64>;
+
+    /// The ids of those orders, in order.
+    async fn ids(&self, shop: &str, by: By, from_us: i64, to_us: i64) -> sqlx::Result<Vec<String>>;
+}
+
+impl<DB> OrdersInWindow for Pool<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+{
+    async fn count(&self, shop: &str, by: By, from_us: i64, to_us: i64) -> sqlx::Result<u64> {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM orders {}", in_window(by)))
+            .bind(shop)
+            .bind(from_us)
+            .bind(to_us)
+            .fetch_one(self)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn ids(&self, shop: &str, by: By, from_us: i64, to_us: i64) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar(&format!(
+            "SELECT order_id FROM orders {} ORDER BY order_id",
+            in_window(by)
+        ))
+        .bind(shop)
+        .bind(from_us)
+        .bind(to_us)
+        .fetch_all(self)
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // SQLite
 
 pub(super) async fn sqlite_record(
@@ -109,44 +171,6 @@ pub(super) async fn sqlite_rows(
         .into_iter()
         .filter_map(|r| row_of(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
         .collect())
-}
-
-pub(super) async fn sqlite_count(
-    pool: &SqlitePool,
-    shop: &str,
-    by: By,
-    from_us: i64,
-    to_us: i64,
-) -> Result<u64, sqlx::Error> {
-    let col = time_column(by);
-    let n: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM orders WHERE shop = ?1 AND {col} >= ?2 AND {col} < ?3"
-    ))
-    .bind(shop)
-    .bind(from_us)
-    .bind(to_us)
-    .fetch_one(pool)
-    .await?;
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
-pub(super) async fn sqlite_ids(
-    pool: &SqlitePool,
-    shop: &str,
-    by: By,
-    from_us: i64,
-    to_us: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    let col = time_column(by);
-    sqlx::query_scalar(&format!(
-        "SELECT order_id FROM orders WHERE shop = ?1 AND {col} >= ?2 AND {col} < ?3 \
-         ORDER BY order_id"
-    ))
-    .bind(shop)
-    .bind(from_us)
-    .bind(to_us)
-    .fetch_all(pool)
-    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,42 +219,4 @@ pub(super) async fn pg_rows(
         .into_iter()
         .filter_map(|r| row_of(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
         .collect())
-}
-
-pub(super) async fn pg_count(
-    pool: &PgPool,
-    shop: &str,
-    by: By,
-    from_us: i64,
-    to_us: i64,
-) -> Result<u64, sqlx::Error> {
-    let col = time_column(by);
-    let n: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM orders WHERE shop = $1 AND {col} >= $2 AND {col} < $3"
-    ))
-    .bind(shop)
-    .bind(from_us)
-    .bind(to_us)
-    .fetch_one(pool)
-    .await?;
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
-pub(super) async fn pg_ids(
-    pool: &PgPool,
-    shop: &str,
-    by: By,
-    from_us: i64,
-    to_us: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    let col = time_column(by);
-    sqlx::query_scalar(&format!(
-        "SELECT order_id FROM orders WHERE shop = $1 AND {col} >= $2 AND {col} < $3 \
-         ORDER BY order_id"
-    ))
-    .bind(shop)
-    .bind(from_us)
-    .bind(to_us)
-    .fetch_all(pool)
-    .await
 }

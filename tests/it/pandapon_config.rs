@@ -123,6 +123,7 @@ fn probe_signature_outside_online_pandapon_checks_is_a_usage_error() {
             "--online",
         ),
         (&["--online", "--probe-signature"][..], "--shop"),
+        // A platform without the registry's probe hook: the error lists those with it.
         (
             &[
                 "--online",
@@ -130,7 +131,13 @@ fn probe_signature_outside_online_pandapon_checks_is_a_usage_error() {
                 "sandbox-taobao-tw",
                 "--probe-signature",
             ][..],
-            "PandaPon shops",
+            "applies to shops of pandapon-taobao, pandapon-1688 only: shop \"sandbox-taobao-tw\" \
+             is taobao-tw",
+        ),
+        (
+            &["--online", "--shop", "sandbox-vvtool", "--probe-signature"][..],
+            "applies to shops of pandapon-taobao, pandapon-1688 only: shop \"sandbox-vvtool\" \
+             is vvtool",
         ),
         (
             &["--online", "--shop", "nope", "--probe-signature"][..],

@@ -207,6 +207,7 @@ pub static PLATFORM_TAOBAO: Platform = Platform {
     spec: &SPEC_TAOBAO,
     keys: KEYS,
     secret_keys: &["secret_key"],
+    probe_signature: Some(probe::hook),
     adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
     read_saved: |body, shop, emit| {
         normalize_saved_each(PlatformId::PandaponTaobao, body, shop, emit)
@@ -226,6 +227,7 @@ pub static PLATFORM_1688: Platform = Platform {
     spec: &SPEC_1688,
     keys: KEYS,
     secret_keys: &["secret_key"],
+    probe_signature: Some(probe::hook),
     adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
     read_saved: |body, shop, emit| normalize_saved_each(PlatformId::Pandapon1688, body, shop, emit),
     saved_list: SavedList {

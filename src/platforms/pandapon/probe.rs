@@ -10,9 +10,12 @@
 use super::{Pandapon, Scheme};
 use crate::config::Shop;
 use crate::error::{ErrorClass, PlatformError};
+use crate::platforms::hooks::{SendPage, SignatureProbe};
 use crate::platforms::{Adapter, By, ListPage, PageQuery, Window};
 use chrono::{Duration, Utc};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 /// What the server said to one scheme.
 #[derive(Debug)]
@@ -152,4 +155,19 @@ impl fmt::Display for Probe {
             None => writeln!(f, "no scheme was accepted"),
         }
     }
+}
+
+/// The registry's `probe_signature` hook of both PandaPon entries: the probe, sent through
+/// the command's transport.
+pub fn hook<'a>(
+    shop: &'a Shop,
+    send: &'a dyn SendPage,
+) -> Pin<Box<dyn Future<Output = anyhow::Result<SignatureProbe>> + 'a>> {
+    Box::pin(async move {
+        let found = probe(shop, async |a, q| send.send(a, q).await).await?;
+        Ok(SignatureProbe {
+            report: found.to_string(),
+            outcome: found.into_result(),
+        })
+    })
 }

@@ -95,6 +95,7 @@ pub static PLATFORM: Platform = Platform {
     spec: &SPEC,
     keys: &["appid", "app_secret", "seller_nick", "sysid"],
     secret_keys: &["app_secret"],
+    probe_signature: None,
     adapter: |shop| Ok(Box::new(TaobaoEnhanced::from_shop(shop)?)),
     read_saved: normalize_saved_each,
     saved_list: SavedList {

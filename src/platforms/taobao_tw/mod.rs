@@ -84,6 +84,7 @@ pub static PLATFORM: Platform = Platform {
     spec: &SPEC,
     keys: &["app_key", "app_secret", "access_token"],
     secret_keys: &["app_secret", "access_token"],
+    probe_signature: None,
     adapter: |shop| Ok(Box::new(TaobaoTw::from_shop(shop)?)),
     read_saved: read::read_saved,
     saved_list: SavedList {

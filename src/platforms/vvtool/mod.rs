@@ -101,6 +101,7 @@ pub static PLATFORM: Platform = Platform {
     spec: &SPEC,
     keys: &["shop_id", "access_token", "client_id", "client_secret"],
     secret_keys: &["access_token", "client_secret"],
+    probe_signature: None,
     adapter: |shop| Ok(Box::new(Vvtool::from_shop(shop)?)),
     read_saved: normalize_saved_each,
     saved_list: SavedList {

@@ -478,7 +478,7 @@ impl Store for SqliteStore {
 
     fn count_in<'a>(&'a self, shop: &'a str, by: By, from_us: i64, to_us: i64) -> BoxFut<'a, u64> {
         Box::pin(async move {
-            super::ledger::sqlite_count(&self.pool, shop, by, from_us, to_us)
+            super::ledger::OrdersInWindow::count(&self.pool, shop, by, from_us, to_us)
                 .await
                 .map_err(|e| self.err("cannot count the orders", e))
         })
@@ -492,7 +492,7 @@ impl Store for SqliteStore {
         to_us: i64,
     ) -> BoxFut<'a, Vec<String>> {
         Box::pin(async move {
-            super::ledger::sqlite_ids(&self.pool, shop, by, from_us, to_us)
+            super::ledger::OrdersInWindow::ids(&self.pool, shop, by, from_us, to_us)
                 .await
                 .map_err(|e| self.err("cannot read the orders", e))
         })
