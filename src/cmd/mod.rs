@@ -3,8 +3,8 @@
 //! takes plain values.
 //!
 //! Adapters come from the platform registry (`platforms::PLATFORMS`) and are driven by
-//! `sync::sender`; the only platform named here is PandaPon, for options of its own
-//! (`normalize --amount-unit`, `config check --probe-signature`).
+//! `sync::sender`; no platform is named here: what only some platforms offer
+//! (`normalize --amount-unit`, `config check --probe-signature`) is asked of the registry.
 
 mod changes;
 mod config;

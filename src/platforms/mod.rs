@@ -26,6 +26,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use crate::platform_id::PlatformId;
+pub use pandapon::AmountUnit;
 
 impl PlatformId {
     /// The id as users type it.
@@ -60,6 +61,7 @@ pub static PLATFORMS: &[&Platform] = &[
 pub type Reader = for<'a> fn(
     &'a [u8],
     &'a str,
+    &SavedOptions,
     &mut dyn FnMut(Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError>;
 
@@ -94,6 +96,9 @@ pub struct SavedList {
     /// Told how many orders were cut out of an answer once they are all read, for what is
     /// said once per answer.
     pub after: Option<fn(usize)>,
+    /// Whether the answer's amounts may come in a unit of the user's choice
+    /// (`normalize --amount-unit`): the platform does not document its unit.
+    pub amount_unit: bool,
 }
 
 /// Read the order numbered `index`, cut out of a saved list answer.
@@ -103,7 +108,7 @@ pub type ReadOne = fn(&[u8], usize, &str, &SavedOptions) -> Result<Order, Platfo
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SavedOptions {
     /// `--amount-unit`: how PandaPon's Taobao page states its amounts.
-    pub amount_unit: Option<pandapon::AmountUnit>,
+    pub amount_unit: Option<AmountUnit>,
 }
 
 /// Which time a pull filters on.
@@ -383,7 +388,7 @@ pub fn normalize_saved_each<'a>(
     shop: &'a str,
     emit: &mut dyn FnMut(Deferred<'a>) -> bool,
 ) -> Result<(), PlatformError> {
-    (platform.platform().read_saved)(body, shop, emit)
+    (platform.platform().read_saved)(body, shop, &SavedOptions::default(), emit)
 }
 
 /// Parse a JSON body, naming the JSON path of the first problem.

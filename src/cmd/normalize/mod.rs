@@ -6,19 +6,20 @@ mod stream;
 
 use crate::cli::NormalizeArgs;
 use crate::error::usage;
-use crate::platforms::{PlatformId, SavedOptions};
+use crate::platforms::{PlatformId, SavedOptions, hooks};
 use crate::sink::{self, Output};
 use anyhow::Result;
 
 pub(super) fn normalize(args: NormalizeArgs) -> Result<()> {
-    use crate::platforms::pandapon::AmountUnit;
+    use crate::platforms::AmountUnit;
     let amount_unit = match args.amount_unit.as_deref() {
         None => None,
-        Some(_) if args.platform != PlatformId::PandaponTaobao => {
-            return Err(usage(
-                "--amount-unit applies to --platform pandapon-taobao only (the other platforms \
-                 document their amounts)",
-            ));
+        Some(_) if !args.platform.platform().saved_list.amount_unit => {
+            return Err(usage(format!(
+                "--amount-unit applies to --platform {} only (the other platforms document \
+                 their amounts)",
+                hooks::offering(|p| p.saved_list.amount_unit)
+            )));
         }
         Some(u) => Some(AmountUnit::parse(u).ok_or_else(|| usage(format!("--amount-unit {u:?}")))?),
     };

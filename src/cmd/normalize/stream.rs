@@ -82,16 +82,7 @@ impl Answer<'_> {
         shop: &'b str,
         emit: &mut dyn FnMut(Deferred<'b>) -> bool,
     ) -> Result<(), PlatformError> {
-        match self.opts.amount_unit {
-            Some(unit) => crate::platforms::pandapon::normalize_saved_each_in(
-                self.platform,
-                body,
-                shop,
-                unit,
-                emit,
-            ),
-            None => crate::platforms::normalize_saved_each(self.platform, body, shop, emit),
-        }
+        (self.platform.platform().read_saved)(body, shop, &self.opts, emit)
     }
 
     /// Check a skeleton's envelope: `Ok` when the platform's reader reads it (its orders are

@@ -209,8 +209,9 @@ pub static PLATFORM_TAOBAO: Platform = Platform {
     secret_keys: &["secret_key"],
     probe_signature: Some(probe::hook),
     adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
-    read_saved: |body, shop, emit| {
-        normalize_saved_each(PlatformId::PandaponTaobao, body, shop, emit)
+    read_saved: |body, shop, opts, emit| {
+        let unit = opts.amount_unit.unwrap_or_default();
+        normalize_saved_each_in(PlatformId::PandaponTaobao, body, shop, unit, emit)
     },
     saved_list: SavedList {
         at: ORDER_LIST,
@@ -218,6 +219,7 @@ pub static PLATFORM_TAOBAO: Platform = Platform {
             read_one::<taobao::WireOrder>(Endpoint::Taobao, bytes, index, shop, opts)
         },
         after: None,
+        amount_unit: true,
     },
 };
 
@@ -229,13 +231,16 @@ pub static PLATFORM_1688: Platform = Platform {
     secret_keys: &["secret_key"],
     probe_signature: Some(probe::hook),
     adapter: |shop| Ok(Box::new(Pandapon::from_shop(shop)?)),
-    read_saved: |body, shop, emit| normalize_saved_each(PlatformId::Pandapon1688, body, shop, emit),
+    read_saved: |body, shop, _, emit| {
+        normalize_saved_each(PlatformId::Pandapon1688, body, shop, emit)
+    },
     saved_list: SavedList {
         at: ORDER_LIST,
         read_one: |bytes, index, shop, opts| {
             read_one::<alibaba::WireOrder>(Endpoint::Alibaba, bytes, index, shop, opts)
         },
         after: None,
+        amount_unit: false,
     },
 };
 

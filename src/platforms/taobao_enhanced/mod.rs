@@ -97,13 +97,14 @@ pub static PLATFORM: Platform = Platform {
     secret_keys: &["app_secret"],
     probe_signature: None,
     adapter: |shop| Ok(Box::new(TaobaoEnhanced::from_shop(shop)?)),
-    read_saved: normalize_saved_each,
+    read_saved: |body, shop, _, emit| normalize_saved_each(body, shop, emit),
     saved_list: SavedList {
         at: ListAt {
             path: &["data", "items"],
             container: Container::Array,
         },
         read_one: read::read_one,
+        amount_unit: false,
         after: None,
     },
 };

@@ -86,13 +86,14 @@ pub static PLATFORM: Platform = Platform {
     secret_keys: &["app_secret", "access_token"],
     probe_signature: None,
     adapter: |shop| Ok(Box::new(TaobaoTw::from_shop(shop)?)),
-    read_saved: read::read_saved,
+    read_saved: |body, shop, _, emit| read::read_saved(body, shop, emit),
     saved_list: SavedList {
         at: ListAt {
             path: &["result", "model_list"],
             container: Container::Array,
         },
         read_one: read::read_one,
+        amount_unit: false,
         after: Some(read::warn_no_lines),
     },
 };

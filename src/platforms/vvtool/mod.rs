@@ -103,13 +103,14 @@ pub static PLATFORM: Platform = Platform {
     secret_keys: &["access_token", "client_secret"],
     probe_signature: None,
     adapter: |shop| Ok(Box::new(Vvtool::from_shop(shop)?)),
-    read_saved: normalize_saved_each,
+    read_saved: |body, shop, _, emit| normalize_saved_each(body, shop, emit),
     saved_list: SavedList {
         at: ListAt {
             path: &["data"],
             container: Container::Numbered,
         },
         read_one: read::read_one,
+        amount_unit: false,
         after: None,
     },
 };
