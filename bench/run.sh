@@ -23,8 +23,8 @@
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
 # C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
-# B_JQ_MAX, D_ORDERS, D_EXPORT, S_SIZES, M_SHOPS, M_ORDERS, F_SHOPS, F_ORDERS, R_SIZES,
-# R_OUTPUTS, R_WIDE, R_TIMEOUT,
+# B_JQ_MAX, B_FILES (a folder of PLATFORM-ORDERS.json files for (b) to reuse), D_ORDERS,
+# D_EXPORT, S_SIZES, M_SHOPS, M_ORDERS, F_SHOPS, F_ORDERS, R_SIZES, R_OUTPUTS, R_WIDE, R_TIMEOUT,
 # ORDERSYNC_BIN (skip the build), NO_BUILD=1, CARGO_TARGET_DIR.
 set -uo pipefail
 
@@ -310,11 +310,18 @@ part_b() {
 
 part_b_one() { # PLATFORM ORDERS
     local p=$1 n=$2
-    local big=$BENCH_TMP/b-$p-$n.json bytes
-    say "(b) $p: building a $n-order response from fixtures/$p"
-    logcmd python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big"
-    bytes=$(python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big") || {
-        rec part=b platform="$p" orders="$n" error="make_large failed"; return; }
+    local big=$BENCH_TMP/b-$p-$n.json bytes keep=""
+    if [ -n "${B_FILES:-}" ] && [ -f "$B_FILES/$p-$n.json" ]; then
+        # Built before by make_large.py (a million orders takes it minutes): reused, kept.
+        big=$B_FILES/$p-$n.json keep=1
+        bytes=$(stat -c %s "$big")
+        say "(b) $p: reusing $big"
+    else
+        say "(b) $p: building a $n-order response from fixtures/$p"
+        logcmd python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big"
+        bytes=$(python3 "$HERE/lib/make_large.py" "$p" "$n" "$ROOT/fixtures" "$big") || {
+            rec part=b platform="$p" orders="$n" error="make_large failed"; return; }
+    fi
     local os_out=$BENCH_TMP/b-$p.ordersync.ndjson jq_out=$BENCH_TMP/b-$p.jq.ndjson
     local os_err=$OUT/b-$p-$n.ordersync.stderr tv=$OUT/b-$p-$n.ordersync.time
     local ftv=$OUT/b-$p-$n.floor.time
@@ -348,7 +355,8 @@ part_b_one() { # PLATFORM ORDERS
         ordersync_rss_kb="@rss:$tv" ordersync_stderr="@tail:$os_err" \
         floor_rc="$floor_rc" floor_s="$floor_best" floor_rss_kb="$( [ -s "$ftv" ] && echo "@rss:$ftv")" \
         jq_s="$jq_best" jq_lines="$jq_lines"
-    rm -f "$big" "$os_out" "$jq_out"
+    [ -n "$keep" ] || rm -f "$big"
+    rm -f "$os_out" "$jq_out"
 }
 
 # ---- (c) peak RSS of the pull -----------------------------------------------------------------
