@@ -76,9 +76,13 @@ pub enum Command {
     Get(GetArgs),
     /// Normalize a saved raw platform response (a file, or - for stdin).
     ///
-    /// Orders are written as they are read. If one is malformed, the orders before it have
-    /// been written, the error names its JSON path and the exit code is not 0; a --format json
-    /// array is then left unclosed, so that a partial output never parses as a whole one.
+    /// Orders are written as they are read, and the response is never held whole: a file of
+    /// a million orders takes a few MB of memory. An error response yields no order, even
+    /// when its code comes after the orders (taobao-tw): such a file is read twice, and a pipe
+    /// is copied to a temporary file while it is read. If an order is malformed, the orders
+    /// before it have been written, the error names its JSON path and the exit code is not 0;
+    /// a --format json array is then left unclosed, so that a partial output never parses as
+    /// a whole one.
     #[command(
         after_help = "Example:\n  ordersync normalize --platform taobao-enhanced response.json | jq .order_id"
     )]
