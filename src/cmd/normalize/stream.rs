@@ -140,10 +140,11 @@ pub(super) fn normalize(
     let skeleton: OnceLock<Vec<u8>> = OnceLock::new();
     let (jobs, to_read) = sync_channel::<Job>(workers);
     let to_read = Mutex::new(to_read);
-    let spare = Spare::default();
+    let spare = Spares::default();
     std::thread::scope(|scope| {
         let (items, to_write) = sync_channel::<Item>(4);
-        let writer = scope.spawn(move || write(to_write, sink));
+        let spare_orders = &spare.orders;
+        let writer = scope.spawn(move || write(to_write, sink, spare_orders));
         for _ in 0..workers {
             let (to_read, spare) = (&to_read, &spare);
             let (read_one, shop, opts) = (list.read_one, answer.shop, answer.opts);
@@ -333,27 +334,40 @@ struct Batches<'a> {
     spans: Vec<(usize, usize, usize)>,
     /// The writer or the workers stopped: stop cutting.
     closed: bool,
-    spare: &'a Spare,
+    spare: &'a Spares,
 }
 
-/// Buffers of jobs done, for the next jobs: a new one would be new pages to fault in.
-#[derive(Default)]
-struct Spare(Mutex<Vec<Vec<u8>>>);
+/// Buffers of jobs done, for the next jobs: a new one would be new pages to fault in (the
+/// allocator hands freed pages back at once, for `pull`'s sake).
+struct Spare<T>(Mutex<Vec<Vec<T>>>);
 
-impl Spare {
-    fn take(&self) -> Vec<u8> {
+impl<T> Default for Spare<T> {
+    fn default() -> Self {
+        Spare(Mutex::new(Vec::new()))
+    }
+}
+
+impl<T> Spare<T> {
+    fn take(&self, capacity: usize) -> Vec<T> {
         let spare = self.0.lock().ok().and_then(|mut s| s.pop());
-        spare.unwrap_or_else(|| Vec::with_capacity(BATCH_BYTES))
+        spare.unwrap_or_else(|| Vec::with_capacity(capacity))
     }
 
-    fn give(&self, mut bytes: Vec<u8>) {
-        bytes.clear();
+    fn give(&self, mut v: Vec<T>) {
+        v.clear();
         if let Ok(mut s) = self.0.lock()
             && s.len() < 8
         {
-            s.push(bytes);
+            s.push(v);
         }
     }
+}
+
+/// The spare buffers of the jobs and of their results.
+#[derive(Default)]
+struct Spares {
+    bytes: Spare<u8>,
+    orders: Spare<Result<Order, PlatformError>>,
 }
 
 impl Batches<'_> {
@@ -374,7 +388,7 @@ impl Batches<'_> {
         }
         let (reply, results) = sync_channel(1);
         let job = Job {
-            bytes: std::mem::replace(&mut self.bytes, self.spare.take()),
+            bytes: std::mem::replace(&mut self.bytes, self.spare.bytes.take(BATCH_BYTES)),
             spans: std::mem::take(&mut self.spans),
             reply,
         };
@@ -385,7 +399,7 @@ impl Batches<'_> {
 /// A worker: reads the orders of each job, stopping a job at its first order in error.
 fn work(
     jobs: &Mutex<Receiver<Job>>,
-    spare: &Spare,
+    spare: &Spares,
     read_one: ReadOne,
     shop: &str,
     opts: &SavedOptions,
@@ -396,7 +410,7 @@ fn work(
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let mut orders = Vec::with_capacity(job.spans.len());
+        let mut orders = spare.orders.take(BATCH_ORDERS);
         for &(index, start, end) in &job.spans {
             let order = read_one(&job.bytes[start..end], index, shop, opts);
             let failed = order.is_err();
@@ -405,7 +419,7 @@ fn work(
                 break;
             }
         }
-        spare.give(job.bytes);
+        spare.bytes.give(job.bytes);
         // The writer may have stopped: nobody is waiting.
         let _ = job.reply.send(orders);
     }
@@ -414,31 +428,44 @@ fn work(
 /// The writing thread: writes what it is handed, in order. On an order in error, what came
 /// before it stays written (flushed, and a JSON array left open so that a partial output
 /// never looks whole).
-fn write(items: Receiver<Item>, mut sink: Box<dyn SinkOutput + Send>) -> Result<()> {
+fn write(
+    items: Receiver<Item>,
+    mut sink: Box<dyn SinkOutput + Send>,
+    spare: &Spare<Result<Order, PlatformError>>,
+) -> Result<()> {
     for item in items {
-        let orders: Box<dyn Iterator<Item = Result<Order, PlatformError>>> = match item {
-            Item::Cut(results) => match results.recv() {
-                Ok(orders) => Box::new(orders.into_iter()),
-                Err(_) => {
+        match item {
+            Item::Cut(results) => {
+                let Ok(mut orders) = results.recv() else {
                     sink.flush()?;
                     anyhow::bail!("a reading thread stopped unexpectedly");
+                };
+                for order in orders.drain(..) {
+                    write_one(sink.as_mut(), order)?;
                 }
-            },
-            Item::Whole(deferred) => Box::new(deferred.into_iter().map(|o| o())),
-            Item::End => return sink.commit(),
-        };
-        for order in orders {
-            match order {
-                Ok(o) => sink.write(&o)?,
-                Err(e) => {
-                    sink.flush()?;
-                    return Err(file_error(e));
+                spare.give(orders);
+            }
+            Item::Whole(deferred) => {
+                for order in deferred {
+                    write_one(sink.as_mut(), order())?;
                 }
             }
+            Item::End => return sink.commit(),
         }
     }
     // The reader failed: keep what was written, without closing a JSON array.
     Ok(sink.flush()?)
+}
+
+/// Write one order, or flush what came before an order in error and return its error.
+fn write_one(sink: &mut dyn SinkOutput, order: Result<Order, PlatformError>) -> Result<()> {
+    match order {
+        Ok(o) => Ok(sink.write(&o)?),
+        Err(e) => {
+            sink.flush()?;
+            Err(file_error(e))
+        }
+    }
 }
 
 /// A pipe read once, copied to a spill file while `on` says a second pass may be needed.
