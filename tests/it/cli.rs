@@ -204,11 +204,7 @@ fn pull_in(env: &crate::support::Env, dir: &std::path::Path, extra: &[&str]) -> 
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    out.into()
 }
 
 #[test]

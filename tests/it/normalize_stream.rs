@@ -126,25 +126,17 @@ fn through_pipe(args: &[&str], body: Vec<u8>) -> Run {
     });
     let out = child.wait_with_output().unwrap();
     feeder.join().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    out.into()
 }
 
 /// `normalize … -` with standard input redirected from `file`.
 fn from_redirect(args: &[&str], file: &str) -> Run {
-    let out = command()
+    command()
         .args(args)
         .stdin(std::fs::File::open(file).unwrap())
         .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+        .unwrap()
+        .into()
 }
 
 #[test]

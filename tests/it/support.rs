@@ -117,11 +117,16 @@ pub fn command() -> Command {
 }
 
 pub fn run_binary<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out: Output = command().args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+    command().args(args).output().unwrap().into()
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
     }
 }
 
