@@ -385,7 +385,11 @@ pub async fn pull<A: Adapter + ?Sized>(
                 emitter.cut(w);
                 emitter.summary.split_windows += 1;
                 // (`scan` stops a pass only on a window it can split.)
-                for part in window::split(w, parts).unwrap_or_default().into_iter().rev() {
+                for part in window::split(w, parts)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .rev()
+                {
                     upcoming.push_front(part);
                 }
                 continue;

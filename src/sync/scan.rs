@@ -384,7 +384,10 @@ impl Covered {
     /// scanned later that is still dense is cut again).
     fn estimate(&self, w: Window, received: u64) -> u64 {
         let span = (w.end - w.start).num_milliseconds().max(1) as u128;
-        let covered = self.0.map_or(0, |(lo, hi)| (hi - lo).max(0) as u128).max(1000);
+        let covered = self
+            .0
+            .map_or(0, |(lo, hi)| (hi - lo).max(0) as u128)
+            .max(1000);
         let guess = u128::from(received) * span / covered;
         u64::try_from(guess)
             .unwrap_or(u64::MAX)
@@ -421,7 +424,26 @@ pub(super) enum Scan {
 
 #[cfg(test)]
 mod tests {
-    use super::total_seen;
+    use super::{Covered, total_seen};
+    use crate::platforms::Window;
+
+    /// A pass that covered a tenth of its window guesses ten times what it received; one
+    /// that covered it all (a list not sorted by time) guesses one more.
+    #[test]
+    fn a_dense_window_is_guessed_from_the_part_covered() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let w = Window {
+            start: at(0),
+            end: at(10_000),
+        };
+        let ms =
+            |a: i64, b: i64| Covered(Some((at(a).timestamp_millis(), at(b).timestamp_millis())));
+        assert_eq!(ms(9_000, 10_000).estimate(w, 700), 7_000);
+        assert_eq!(ms(0, 10_000).estimate(w, 700), 701);
+        // All in one second, or no times at all: at most a thousand times as many.
+        assert_eq!(ms(5_000, 5_000).estimate(w, 700), 700_000);
+        assert_eq!(Covered(None).estimate(w, 700), 700_000);
+    }
 
     /// A middle page retried after the window changed is answered after the last page: its
     /// different total must still mark the pass as changed.
