@@ -14,15 +14,18 @@
 //! a `has_next` list keeps the next page's request in flight while a page is read. Windows
 //! adapt to the orders they hold (`window::Sizer`): created-time windows grow while sparse, all
 //! shrink when dense, and a window whose page 1 reports too many orders is cut before it is
-//! scanned, which bounds what dedupe remembers. Orders are deduplicated by `order_id` (keeping
-//! a newer `updated_at`) against the current and the previous window. After each completed window the
+//! scanned, which bounds what dedupe remembers. A list that reports no total (`has_next`)
+//! cannot tell before: its pass is stopped once it has received more than a window may hold,
+//! the window is cut into parts, and the orders already emitted are remembered until the last
+//! part is done, so that the parts do not emit them again. Orders are deduplicated by
+//! `order_id` (keeping a newer `updated_at`) against the current and the previous window. After each completed window the
 //! sink is flushed and `checkpoint` is called with the window's end, which is what state files
 //! record (and where the mirror commits the window); a checkpoint runs while the next window is
 //! scanned, and the last one before the pull returns.
 
 mod check;
 mod scan;
-use scan::{Scanned, WindowTail, window};
+use scan::{Dense, Scanned, WindowTail, window};
 pub mod progress;
 pub mod sender;
 pub mod state;
@@ -115,6 +118,10 @@ struct Emitter<'a> {
     seen: HashMap<OrderKey, Version>,
     /// `seen` of the previous window.
     seen_before: HashMap<OrderKey, Version>,
+    /// What passes stopped because their window was dense had emitted: kept until the last
+    /// part of that window (`cut_until`) is done. At most a window's worth per cut.
+    seen_cut: HashMap<OrderKey, Version>,
+    cut_until: Option<DateTime<Utc>>,
     keys: KeyHasher,
     /// Orders new to `seen` (or newer versions) in the current pass over a window.
     new_in_pass: u64,
@@ -241,6 +248,8 @@ pub async fn pull<A: Adapter + ?Sized>(
         keep_status: plan.keep_status,
         seen: HashMap::new(),
         seen_before: HashMap::new(),
+        seen_cut: HashMap::new(),
+        cut_until: None,
         keys: KeyHasher::default(),
         new_in_pass: 0,
         density: None,
@@ -364,6 +373,27 @@ pub async fn pull<A: Adapter + ?Sized>(
                 }
                 continue;
             }
+            Scanned::Dense(Dense { received, estimate }) => {
+                // What the pass emitted stays emitted: its parts must not emit it again.
+                sizer.window_held(w.end - w.start, estimate);
+                let parts = sizer.bounds().parts_for(estimate);
+                tracing::debug!(
+                    "{}: window {w} went on past {received} orders (about {estimate}); \
+                     cutting it in {parts}",
+                    spec.id
+                );
+                emitter.cut(w);
+                emitter.summary.split_windows += 1;
+                // (`scan` stops a pass only on a window it can split.)
+                for part in window::split(w, parts)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .rev()
+                {
+                    upcoming.push_front(part);
+                }
+                continue;
+            }
         }
         emitter.sink.flush()?;
         finished = Some(WindowLedger {
@@ -379,6 +409,10 @@ pub async fn pull<A: Adapter + ?Sized>(
         // rehashed a dozen times on the way) for every window.
         std::mem::swap(&mut emitter.seen, &mut emitter.seen_before);
         emitter.seen.clear();
+        if emitter.cut_until.is_some_and(|until| w.end >= until) {
+            emitter.seen_cut.clear();
+            emitter.cut_until = None;
+        }
         emitter.progress.window_done(
             (w.end - range.0).num_seconds().max(0) as u64,
             t.stats.requests.load(Ordering::Relaxed),
@@ -496,11 +530,25 @@ impl Emitter<'_> {
         self.limit.is_some_and(|l| self.summary.orders_emitted >= l)
     }
 
+    /// Window `w`'s pass was stopped with what it emitted in `seen`: remember that until the
+    /// parts `w` is cut into are done, and start them afresh.
+    fn cut(&mut self, w: Window) {
+        for (key, version) in self.seen.drain() {
+            let kept = self.seen_cut.entry(key).or_insert(version);
+            *kept = (*kept).max(version);
+        }
+        self.cut_until = self.cut_until.max(Some(w.end));
+    }
+
     /// First sighting, or a newer version of an order already emitted.
     fn is_new(&mut self, o: &Order) -> bool {
         let key = self.keys.key(&o.order_id);
         let version = version_of(o.updated_at);
-        let before = self.seen_before.get(&key).copied();
+        let before = self
+            .seen_before
+            .get(&key)
+            .copied()
+            .max(self.seen_cut.get(&key).copied());
         match self.seen.get_mut(&key) {
             Some(prev) if version > *prev => {
                 *prev = version;

@@ -1,6 +1,8 @@
 //! One window's scan: its passes, page by page or concurrently, and the checks that decide
 //! whether the window held still while it was read (scanned again), contradicted itself
-//! (asked again), or must be halved.
+//! (asked again), or must be halved, and when a window is too dense to scan whole: told by
+//! page 1's total before anything is emitted, or, on a list that gives no total (`has_next`),
+//! once a pass has received more orders than a window may hold.
 
 use super::{Emitter, Fetcher, SCANS_BEFORE_SPLIT, page_size, window as sizes};
 use crate::error::PlatformError;
@@ -16,6 +18,17 @@ pub(super) enum Scanned {
     Limit,
     /// Page 1 reported this many orders, more than a window may hold; nothing was emitted.
     TooBig(u64),
+    /// A list without totals went on past what a window may hold: the pass was stopped,
+    /// what it received was emitted.
+    Dense(Dense),
+}
+
+/// A pass stopped because its window turned out dense: the orders it received (and
+/// emitted), and about how many the window holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Dense {
+    pub received: u64,
+    pub estimate: u64,
 }
 
 /// Tells the fetch of the next window's page 1 when to go: once the window being scanned
@@ -76,6 +89,7 @@ pub(super) async fn window<A: Adapter + ?Sized>(
             let split_above = (attempt == 0 && depth == 0).then_some(split_above);
             match scan(f, e, w, by, first.take(), split_above, tail).await {
                 Ok(Scan::TooBig(total)) => return Ok(Scanned::TooBig(total)),
+                Ok(Scan::Dense(d)) => return Ok(Scanned::Dense(d)),
                 Ok(Scan::Stable) => {
                     stable = true;
                     break;
@@ -145,7 +159,9 @@ pub(super) async fn window<A: Adapter + ?Sized>(
 
 /// One pass over a window; `first` is its page 1 when that was fetched ahead. With
 /// `split_above`, a window whose page 1 reports more orders than that (and that is at least
-/// two seconds long) is left unscanned as `Scan::TooBig`.
+/// two seconds long) is left unscanned as `Scan::TooBig`; on a list that reports no total,
+/// the pass stops as `Scan::Dense` once it has received more than that and more pages
+/// follow (what it received is emitted; the caller makes sure it is not emitted again).
 async fn scan<A: Adapter + ?Sized>(
     f: &Fetcher<'_, A>,
     e: &mut Emitter<'_>,
@@ -162,12 +178,17 @@ async fn scan<A: Adapter + ?Sized>(
         None => f.fetch(w, by, 1, size).await?,
     };
     let total0 = first.total;
+    let splittable = w.end - w.start >= chrono::Duration::seconds(2);
     if let (Some(total), Some(most)) = (total0, split_above)
         && total > most
-        && w.end - w.start >= chrono::Duration::seconds(2)
+        && splittable
     {
         return Ok(Scan::TooBig(total));
     }
+    // Without a total, a pass learns how dense its window is as it goes.
+    let dense_above = split_above.filter(|_| total0.is_none() && splittable);
+    let mut covered = Covered::default();
+    covered.add(&first, by);
     let full_first = first.orders.len() as u32 >= size;
     let has_next = first.has_next;
     // Orders the pass received, against what page 1 claimed (the re-read of page 1 at the end
@@ -255,6 +276,7 @@ async fn scan<A: Adapter + ?Sized>(
                 };
                 let page = page?;
                 pages_in_pass += 1;
+                covered.add(&page, by);
                 let got = page.orders.len() as u32;
                 received += u64::from(got);
                 last_total = total_seen(total0, last_total, page.total);
@@ -268,6 +290,15 @@ async fn scan<A: Adapter + ?Sized>(
                     return Ok(Scan::Limit);
                 }
                 n += 1;
+                if let Some(most) = dense_above
+                    && more
+                    && received > most
+                {
+                    return Ok(Scan::Dense(Dense {
+                        received,
+                        estimate: covered.estimate(w, received),
+                    }));
+                }
             }
             last_total
         }
@@ -326,6 +357,44 @@ fn expected_full_pages(e: &Emitter<'_>, w: Window, size: u32) -> u32 {
         .map_or(0, |d| (d * secs / f64::from(size.max(1))).floor() as u32)
 }
 
+/// The earliest and latest times (the one the window filters on) among the orders a pass
+/// received: on a list sorted by that time (either way) the part of the window the pass has
+/// covered, so that the window's density can be guessed before its end is reached.
+#[derive(Default)]
+struct Covered(Option<(i64, i64)>);
+
+impl Covered {
+    fn add(&mut self, page: &ListPage, by: By) {
+        for o in &page.orders {
+            let at = match by {
+                By::Created => o.created_at,
+                By::Modified => o.updated_at,
+            };
+            if let Some(ms) = at.map(|t| t.at().timestamp_millis()) {
+                let (lo, hi) = self.0.get_or_insert((ms, ms));
+                *lo = (*lo).min(ms);
+                *hi = (*hi).max(ms);
+            }
+        }
+    }
+
+    /// How many orders window `w` holds, at the density of the part covered by `received`
+    /// orders: more than `received` (more pages follow), at most 1,000 times as many (a
+    /// list not sorted by time covers the whole window at once and is guessed low; a part
+    /// scanned later that is still dense is cut again).
+    fn estimate(&self, w: Window, received: u64) -> u64 {
+        let span = (w.end - w.start).num_milliseconds().max(1) as u128;
+        let covered = self
+            .0
+            .map_or(0, |(lo, hi)| (hi - lo).max(0) as u128)
+            .max(1000);
+        let guess = u128::from(received) * span / covered;
+        u64::try_from(guess)
+            .unwrap_or(u64::MAX)
+            .clamp(received + 1, received.saturating_mul(1000))
+    }
+}
+
 fn is_contradiction(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<PlatformError>(),
@@ -341,6 +410,9 @@ fn is_transient(e: &anyhow::Error) -> bool {
 pub(super) enum Scan {
     /// Page 1 reported more orders than the window may hold; nothing was emitted.
     TooBig(u64),
+    /// A list without totals went on past what the window may hold; what the pass received
+    /// was emitted.
+    Dense(Dense),
     Stable,
     Changed,
     /// Paged without a total while orders may move: needs another pass to confirm.
@@ -352,7 +424,26 @@ pub(super) enum Scan {
 
 #[cfg(test)]
 mod tests {
-    use super::total_seen;
+    use super::{Covered, total_seen};
+    use crate::platforms::Window;
+
+    /// A pass that covered a tenth of its window guesses ten times what it received; one
+    /// that covered it all (a list not sorted by time) guesses one more.
+    #[test]
+    fn a_dense_window_is_guessed_from_the_part_covered() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let w = Window {
+            start: at(0),
+            end: at(10_000),
+        };
+        let ms =
+            |a: i64, b: i64| Covered(Some((at(a).timestamp_millis(), at(b).timestamp_millis())));
+        assert_eq!(ms(9_000, 10_000).estimate(w, 700), 7_000);
+        assert_eq!(ms(0, 10_000).estimate(w, 700), 701);
+        // All in one second, or no times at all: at most a thousand times as many.
+        assert_eq!(ms(5_000, 5_000).estimate(w, 700), 700_000);
+        assert_eq!(Covered(None).estimate(w, 700), 700_000);
+    }
 
     /// A middle page retried after the window changed is answered after the last page: its
     /// different total must still mark the pass as changed.

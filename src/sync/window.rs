@@ -3,7 +3,7 @@
 //! Windows are half-open, contiguous, cover `[since, until)` exactly, and are never longer
 //! than the platform allows. Their length adapts to how many orders they hold ([`Sizer`],
 //! [`Bounds`]); a window whose page 1 reports too many orders is [`split`] before it is
-//! scanned. A window that proves troublesome (the platform times out on it, or its results
+//! scanned, one without a total once a pass has read too many. A window that proves troublesome (the platform times out on it, or its results
 //! keep changing while it is scanned) is [`halve`]d.
 
 use crate::platforms::Window;
@@ -21,7 +21,8 @@ pub struct Bounds {
     pub target: u64,
     pub shrink_above: u64,
     /// ...and a window whose page 1 reports more than `split_above` is split into windows of
-    /// about `target` before it is scanned. Dedupe remembers every order of the current and
+    /// about `target` before it is scanned (on a list without totals, a pass that goes past
+    /// it is stopped and the window cut). Dedupe remembers every order of the current and
     /// the previous window, so this bounds its memory, whatever the number of orders pulled.
     pub split_above: u64,
 }
