@@ -228,7 +228,7 @@ fn read(
     let a = cut::cut(&mut first, at, &mut pass).map_err(|e| answer.cut_error(e))?;
     drop(first);
     let mut handed = pass.handed;
-    let last = if !a.found || ready.get() || a.stopped {
+    let mut last = if !a.found || ready.get() || a.stopped {
         a
     } else {
         // The envelope comes after the orders: check it before any order is read.
@@ -244,7 +244,6 @@ fn read(
         handed = pass.handed;
         b
     };
-    let mut last = last;
     let body = std::mem::take(&mut last.skeleton);
     let _ = skeleton.set(body);
     batches.send();
