@@ -125,8 +125,10 @@ impl<R: Read> Input<R> {
             self.pos = 0;
         }
         if self.buf.len() - self.filled < CHUNK / 2 {
-            // An order larger than half a chunk: room for it and a chunk more.
-            self.buf.resize(self.filled + CHUNK, 0);
+            // An order larger than half a chunk: the buffer doubles, so that a huge one is
+            // read (and measured again from its start) a few times, not once per chunk.
+            let len = (self.filled + CHUNK).max(self.buf.len() * 2);
+            self.buf.resize(len, 0);
         }
         let n = loop {
             match self.reader.read(&mut self.buf[self.filled..]) {

@@ -208,3 +208,13 @@ fn a_large_answer_is_cut_across_many_reads() {
         serde_json::from_str::<serde_json::Value>(o).unwrap();
     }
 }
+
+#[test]
+fn an_order_larger_than_many_reads_is_cut_whole() {
+    let big = format!(r#"{{"note":"{}","n":1}}"#, "x\\\"]".repeat(3 << 20));
+    let text = format!(r#"{{"data":{{"items":[1,{big},2]}}}}"#);
+    let (out, seen) = run(&text, &ITEMS, false);
+    assert_eq!(out.unwrap().orders, 3);
+    assert_eq!(seen.orders[1].1, big);
+    serde_json::from_str::<serde_json::Value>(&seen.orders[1].1).unwrap();
+}
