@@ -440,8 +440,7 @@ impl<R: Read> Walk<'_, R> {
             let key_len = self.input.value_len()?.ok_or_else(|| {
                 self.syntax("the answer breaks off inside a key of the order object")
             })?;
-            let key = key_text(&self.input.rest()[..key_len]);
-            let cut = key.is_some_and(|k| k == self.out.orders.to_string());
+            let cut = is_index(&self.input.rest()[..key_len], self.out.orders);
             if kept > 0 && !cut {
                 self.out.skeleton.push(b',');
             }
@@ -466,6 +465,24 @@ impl<R: Read> Walk<'_, R> {
         self.take(1, true);
         Ok(())
     }
+}
+
+/// Whether a key (its quoted bytes) is `n` in decimal, read without allocating for the plain
+/// keys every numbered order has.
+fn is_index(quoted: &[u8], n: usize) -> bool {
+    if quoted.contains(&b'\\') {
+        return key_text(quoted).is_some_and(|k| k == n.to_string());
+    }
+    let digits = quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default();
+    let plain = !digits.is_empty() && (digits == b"0" || digits[0] != b'0');
+    plain
+        && digits.iter().all(u8::is_ascii_digit)
+        && std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse().ok())
+            == Some(n)
 }
 
 /// A key's text (its quoted bytes), unescaped; `None` if it is not a JSON string.
