@@ -70,7 +70,7 @@ pub fn order_from_doc(doc: &str) -> Result<Order> {
         source_order_id: opt_string(o, "source_order_id").map_err(at)?,
         status: {
             let s = string(o, "status").map_err(at)?;
-            Status::from_name(&s).ok_or_else(|| anyhow!("order {order_id}: status {s:?}"))?
+            status(&s).ok_or_else(|| anyhow!("order {order_id}: status {s:?}"))?
         },
         platform_status: string(o, "platform_status").map_err(at)?,
         created_at: time(o, "created_at").map_err(at)?,
@@ -133,7 +133,7 @@ fn line(v: &Value) -> Result<OrderLine> {
         unit_price: amount(l, "unit_price")?,
         total: amount(l, "total")?,
         status: opt_string(l, "status")?
-            .map(|s| Status::from_name(&s).ok_or_else(|| anyhow!("line status {s:?}")))
+            .map(|s| status(&s).ok_or_else(|| anyhow!("line status {s:?}")))
             .transpose()?,
         platform_status: opt_string(l, "platform_status")?,
         refund_status: opt_string(l, "refund_status")?,
@@ -141,6 +141,14 @@ fn line(v: &Value) -> Result<OrderLine> {
         tracking_number: opt_string(l, "tracking_number")?,
         image_url: opt_string(l, "image_url")?,
     })
+}
+
+/// A status as serialized, `unknown` included (which `--status` does not take).
+fn status(name: &str) -> Option<Status> {
+    match name {
+        "unknown" => Some(Status::Unknown),
+        _ => Status::from_name(name),
+    }
 }
 
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);

@@ -14,13 +14,13 @@
 
 pub mod change;
 pub mod export;
+pub mod held;
 pub mod ledger;
 pub mod postgres;
 pub mod run;
 pub mod schema;
 pub mod sqlite;
 
-use crate::model::Order;
 use crate::platforms::By;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 pub use change::{ChangeKind, Diff, diff};
+pub use held::HeldOrders;
 pub use ledger::LedgerRow;
 
 /// A boxed future, so that [`Store`] can be used as `dyn Store` (async fns in traits are not
@@ -277,7 +278,7 @@ pub trait Store: Send + Sync {
     fn stage_window<'a>(
         &'a self,
         run: &'a ShopRun,
-        orders: &'a [Order],
+        orders: &'a HeldOrders,
         mark: Option<DateTime<Utc>>,
         ledger: Option<&'a crate::sync::WindowLedger>,
     ) -> BoxFut<'a, Box<dyn Staged>>;

@@ -5,7 +5,7 @@
 //! commit repeats the window's output lines on the next run but loses none; a kill after it
 //! has nothing left to repeat.
 
-use super::{DbUrl, ShopGuard, ShopMark, ShopRun, Store};
+use super::{DbUrl, HeldOrders, ShopGuard, ShopMark, ShopRun, Store};
 use crate::model::Order;
 use crate::platforms::By;
 use crate::sink::Sink;
@@ -18,9 +18,11 @@ use std::sync::{Arc, Mutex};
 /// The most orders a window of a pull into the mirror holds (the pull loop splits and sizes
 /// windows to it): [`BufferSink`] keeps a window's orders until the window commits, in one
 /// transaction with the shop's mark, so this bounds the pull's memory however many orders it
-/// pulls (issue 18: at about 2.7 KB an order, a 12,000-order window of 500-trade pages held
-/// some 30 MB). Two windows are held at once (one commits while the next is scanned), so
-/// what a dense shop's full windows hold over a sparse shop's is the pull's growth: at 2,400
+/// pulls (issue 18: at about 2.7 KB an order as an [`Order`], a 12,000-order window of
+/// 500-trade pages held some 30 MB; orders are now held as their stored documents, about
+/// 1.6 KB, see [`HeldOrders`]). Two windows are held at once (one commits while the next is
+/// scanned), so what a dense shop's full windows hold over a sparse shop's is the pull's
+/// growth: at 2,400
 /// (windows of 1,200 to 1,800 orders) some 4 to 8 MB, more than the 10% issue 18 allows over
 /// a 10,000-order pull's; at 800 (windows of 400 to 600) about 1.5. Smaller windows cost a
 /// short page each: a few percent more requests on 100-order pages. A platform that reports
@@ -33,7 +35,7 @@ pub struct MirrorRun {
     run: ShopRun,
     _guard: ShopGuard,
     known: Option<ShopMark>,
-    buffer: Arc<Mutex<Vec<Order>>>,
+    buffer: Arc<Mutex<HeldOrders>>,
     /// `--no-state`: the mark is neither read nor moved (a backfill into the mirror).
     keep_mark: bool,
     pub new: u64,
@@ -131,7 +133,7 @@ impl MirrorRun {
     }
 
     /// The orders buffered since the last call.
-    fn take_buffered(&self) -> Vec<Order> {
+    fn take_buffered(&self) -> HeldOrders {
         std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
@@ -140,7 +142,7 @@ impl MirrorRun {
     /// what the platform says now.
     async fn commit(
         &mut self,
-        orders: Vec<Order>,
+        orders: HeldOrders,
         mark: Option<DateTime<Utc>>,
         ledger: Option<WindowLedger>,
         out: &mut dyn Sink,
@@ -154,7 +156,7 @@ impl MirrorRun {
             .stage_window(&self.run, &orders, mark, ledger.as_ref())
             .await?;
         for c in staged.changes() {
-            out.write_change(&orders[c.index], c.change.as_str(), c.seq)?;
+            out.write_change(&orders.order(c.index)?, c.change.as_str(), c.seq)?;
             match c.change {
                 super::ChangeKind::New => self.new += 1,
                 super::ChangeKind::Updated => self.updated += 1,
@@ -216,16 +218,16 @@ impl crate::sync::Checkpoint for MirrorCheckpoint<'_> {
     }
 }
 
-/// Holds a window's orders until its checkpoint.
-pub struct BufferSink(Arc<Mutex<Vec<Order>>>);
+/// Holds a window's orders until its checkpoint, as the documents the mirror stores.
+pub struct BufferSink(Arc<Mutex<HeldOrders>>);
 
 impl Sink for BufferSink {
     fn write(&mut self, order: &Order) -> io::Result<()> {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(order.clone());
-        Ok(())
+            .push(order)
+            .map_err(io::Error::other)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

@@ -51,7 +51,7 @@ fn harness_server_stops_and_serves_again_with_its_data() {
 
 use ordersync::model::{Amount, Order, OrderLine, Party, Receiver, Status, Timestamp};
 use ordersync::store::postgres::{PgOptions, PgStore};
-use ordersync::store::{ChangeKind, DbUrl, ExportQuery, ShopRun, Store};
+use ordersync::store::{ChangeKind, DbUrl, ExportQuery, HeldOrders, ShopRun, Store};
 use std::time::Duration;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -132,7 +132,10 @@ fn store_mirrors_windows_and_numbers_real_changes() {
             order("A", Status::Paid, 1_790_000_100, "260.10"),
             order("B", Status::Paid, 1_790_000_100, "1.50"),
         ];
-        let staged = s.stage_window(&run, &w1, Some(mark), None).await.unwrap();
+        let staged = s
+            .stage_window(&run, &HeldOrders::of(&w1).unwrap(), Some(mark), None)
+            .await
+            .unwrap();
         let kinds: Vec<_> = staged.changes().iter().map(|c| c.change).collect();
         assert_eq!(kinds, [ChangeKind::New, ChangeKind::New]);
         staged.commit().await.unwrap();
@@ -142,13 +145,19 @@ fn store_mirrors_windows_and_numbers_real_changes() {
 
         // The same content again, even with a newer updated_at: not a change.
         let w2 = vec![order("A", Status::Paid, 1_790_000_200, "260.10")];
-        let staged = s.stage_window(&run, &w2, None, None).await.unwrap();
+        let staged = s
+            .stage_window(&run, &HeldOrders::of(&w2).unwrap(), None, None)
+            .await
+            .unwrap();
         assert!(staged.changes().is_empty());
         staged.commit().await.unwrap();
 
         // A status change is one, naming the keys.
         let w3 = vec![order("A", Status::Shipped, 1_790_000_300, "260.10")];
-        let staged = s.stage_window(&run, &w3, None, None).await.unwrap();
+        let staged = s
+            .stage_window(&run, &HeldOrders::of(&w3).unwrap(), None, None)
+            .await
+            .unwrap();
         let c = staged.changes().to_vec();
         staged.commit().await.unwrap();
         assert_eq!(c.len(), 1);
@@ -157,7 +166,10 @@ fn store_mirrors_windows_and_numbers_real_changes() {
 
         // An older version than the one held is not written back.
         let old = vec![order("A", Status::Paid, 1_790_000_050, "260.10")];
-        let staged = s.stage_window(&run, &old, None, None).await.unwrap();
+        let staged = s
+            .stage_window(&run, &HeldOrders::of(&old).unwrap(), None, None)
+            .await
+            .unwrap();
         assert!(staged.changes().is_empty());
         staged.commit().await.unwrap();
 
@@ -257,11 +269,17 @@ fn leases_keep_a_shop_to_one_worker_and_expire() {
             .unwrap()
             .expect("an expired lease is taken over");
         let w = vec![order("A", Status::Paid, 1_790_000_100, "1.00")];
-        let Err(e) = b.stage_window(&run, &w, None, None).await else {
+        let Err(e) = b
+            .stage_window(&run, &HeldOrders::of(&w).unwrap(), None, None)
+            .await
+        else {
             panic!("a worker that lost its lease wrote a window");
         };
         assert!(format!("{e:#}").contains("lost the lease"), "{e:#}");
-        let staged = a.stage_window(&run, &w, None, None).await.unwrap();
+        let staged = a
+            .stage_window(&run, &HeldOrders::of(&w).unwrap(), None, None)
+            .await
+            .unwrap();
         staged.commit().await.unwrap();
         let leases = a.leases().await.unwrap();
         let s1 = leases.iter().find(|l| l.shop == "s1").unwrap();
@@ -282,13 +300,19 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         let _ga = a.lock_shop("s1").await.unwrap();
         let _gb = b.lock_shop("s2").await.unwrap();
         let wa = vec![order("A", Status::Paid, 1_790_000_100, "1.00")];
-        let staged_a = a.stage_window(&ra, &wa, None, None).await.unwrap();
+        let staged_a = a
+            .stage_window(&ra, &HeldOrders::of(&wa).unwrap(), None, None)
+            .await
+            .unwrap();
         // B's window, with a change, waits for A's numbered window to commit: otherwise B
         // could commit a larger seq first and a consumer reading then would skip A's.
         let b2 = b.clone();
         let staged_b = tokio::spawn(async move {
             let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
-            let staged = b2.stage_window(&rb, &wb, None, None).await.unwrap();
+            let staged = b2
+                .stage_window(&rb, &HeldOrders::of(&wb).unwrap(), None, None)
+                .await
+                .unwrap();
             let seqs: Vec<i64> = staged.changes().iter().map(|c| c.seq).collect();
             staged.commit().await.unwrap();
             seqs
@@ -303,16 +327,21 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         let seq_b = staged_b.await.unwrap();
         assert!(seq_b[0] > seq_a);
         // Windows without changes do not wait.
-        let staged_a = a.stage_window(&ra, &wa, None, None).await.unwrap();
+        let staged_a = a
+            .stage_window(&ra, &HeldOrders::of(&wa).unwrap(), None, None)
+            .await
+            .unwrap();
         assert!(staged_a.changes().is_empty());
         let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
         let mut rb = shop_run();
         rb.shop = "s2".into();
-        let staged_b =
-            tokio::time::timeout(Duration::from_secs(2), b.stage_window(&rb, &wb, None, None))
-                .await
-                .expect("an unchanged window waited")
-                .unwrap();
+        let staged_b = tokio::time::timeout(
+            Duration::from_secs(2),
+            b.stage_window(&rb, &HeldOrders::of(&wb).unwrap(), None, None),
+        )
+        .await
+        .expect("an unchanged window waited")
+        .unwrap();
         staged_b.commit().await.unwrap();
         staged_a.commit().await.unwrap();
     });

@@ -27,8 +27,8 @@
 
 use super::schema::{CURRENT, POSTGRES_STEPS};
 use super::{
-    BoxFut, Change, ChangeKind, DbError, Diff, ExportQuery, ExportSink, ShopGuard, ShopLease,
-    ShopMark, ShopRun, Staged, Store,
+    BoxFut, Change, ChangeKind, DbError, Diff, ExportQuery, ExportSink, HeldOrders, ShopGuard,
+    ShopLease, ShopMark, ShopRun, Staged, Store,
 };
 use crate::model::Order;
 use crate::platforms::By;
@@ -515,7 +515,7 @@ impl Store for PgStore {
     fn stage_window<'a>(
         &'a self,
         run: &'a ShopRun,
-        orders: &'a [Order],
+        orders: &'a HeldOrders,
         mark: Option<DateTime<Utc>>,
         ledger: Option<&'a crate::sync::WindowLedger>,
     ) -> BoxFut<'a, Box<dyn Staged>> {

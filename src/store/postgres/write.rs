@@ -7,7 +7,7 @@ impl PgStore {
     pub(super) async fn stage(
         &self,
         run: &ShopRun,
-        orders: &[Order],
+        orders: &HeldOrders,
         mark: Option<DateTime<Utc>>,
         ledger: Option<&crate::sync::WindowLedger>,
     ) -> Result<Box<dyn Staged>> {
@@ -52,8 +52,8 @@ impl PgStore {
         // An order may come twice in a window (a re-scan saw a newer version): the last one
         // is the newest.
         let mut last_of: HashMap<&str, usize> = HashMap::with_capacity(orders.len());
-        for (i, o) in orders.iter().enumerate() {
-            last_of.insert(o.order_id.as_str(), i);
+        for i in 0..orders.len() {
+            last_of.insert(orders.id(i), i);
         }
         let ids: Vec<String> = last_of.keys().map(|s| s.to_string()).collect();
         let mut stored: HashMap<String, (Option<i64>, String)> = HashMap::new();
@@ -73,11 +73,12 @@ impl PgStore {
         }
         // The window's new and changed orders, numbered in the feed at the end.
         let mut changed_orders: Vec<(usize, ChangeKind, Vec<String>)> = Vec::new();
-        for (index, o) in orders.iter().enumerate() {
-            if last_of.get(o.order_id.as_str()) != Some(&index) {
+        for index in 0..orders.len() {
+            if last_of.get(orders.id(index)) != Some(&index) {
                 continue;
             }
-            let doc = serde_json::to_string(o)?;
+            let o = &orders.order(index)?;
+            let doc = orders.doc(index);
             let updated_us = o.updated_at.map(|t| t.at().timestamp_micros());
             let old = stored.get(&o.order_id);
             if let Some((Some(old_us), _)) = old
@@ -86,9 +87,9 @@ impl PgStore {
                 // The mirror holds a newer version (seen by an earlier window or run).
                 continue;
             }
-            let (kind, changed) = match crate::store::diff(old.map(|(_, d)| d.as_str()), &doc) {
+            let (kind, changed) = match crate::store::diff(old.map(|(_, d)| d.as_str()), doc) {
                 Diff::Same => {
-                    if old.is_some_and(|(_, d)| *d != doc) {
+                    if old.is_some_and(|(_, d)| d != doc) {
                         // Only the modification time moved: keep the newest version, no
                         // feed entry.
                         sqlx::query(
@@ -99,7 +100,7 @@ impl PgStore {
                         .bind(&o.order_id)
                         .bind(o.updated_at.map(|t| t.to_rfc3339()))
                         .bind(updated_us)
-                        .bind(&doc)
+                        .bind(doc)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| self.err("cannot write an order", e))?;
@@ -110,7 +111,7 @@ impl PgStore {
                 Diff::Updated(keys) => (ChangeKind::Updated, keys),
             };
             // `last_seq` is set below, once the change has its number.
-            self.upsert(&mut tx, run, o, &doc, 0, &at).await?;
+            self.upsert(&mut tx, run, o, doc, 0, &at).await?;
             changed_orders.push((index, kind, changed));
         }
         if let Some(mark) = mark {
@@ -150,7 +151,7 @@ impl PgStore {
         &self,
         tx: &mut Transaction<'static, Postgres>,
         run: &ShopRun,
-        orders: &[Order],
+        orders: &HeldOrders,
         changed_orders: Vec<(usize, ChangeKind, Vec<String>)>,
         now: DateTime<Utc>,
         at: &str,
@@ -167,7 +168,7 @@ impl PgStore {
         let mut kinds = Vec::with_capacity(changed_orders.len());
         let mut keys = Vec::with_capacity(changed_orders.len());
         for (index, kind, changed) in &changed_orders {
-            ids.push(orders[*index].order_id.clone());
+            ids.push(orders.id(*index).to_string());
             kinds.push(kind.as_str());
             keys.push(
                 (*kind == ChangeKind::Updated)
@@ -194,7 +195,7 @@ impl PgStore {
         let mut changes = Vec::with_capacity(changed_orders.len());
         let mut seqs = Vec::with_capacity(changed_orders.len());
         for (index, kind, changed) in changed_orders {
-            let order_id = orders[index].order_id.clone();
+            let order_id = orders.id(index).to_string();
             let Some(&seq) = seq_of.get(&order_id) else {
                 return Err(anyhow::Error::new(DbError {
                     db: self.shown.clone(),

@@ -12,8 +12,8 @@ mod open;
 
 use super::schema;
 use super::{
-    BoxFut, Change, ChangeKind, DbError, Diff, ExportQuery, ExportSink, ShopGuard, ShopMark,
-    ShopRun, Staged, Store,
+    BoxFut, Change, ChangeKind, DbError, Diff, ExportQuery, ExportSink, HeldOrders, ShopGuard,
+    ShopMark, ShopRun, Staged, Store,
 };
 use crate::model::Order;
 use crate::platforms::By;
@@ -61,7 +61,7 @@ impl SqliteStore {
     async fn stage(
         &self,
         run: &ShopRun,
-        orders: &[Order],
+        orders: &HeldOrders,
         mark: Option<DateTime<Utc>>,
         ledger: Option<&crate::sync::WindowLedger>,
     ) -> Result<Box<dyn Staged>> {
@@ -81,8 +81,8 @@ impl SqliteStore {
         // An order may come twice in a window (a re-scan saw a newer version): the last one
         // is the newest.
         let mut last_of: HashMap<&str, usize> = HashMap::with_capacity(orders.len());
-        for (i, o) in orders.iter().enumerate() {
-            last_of.insert(o.order_id.as_str(), i);
+        for i in 0..orders.len() {
+            last_of.insert(orders.id(i), i);
         }
         let ids: Vec<&str> = last_of.keys().copied().collect();
         let mut stored: HashMap<String, (Option<i64>, String)> = HashMap::new();
@@ -107,11 +107,12 @@ impl SqliteStore {
             }
         }
         let mut changes = Vec::new();
-        for (index, o) in orders.iter().enumerate() {
-            if last_of.get(o.order_id.as_str()) != Some(&index) {
+        for index in 0..orders.len() {
+            if last_of.get(orders.id(index)) != Some(&index) {
                 continue;
             }
-            let doc = serde_json::to_string(o)?;
+            let o = &orders.order(index)?;
+            let doc = orders.doc(index);
             let updated_us = o.updated_at.map(|t| t.at().timestamp_micros());
             let old = stored.get(&o.order_id);
             if let Some((Some(old_us), _)) = old
@@ -120,10 +121,10 @@ impl SqliteStore {
                 // The mirror holds a newer version (seen by an earlier window or run).
                 continue;
             }
-            let d = super::diff(old.map(|(_, d)| d.as_str()), &doc);
+            let d = super::diff(old.map(|(_, d)| d.as_str()), doc);
             let (kind, changed) = match d {
                 Diff::Same => {
-                    if old.is_some_and(|(_, d)| *d != doc) {
+                    if old.is_some_and(|(_, d)| d != doc) {
                         // Only the modification time moved: keep the newest version, no
                         // feed entry.
                         sqlx::query(
@@ -134,7 +135,7 @@ impl SqliteStore {
                         .bind(&o.order_id)
                         .bind(o.updated_at.map(|t| t.to_rfc3339()))
                         .bind(updated_us)
-                        .bind(&doc)
+                        .bind(doc)
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| self.err("cannot write an order", e))?;
@@ -159,7 +160,7 @@ impl SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.err("cannot write the change feed", e))?;
-            self.upsert(&mut tx, run, o, &doc, seq, &at).await?;
+            self.upsert(&mut tx, run, o, doc, seq, &at).await?;
             changes.push(Change {
                 seq,
                 shop: run.shop.clone(),
@@ -455,7 +456,7 @@ impl Store for SqliteStore {
     fn stage_window<'a>(
         &'a self,
         run: &'a ShopRun,
-        orders: &'a [Order],
+        orders: &'a HeldOrders,
         mark: Option<DateTime<Utc>>,
         ledger: Option<&'a crate::sync::WindowLedger>,
     ) -> BoxFut<'a, Box<dyn Staged>> {
@@ -656,7 +657,8 @@ mod tests {
         orders: &[Order],
         mark: Option<DateTime<Utc>>,
     ) -> Vec<Change> {
-        let staged = s.stage_window(run, orders, mark, None).await.unwrap();
+        let held = HeldOrders::of(orders).unwrap();
+        let staged = s.stage_window(run, &held, mark, None).await.unwrap();
         let changes = staged.changes().to_vec();
         staged.commit().await.unwrap();
         changes
@@ -735,7 +737,12 @@ mod tests {
         window(&s, &run, &[], Some(t0 - chrono::Duration::hours(1))).await;
         assert_eq!(s.read_shops(Some("s")).await.unwrap()[0].mark, Some(t0));
         let staged = s
-            .stage_window(&run, &[order("2", Status::Paid, 1)], Some(Utc::now()), None)
+            .stage_window(
+                &run,
+                &HeldOrders::of(&[order("2", Status::Paid, 1)]).unwrap(),
+                Some(Utc::now()),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(staged.changes().len(), 1);
