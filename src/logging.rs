@@ -6,11 +6,18 @@
 //! tokens issued during the run ([`add_secret`]) are replaced with `[REDACTED]`, in the forms
 //! they take in JSON (escaped) and in URLs (percent-encoded) too. The final `error:` line,
 //! summaries and saved bodies go through [`redact`] as well.
+//!
+//! A warning repeated for order after order (a field a platform leaves out of every order)
+//! is shown [`SHOWN_REPEATS`] times; the rest are counted and [`finish`] says how many were
+//! left out. Warnings count as the same when they differ only in their digits (order ids,
+//! indexes). `-v` shows every one.
 
 use indicatif::ProgressBar;
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
+use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -33,6 +40,12 @@ static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 /// Every form of every secret known so far, longest first (so a secret containing another is
 /// replaced whole).
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// How many times the same warning is shown (without `-v`).
+pub const SHOWN_REPEATS: u64 = 5;
+/// Whether repeated warnings are left out (not with `-v`).
+static LIMIT_REPEATS: AtomicBool = AtomicBool::new(false);
+static REPEATS: Mutex<Option<Repeats>> = Mutex::new(None);
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -148,6 +161,7 @@ pub fn redact_bytes(bytes: &[u8]) -> Vec<u8> {
 /// Install the global subscriber.
 pub fn init(verbose: u8, quiet: bool, color: When, progress: When) {
     QUIET.store(quiet, Ordering::Relaxed);
+    LIMIT_REPEATS.store(verbose == 0, Ordering::Relaxed);
     *PROGRESS.lock().unwrap_or_else(|e| e.into_inner()) = progress;
     let default = if quiet {
         "error"
@@ -254,14 +268,83 @@ pub fn set_progress(bar: Option<ProgressBar>) {
     *BAR.lock().unwrap_or_else(|e| e.into_inner()) = bar;
 }
 
+/// Say how many warnings were left out as repeats, one line per kind (at the end of a run).
+pub fn finish() {
+    let left_out = REPEATS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+        .map(Repeats::left_out)
+        .unwrap_or_default();
+    for (n, first) in left_out {
+        let first = String::from_utf8_lossy(&first);
+        let line = format!(
+            "{n} more warnings like this one were left out (-v shows them all): {}\n",
+            first.trim()
+        );
+        // Written when dropped.
+        drop(LineWriter {
+            line: line.into_bytes(),
+            warning: false,
+        });
+    }
+}
+
+/// Counts of warnings by their text without digits.
+#[derive(Default)]
+struct Repeats {
+    /// Key → (times seen, first line, when first seen).
+    seen: HashMap<Vec<u8>, (u64, Vec<u8>, usize)>,
+}
+
+/// Kinds of warning counted at most: past that, new kinds are all shown.
+const MOST_KINDS: usize = 10_000;
+
+impl Repeats {
+    /// Whether `line` is to be shown.
+    fn show(&mut self, line: &[u8]) -> bool {
+        let key: Vec<u8> = line
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_digit())
+            .collect();
+        let kinds = self.seen.len();
+        if let Some((n, _, _)) = self.seen.get_mut(&key) {
+            *n += 1;
+            return *n <= SHOWN_REPEATS;
+        }
+        if kinds < MOST_KINDS {
+            self.seen.insert(key, (1, line.to_vec(), kinds));
+        }
+        true
+    }
+
+    /// (count left out, first line) of each kind with some left out, in the order first
+    /// seen; forgets them.
+    fn left_out(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let mut out: Vec<_> = self
+            .seen
+            .drain()
+            .filter(|(_, (n, _, _))| *n > SHOWN_REPEATS)
+            .map(|(_, (n, first, order))| (order, n - SHOWN_REPEATS, first))
+            .collect();
+        out.sort_by_key(|(order, _, _)| *order);
+        out.into_iter().map(|(_, n, first)| (n, first)).collect()
+    }
+}
+
 struct StderrAboveBar;
 
 /// Collects one log event and writes it when dropped.
-struct LineWriter(Vec<u8>);
+struct LineWriter {
+    line: Vec<u8>,
+    /// A warning, subject to the limit on repeats.
+    warning: bool,
+}
 
 impl Write for LineWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        self.line.extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -271,8 +354,23 @@ impl Write for LineWriter {
 
 impl Drop for LineWriter {
     fn drop(&mut self) {
+        if self.warning && LIMIT_REPEATS.load(Ordering::Relaxed) {
+            let mut repeats = REPEATS.lock().unwrap_or_else(|e| e.into_inner());
+            if !repeats
+                .get_or_insert_with(Repeats::default)
+                .show(&self.line)
+            {
+                return;
+            }
+        }
+        self.write_out();
+    }
+}
+
+impl LineWriter {
+    fn write_out(&self) {
         let bar = BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let line = redact_bytes(&self.0);
+        let line = redact_bytes(&self.line);
         let write = || {
             let _ = io::stderr().lock().write_all(&line);
         };
@@ -286,7 +384,16 @@ impl Drop for LineWriter {
 impl<'a> MakeWriter<'a> for StderrAboveBar {
     type Writer = LineWriter;
     fn make_writer(&'a self) -> LineWriter {
-        LineWriter(Vec::new())
+        LineWriter {
+            line: Vec::new(),
+            warning: false,
+        }
+    }
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> LineWriter {
+        LineWriter {
+            line: Vec::new(),
+            warning: *meta.level() == Level::WARN,
+        }
     }
 }
 
@@ -312,6 +419,28 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_warning_repeated_with_other_digits_is_shown_five_times_then_counted() {
+        let mut r = Repeats::default();
+        let shown = (0..12)
+            .filter(|i| r.show(format!("order {i}: field total is missing\n").as_bytes()))
+            .count();
+        assert_eq!(shown as u64, SHOWN_REPEATS);
+        assert!(
+            r.show(b"order 1: field paid_at is missing\n"),
+            "another field"
+        );
+        assert!(
+            r.show(b"order x: field total is missing\n"),
+            "other letters"
+        );
+        let left = r.left_out();
+        assert_eq!(left.len(), 1, "only the kind over the limit");
+        assert_eq!(left[0].0, 12 - SHOWN_REPEATS);
+        assert_eq!(left[0].1, b"order 0: field total is missing\n");
+        assert!(r.left_out().is_empty(), "said once");
+    }
 
     #[test]
     fn every_form_of_a_secret_is_redacted() {

@@ -19,7 +19,9 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = ordersync::cli::Cli::parse();
     ordersync::logging::init(cli.verbose, cli.quiet, cli.color, cli.progress);
-    match ordersync::cmd::run(cli) {
+    let ran = ordersync::cmd::run(cli);
+    ordersync::logging::finish();
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

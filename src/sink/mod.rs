@@ -107,6 +107,16 @@ pub trait Sink {
             "this output cannot carry change-feed keys",
         ))
     }
+    /// Whether [`Sink::write_json`] takes an order's JSON text in place of the order.
+    fn takes_json(&self) -> bool {
+        false
+    }
+    /// Write one order given as the compact JSON text `serde_json` makes of it (`normalize`
+    /// serializes on its reading threads, in parallel). Only where [`Sink::takes_json`].
+    fn write_json(&mut self, json: &[u8]) -> io::Result<()> {
+        let _ = json;
+        Err(io::Error::other("this output needs the orders themselves"))
+    }
     /// Push everything written so far to the output (before state advances).
     fn flush(&mut self) -> io::Result<()>;
     /// Finish the document (closing bracket) and flush; the output stays open.
@@ -193,6 +203,13 @@ impl Sink for NdjsonSink {
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
+    fn takes_json(&self) -> bool {
+        true
+    }
+    fn write_json(&mut self, json: &[u8]) -> io::Result<()> {
+        self.out.write_all(json)?;
+        self.out.write_all(b"\n")
+    }
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -232,6 +249,16 @@ impl Sink for JsonSink {
             .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
         tagged_json(&mut self.buf, order, change, seq)?;
         self.out.write_all(&self.buf)?;
+        self.count += 1;
+        Ok(())
+    }
+    fn takes_json(&self) -> bool {
+        true
+    }
+    fn write_json(&mut self, json: &[u8]) -> io::Result<()> {
+        self.out
+            .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
+        self.out.write_all(json)?;
         self.count += 1;
         Ok(())
     }

@@ -279,3 +279,68 @@ fn an_answer_that_breaks_off_keeps_what_came_before_and_exits_1() {
     assert!(run.stderr.contains("breaks off"), "{}", run.stderr);
     assert!(run.stdout.starts_with('[') && !run.stdout.trim_end().ends_with(']'));
 }
+
+#[test]
+fn json_output_holds_the_ndjson_orders_and_csv_reads_them_too() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in &CASES {
+        let (doc, ids) = case.answer(ORDERS, |_| {});
+        let file = write(dir.path(), "answer.json", &doc);
+        let lines = run_binary(&case.args(&file)).ok().ndjson();
+        let mut args = case.args(&file);
+        args.extend(["--format", "json"]);
+        let json = run_binary(&args).ok();
+        let array: Vec<Value> = serde_json::from_str(&json.stdout).unwrap();
+        assert!(array == lines, "{}: JSON and NDJSON differ", case.platform);
+        let mut args = case.args(&file);
+        args.extend(["--format", "csv", "--csv", "orders"]);
+        let csv = run_binary(&args).ok();
+        // A header, then one row per order (no text here holds a line break).
+        assert_eq!(
+            csv.stdout.lines().count(),
+            ids.len() + 1,
+            "{}",
+            case.platform
+        );
+        assert!(csv.stdout.lines().nth(1).unwrap().contains(&ids[0]));
+    }
+}
+
+#[test]
+fn a_warning_every_order_gives_is_shown_five_times_then_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = &CASES[3];
+    assert_eq!(case.platform, "pandapon-taobao");
+    let (doc, ids) = case.answer(ORDERS, |orders| {
+        for o in orders {
+            o.as_object_mut().unwrap().remove("purchaseAmount");
+        }
+    });
+    let file = write(dir.path(), "answer.json", &doc);
+    let about = |run: &Run| {
+        run.stderr
+            .lines()
+            // The order's own amount (its lines' are warned about as another kind).
+            .filter(|l| l.contains("field purchaseAmount ("))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let run = run_binary(&case.args(&file)).ok();
+    assert_eq!(run.ndjson().len(), ids.len(), "every order is kept");
+    let said = about(&run);
+    assert_eq!(said.len(), 6, "five warnings and the count: {said:#?}");
+    assert!(said[..5].iter().all(|l| l.contains("WARN")));
+    let rest = ORDERS - 5;
+    assert!(
+        said[5].contains(&format!("{rest} more warnings like this one were left out")),
+        "{}",
+        said[5]
+    );
+    let mut verbose = case.args(&file);
+    verbose.push("-v");
+    assert_eq!(
+        about(&run_binary(&verbose).ok()).len(),
+        ORDERS,
+        "-v shows them all"
+    );
+}

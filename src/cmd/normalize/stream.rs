@@ -2,7 +2,8 @@
 //!
 //! The answer is cut ([`crate::platforms::cut`]) into its orders and a skeleton (the answer
 //! without them). The orders go in batches to worker threads, which read each with the
-//! platform's reader of one order; a writing thread writes the results in the answer's order.
+//! platform's reader of one order (and, for JSON and NDJSON, serialize it there too); a
+//! writing thread writes the results in the answer's order.
 //! The skeleton is read by the platform's reader of a whole answer, which checks the envelope
 //! (`code`, totals) and hands over any order the cut left in it.
 //!
@@ -115,13 +116,27 @@ struct Job {
     bytes: Vec<u8>,
     /// (index in the answer, start, end) in `bytes`.
     spans: Vec<(usize, usize, usize)>,
-    reply: SyncSender<Vec<Result<Order, PlatformError>>>,
+    reply: SyncSender<Done>,
+}
+
+/// A batch as a worker read it: its orders up to the first that failed, then that one's
+/// error. A sink that takes JSON text gets the orders serialized (one after the other in
+/// `json`, each ending at its entry of `ends`): serializing on the workers spreads it over
+/// them, and an order is then freed by the thread that built it, whose allocator cache takes
+/// its memory back for the next one (freed on the writing thread, it went back to the
+/// system and was faulted in again, batch after batch).
+#[derive(Default)]
+struct Done {
+    orders: Vec<Order>,
+    json: Vec<u8>,
+    ends: Vec<usize>,
+    failed: Option<anyhow::Error>,
 }
 
 /// What the writing thread is handed, in the answer's order.
 enum Item<'a> {
-    /// A batch being read by a worker: its orders, up to the first that failed.
-    Cut(Receiver<Vec<Result<Order, PlatformError>>>),
+    /// A batch being read by a worker.
+    Cut(Receiver<Done>),
     /// Orders of the skeleton, normalized on the writing thread.
     Whole(Vec<Deferred<'a>>),
     /// Everything was read: finish the output.
@@ -143,12 +158,13 @@ pub(super) fn normalize(
     let spare = Spares::default();
     std::thread::scope(|scope| {
         let (items, to_write) = sync_channel::<Item>(4);
-        let spare_orders = &spare.orders;
-        let writer = scope.spawn(move || write(to_write, sink, spare_orders));
+        let spare_done = &spare.done;
+        let json = sink.takes_json();
+        let writer = scope.spawn(move || write(to_write, sink, spare_done));
         for _ in 0..workers {
             let (to_read, spare) = (&to_read, &spare);
             let (read_one, shop, opts) = (list.read_one, answer.shop, answer.opts);
-            scope.spawn(move || work(to_read, spare, read_one, shop, &opts));
+            scope.spawn(move || work(to_read, spare, read_one, shop, &opts, json));
         }
         let mut batches = Batches {
             jobs,
@@ -337,8 +353,8 @@ struct Batches<'a> {
 }
 
 /// Buffers of jobs done, for the next jobs: a new one would be new pages to fault in (the
-/// allocator hands freed pages back at once, for `pull`'s sake).
-struct Spare<T>(Mutex<Vec<Vec<T>>>);
+/// allocator hands freed pages back at once, for `pull`'s sake). Given back empty.
+struct Spare<T>(Mutex<Vec<T>>);
 
 impl<T> Default for Spare<T> {
     fn default() -> Self {
@@ -347,17 +363,16 @@ impl<T> Default for Spare<T> {
 }
 
 impl<T> Spare<T> {
-    fn take(&self, capacity: usize) -> Vec<T> {
+    fn take(&self, make: impl FnOnce() -> T) -> T {
         let spare = self.0.lock().ok().and_then(|mut s| s.pop());
-        spare.unwrap_or_else(|| Vec::with_capacity(capacity))
+        spare.unwrap_or_else(make)
     }
 
-    fn give(&self, mut v: Vec<T>) {
-        v.clear();
+    fn give(&self, t: T) {
         if let Ok(mut s) = self.0.lock()
             && s.len() < 8
         {
-            s.push(v);
+            s.push(t);
         }
     }
 }
@@ -365,8 +380,8 @@ impl<T> Spare<T> {
 /// The spare buffers of the jobs and of their results.
 #[derive(Default)]
 struct Spares {
-    bytes: Spare<u8>,
-    orders: Spare<Result<Order, PlatformError>>,
+    bytes: Spare<Vec<u8>>,
+    done: Spare<Done>,
 }
 
 impl Batches<'_> {
@@ -387,7 +402,10 @@ impl Batches<'_> {
         }
         let (reply, results) = sync_channel(1);
         let job = Job {
-            bytes: std::mem::replace(&mut self.bytes, self.spare.bytes.take(BATCH_BYTES)),
+            bytes: std::mem::replace(
+                &mut self.bytes,
+                self.spare.bytes.take(|| Vec::with_capacity(BATCH_BYTES)),
+            ),
             spans: std::mem::take(&mut self.spans),
             reply,
         };
@@ -402,25 +420,38 @@ fn work(
     read_one: ReadOne,
     shop: &str,
     opts: &SavedOptions,
+    json: bool,
 ) {
     loop {
         let job = match jobs.lock() {
             Ok(jobs) => jobs.recv(),
             Err(_) => return,
         };
-        let Ok(job) = job else { return };
-        let mut orders = spare.orders.take(BATCH_ORDERS);
+        let Ok(mut job) = job else { return };
+        let mut done = spare.done.take(Done::default);
         for &(index, start, end) in &job.spans {
-            let order = read_one(&job.bytes[start..end], index, shop, opts);
-            let failed = order.is_err();
-            orders.push(order);
-            if failed {
-                break;
+            match read_one(&job.bytes[start..end], index, shop, opts) {
+                Ok(order) if json => match serde_json::to_writer(&mut done.json, &order) {
+                    Ok(()) => done.ends.push(done.json.len()),
+                    Err(e) => {
+                        done.failed = Some(
+                            anyhow::Error::new(e)
+                                .context(format!("cannot write order {} as JSON", order.order_id)),
+                        );
+                        break;
+                    }
+                },
+                Ok(order) => done.orders.push(order),
+                Err(e) => {
+                    done.failed = Some(file_error(e));
+                    break;
+                }
             }
         }
+        job.bytes.clear();
         spare.bytes.give(job.bytes);
         // The writer may have stopped: nobody is waiting.
-        let _ = job.reply.send(orders);
+        let _ = job.reply.send(done);
     }
 }
 
@@ -430,19 +461,31 @@ fn work(
 fn write(
     items: Receiver<Item>,
     mut sink: Box<dyn SinkOutput + Send>,
-    spare: &Spare<Result<Order, PlatformError>>,
+    spare: &Spare<Done>,
 ) -> Result<()> {
     for item in items {
         match item {
             Item::Cut(results) => {
-                let Ok(mut orders) = results.recv() else {
+                let Ok(mut done) = results.recv() else {
                     sink.flush()?;
                     anyhow::bail!("a reading thread stopped unexpectedly");
                 };
-                for order in orders.drain(..) {
-                    write_one(sink.as_mut(), order)?;
+                for order in &done.orders {
+                    sink.write(order)?;
                 }
-                spare.give(orders);
+                let mut start = 0;
+                for &end in &done.ends {
+                    sink.write_json(&done.json[start..end])?;
+                    start = end;
+                }
+                if let Some(e) = done.failed.take() {
+                    sink.flush()?;
+                    return Err(e);
+                }
+                done.orders.clear();
+                done.json.clear();
+                done.ends.clear();
+                spare.give(done);
             }
             Item::Whole(deferred) => {
                 for order in deferred {
