@@ -18,15 +18,13 @@ use std::sync::{Arc, Mutex};
 /// The most orders a window of a pull into the mirror holds (the pull loop splits and sizes
 /// windows to it): [`BufferSink`] keeps a window's orders until the window commits, in one
 /// transaction with the shop's mark, so this bounds the pull's memory however many orders it
-/// pulls (issue 18: at about 2.7 KB an order as an [`Order`], a 12,000-order window of
-/// 500-trade pages held some 30 MB; orders are now held as their stored documents, about
-/// 1.6 KB, see [`HeldOrders`]). Two windows are held at once (one commits while the next is
-/// scanned), so what a dense shop's full windows hold over a sparse shop's is the pull's
-/// growth: at 2,400
-/// (windows of 1,200 to 1,800 orders) some 4 to 8 MB, more than the 10% issue 18 allows over
-/// a 10,000-order pull's; at 800 (windows of 400 to 600) about 1.5. Smaller windows cost a
-/// short page each: a few percent more requests on 100-order pages. A platform that reports
-/// no total (vv-tool's `has_next` list) has a window's pass cut once it goes past this.
+/// pulls. Two windows are held at once (one commits while the next is scanned), so what a
+/// dense shop's full windows hold over a sparse shop's is the pull's growth (issue 18: 10%
+/// at most over a 10,000-order pull's). Orders are held as their stored documents, about
+/// 1.6 KB each (as [`Order`] values they took 2.7 KB, see [`HeldOrders`]); windows of 400 to
+/// 600 orders. Smaller windows cost a short page each: a few percent more requests on
+/// 100-order pages. A platform that reports no total (vv-tool's `has_next` list) has a
+/// window's pass cut once it goes past this.
 pub const WINDOW_ORDERS: u64 = 800;
 
 /// The mirror's side of one pull.
