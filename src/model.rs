@@ -34,6 +34,34 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
 }
 
+#[cfg(test)]
+impl Order {
+    /// A paid order with an id and little else, for tests to adjust.
+    pub(crate) fn sample(id: &str) -> Order {
+        Order {
+            platform: "test".into(),
+            shop: "s".into(),
+            order_id: id.into(),
+            source_order_id: None,
+            status: Status::Paid,
+            platform_status: "paid".into(),
+            created_at: None,
+            updated_at: None,
+            paid_at: None,
+            currency: "CNY".into(),
+            total: None,
+            shipping_fee: None,
+            discount: None,
+            buyer: Party::default(),
+            seller: Party::default(),
+            receiver: Receiver::default(),
+            buyer_message: None,
+            seller_memo: None,
+            lines: Vec::new(),
+        }
+    }
+}
+
 /// One line (sub-order) of an order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrderLine {

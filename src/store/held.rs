@@ -77,29 +77,13 @@ impl HeldOrders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Party, Receiver, Status};
+    use crate::model::Status;
 
     fn order(id: &str, memo: &str) -> Order {
         Order {
-            platform: "vvtool".into(),
-            shop: "s".into(),
-            order_id: id.into(),
-            source_order_id: None,
-            status: Status::Paid,
-            platform_status: "WAIT_SELLER_SEND_GOODS".into(),
-            created_at: None,
-            updated_at: None,
-            paid_at: None,
-            currency: "CNY".into(),
             total: Some("12.5".parse().unwrap()),
-            shipping_fee: None,
-            discount: None,
-            buyer: Party::default(),
-            seller: Party::default(),
-            receiver: Receiver::default(),
-            buyer_message: None,
             seller_memo: Some(memo.into()),
-            lines: Vec::new(),
+            ..Order::sample(id)
         }
     }
 

@@ -37,28 +37,7 @@ mod tests {
     use super::*;
 
     fn page(orders: usize, total: Option<u64>, has_next: Option<bool>) -> ListPage {
-        use crate::model::{Order, Party, Receiver, Status};
-        let o = Order {
-            platform: "test".into(),
-            shop: "s".into(),
-            order_id: "1".into(),
-            source_order_id: None,
-            status: Status::Paid,
-            platform_status: "paid".into(),
-            created_at: None,
-            updated_at: None,
-            paid_at: None,
-            currency: "CNY".into(),
-            total: None,
-            shipping_fee: None,
-            discount: None,
-            buyer: Party::default(),
-            seller: Party::default(),
-            receiver: Receiver::default(),
-            buyer_message: None,
-            seller_memo: None,
-            lines: Vec::new(),
-        };
+        let o = crate::model::Order::sample("1");
         ListPage {
             orders: vec![o; orders],
             total,

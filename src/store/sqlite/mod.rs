@@ -625,29 +625,18 @@ pub(crate) fn db_error(db: &str, what: &str, e: sqlx::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Amount, Party, Receiver, Status, Timestamp};
+    use crate::model::{Amount, Status, Timestamp};
 
     fn order(id: &str, status: Status, updated_ms: i64) -> Order {
         Order {
             platform: "taobao-tw".into(),
-            shop: "s".into(),
-            order_id: id.into(),
-            source_order_id: None,
             status,
             platform_status: status.as_str().into(),
             created_at: Timestamp::from_epoch_millis(1_700_000_000_000),
             updated_at: Timestamp::from_epoch_millis(updated_ms),
-            paid_at: None,
             currency: "TWD".into(),
             total: Some(Amount::parse("12.5").unwrap()),
-            shipping_fee: None,
-            discount: None,
-            buyer: Party::default(),
-            seller: Party::default(),
-            receiver: Receiver::default(),
-            buyer_message: None,
-            seller_memo: None,
-            lines: vec![],
+            ..Order::sample(id)
         }
     }
 
