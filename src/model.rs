@@ -547,25 +547,11 @@ mod tests {
     fn order(lines: Vec<OrderLine>, shipping: Option<&str>, total: Option<&str>) -> Order {
         let amount = |s: Option<&str>| s.map(|s| Amount::parse(s).unwrap());
         Order {
-            platform: "p".into(),
-            shop: "s".into(),
-            order_id: "1".into(),
-            source_order_id: None,
-            status: Status::Paid,
             platform_status: "x".into(),
-            created_at: None,
-            updated_at: None,
-            paid_at: None,
-            currency: "CNY".into(),
             total: amount(total),
             shipping_fee: amount(shipping),
-            discount: None,
-            buyer: Party::default(),
-            seller: Party::default(),
-            receiver: Receiver::default(),
-            buyer_message: None,
-            seller_memo: None,
             lines,
+            ..Order::sample("1")
         }
     }
 
