@@ -19,7 +19,8 @@
 #      (parts m and f: bench/lib/fleet.sh; PLATFORMS does not apply, every shop is pulled)
 #   r  flat memory (issue 18): peak RSS of the pull process at 10,000 and 1,000,000 orders to
 #      NDJSON, JSON, CSV and `--db sqlite:FILE`, one cell at a time (R_SIZES, R_OUTPUTS; JSON
-#      and CSV above the smallest size only on the platforms in R_WIDE, default all)
+#      and CSV above the smallest size only on the platforms in R_WIDE, default all); the
+#      output `pg` (not in the default R_OUTPUTS) is `--db postgres://` on a cluster of its own
 #
 # Environment (all optional): PLATFORMS, PARTS, QUICK=1, A_ORDERS, LATENCY_MS, B_ORDERS, B_REPS,
 # C_SIZES, C_MAX_SECONDS, A_TIMEOUT, C_TIMEOUT, PROBE_LIMIT, SEED, OUT, BENCH_TMP, KEEP=1,
@@ -549,13 +550,20 @@ part_r() {
                 if [ "$out" = db ]; then
                     fmt=ndjson
                     extra=(--db "sqlite:$db")
+                elif [ "$out" = pg ]; then
+                    # A database of its own per cell, on one cluster started for the part.
+                    [ -n "$PG_ROOT" ] || pg_start || return 1
+                    local pgdb=r_${p//-/_}_$n
+                    pg_createdb "$pgdb" || return 1
+                    fmt=ndjson
+                    extra=(--db "postgres://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/$pgdb")
                 fi
                 # shellcheck disable=SC2046
                 # --give-up-after: its default (10 minutes) is shorter than a million-order pull.
                 local cmd=("$BIN" pull --config "$SB_CFG" --shop "sandbox-$p" $(range_of "$p")
                     --format "$fmt" --rate-limit "$MEM_RATE" --give-up-after "${R_TIMEOUT}s"
                     --summary-json "$sum" -q "${extra[@]}")
-                logcmd /usr/bin/time -v "${cmd[@]}"
+                logcmd /usr/bin/time -v "${cmd[@]//$PG_PASSWORD/***}"
                 say "(r) $p $n $out"
                 local t0 t1 rc
                 t0=$(now_ns)
