@@ -282,11 +282,7 @@ pub fn finish() {
             "{n} more warnings like this one were left out (-v shows them all): {}\n",
             first.trim()
         );
-        // Written when dropped.
-        drop(LineWriter {
-            line: line.into_bytes(),
-            warning: false,
-        });
+        write_line(line.as_bytes());
     }
 }
 
@@ -363,21 +359,20 @@ impl Drop for LineWriter {
                 return;
             }
         }
-        self.write_out();
+        write_line(&self.line);
     }
 }
 
-impl LineWriter {
-    fn write_out(&self) {
-        let bar = BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let line = redact_bytes(&self.line);
-        let write = || {
-            let _ = io::stderr().lock().write_all(&line);
-        };
-        match bar {
-            Some(b) => b.suspend(write),
-            None => write(),
-        }
+/// Write a line to stderr, redacted, above the progress bar if one is drawn.
+fn write_line(line: &[u8]) {
+    let bar = BAR.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let line = redact_bytes(line);
+    let write = || {
+        let _ = io::stderr().lock().write_all(&line);
+    };
+    match bar {
+        Some(b) => b.suspend(write),
+        None => write(),
     }
 }
 

@@ -107,7 +107,8 @@ pub trait Sink {
             "this output cannot carry change-feed keys",
         ))
     }
-    /// Whether [`Sink::write_json`] takes an order's JSON text in place of the order.
+    /// Whether [`Sink::write_json`] and [`Sink::write_change_json`] take an order's JSON
+    /// text in place of the order.
     fn takes_json(&self) -> bool {
         false
     }
@@ -115,6 +116,12 @@ pub trait Sink {
     /// serializes on its reading threads, in parallel). Only where [`Sink::takes_json`].
     fn write_json(&mut self, json: &[u8]) -> io::Result<()> {
         let _ = json;
+        Err(io::Error::other("this output needs the orders themselves"))
+    }
+    /// [`Sink::write_change`] of an order given as its JSON text (the mirror holds a window's
+    /// orders as text). Only where [`Sink::takes_json`].
+    fn write_change_json(&mut self, json: &[u8], change: &str, seq: i64) -> io::Result<()> {
+        let _ = (json, change, seq);
         Err(io::Error::other("this output needs the orders themselves"))
     }
     /// Push everything written so far to the output (before state advances).
@@ -163,6 +170,11 @@ pub fn make_tagged(
 /// pull.
 fn tagged_json(buf: &mut Vec<u8>, order: &Order, change: &str, seq: i64) -> io::Result<()> {
     serde_json::to_writer(&mut *buf, order)?;
+    tag_json(buf, change, seq)
+}
+
+/// [`tagged_json`] for an order already in `buf` as JSON text.
+fn tag_json(buf: &mut Vec<u8>, change: &str, seq: i64) -> io::Result<()> {
     if buf.last() == Some(&b'}') {
         buf.pop();
     }
@@ -209,6 +221,13 @@ impl Sink for NdjsonSink {
     fn write_json(&mut self, json: &[u8]) -> io::Result<()> {
         self.out.write_all(json)?;
         self.out.write_all(b"\n")
+    }
+    fn write_change_json(&mut self, json: &[u8], change: &str, seq: i64) -> io::Result<()> {
+        self.buf.clear();
+        self.buf.extend_from_slice(json);
+        tag_json(&mut self.buf, change, seq)?;
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
@@ -259,6 +278,16 @@ impl Sink for JsonSink {
         self.out
             .write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
         self.out.write_all(json)?;
+        self.count += 1;
+        Ok(())
+    }
+    fn write_change_json(&mut self, json: &[u8], change: &str, seq: i64) -> io::Result<()> {
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
+        self.buf.extend_from_slice(json);
+        tag_json(&mut self.buf, change, seq)?;
+        self.out.write_all(&self.buf)?;
         self.count += 1;
         Ok(())
     }
@@ -518,6 +547,33 @@ mod tests {
         let rows: Vec<::csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].iter().next_back(), Some("2"));
+    }
+
+    #[test]
+    fn an_order_given_as_text_is_written_as_the_order_itself() {
+        let o = order("7", 2);
+        let text = serde_json::to_string(&o).unwrap();
+        for format in [Format::Ndjson, Format::Json] {
+            let written = |as_text: bool| {
+                let mut sink = make_tagged(format, CsvMode::Lines, false, Output::Memory(vec![]));
+                assert!(sink.takes_json());
+                for seq in [1, 2] {
+                    if as_text {
+                        sink.write_change_json(text.as_bytes(), "new", seq).unwrap();
+                        sink.write_json(text.as_bytes()).unwrap();
+                    } else {
+                        sink.write_change(&o, "new", seq).unwrap();
+                        sink.write(&o).unwrap();
+                    }
+                }
+                let Output::Memory(v) = sink.into_output().unwrap() else {
+                    unreachable!("memory output")
+                };
+                v
+            };
+            assert_eq!(written(true), written(false), "{format:?}");
+        }
+        assert!(!make(Format::Csv, CsvMode::Lines, false, Output::Memory(vec![])).takes_json());
     }
 
     #[test]

@@ -67,6 +67,14 @@ impl Sink for ShopWriter<'_> {
         self.written += 1;
         Ok(())
     }
+    fn takes_json(&self) -> bool {
+        self.shared.lock().takes_json()
+    }
+    fn write_change_json(&mut self, json: &[u8], change: &str, seq: i64) -> io::Result<()> {
+        self.shared.lock().write_change_json(json, change, seq)?;
+        self.written += 1;
+        Ok(())
+    }
     fn flush(&mut self) -> io::Result<()> {
         self.shared.lock().flush()
     }

@@ -153,8 +153,15 @@ impl MirrorRun {
             .store
             .stage_window(&self.run, &orders, mark, ledger.as_ref())
             .await?;
+        // JSON and NDJSON take the held text as it is; CSV needs the order read back.
+        let as_text = out.takes_json();
         for c in staged.changes() {
-            out.write_change(&orders.order(c.index)?, c.change.as_str(), c.seq)?;
+            let change = c.change.as_str();
+            if as_text {
+                out.write_change_json(orders.doc(c.index).as_bytes(), change, c.seq)?;
+            } else {
+                out.write_change(&orders.order(c.index)?, change, c.seq)?;
+            }
             match c.change {
                 super::ChangeKind::New => self.new += 1,
                 super::ChangeKind::Updated => self.updated += 1,
