@@ -82,6 +82,28 @@ impl Drop for Lease {
 }
 
 impl PgStore {
+    /// Who holds `shop` whose lease row is locked: most often its holder, committing a window
+    /// (the commit keeps the row locked, for fencing), else a worker taking it right now.
+    async fn locked_by(&self, shop: &str) -> String {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT holder, to_char(expires_at AT TIME ZONE 'UTC', \
+             'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+             FROM shop_leases WHERE shop = $1 AND expires_at > now()",
+        )
+        .bind(shop)
+        .fetch_optional(&self.pool)
+        .await
+        .ok()
+        .flatten();
+        match row {
+            Some((Some(h), until)) if h != self.holder => format!(
+                "worker {h}, whose lease runs until {}",
+                until.unwrap_or_default()
+            ),
+            _ => "another worker, taking it right now".into(),
+        }
+    }
+
     /// Take `shop` for this worker, or `None` when another live worker holds it (or is taking
     /// it right now). A lease whose holder did not renew it in time is taken over. For the
     /// many-shops pull: a shop that is `None` is skipped, not an error.
@@ -111,7 +133,7 @@ impl PgStore {
         // (on another connection) skip the row as if a worker were taking it.
         let Some(row) = row else {
             let _ = tx.rollback().await;
-            return Ok(Err("another worker, taking it right now".into()));
+            return Ok(Err(self.locked_by(shop).await));
         };
         let holder: Option<String> = row.get(0);
         let live: Option<bool> = row.get(1);
