@@ -158,7 +158,7 @@ impl MirrorRun {
         for c in staged.changes() {
             let change = c.change.as_str();
             if as_text {
-                out.write_change_json(orders.doc(c.index).as_bytes(), change, c.seq)?;
+                out.write_change_json(orders.doc(c.index)?.as_bytes(), change, c.seq)?;
             } else {
                 out.write_change(&orders.order(c.index)?, change, c.seq)?;
             }

@@ -77,8 +77,8 @@ impl PgStore {
             if last_of.get(orders.id(index)) != Some(&index) {
                 continue;
             }
-            let o = &orders.order(index)?;
-            let doc = orders.doc(index);
+            let (doc, o) = orders.read(index)?;
+            let (doc, o) = (doc.as_ref(), &o);
             let updated_us = o.updated_at.map(|t| t.at().timestamp_micros());
             let old = stored.get(&o.order_id);
             if let Some((Some(old_us), _)) = old
