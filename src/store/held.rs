@@ -9,7 +9,7 @@
 //! Why a temporary file: two windows are held at once (one commits while the next is
 //! scanned), and a dense shop's windows are full (800 orders, `store::run::WINDOW_ORDERS`)
 //! where a sparse shop's hold a few hundred. Held in memory, that difference was most of a
-//! pull's growth from 10,000 to a million orders (issue 18). Past [`IN_MEMORY`] bytes the
+//! pull's growth from 10,000 to a million orders (issue 18). Past `IN_MEMORY` bytes the
 //! documents go to an unnamed temporary file, which the system removes however the process
 //! ends; the pages it writes are the kernel's cache, not the process's memory.
 

@@ -17,14 +17,13 @@ use std::sync::{Arc, Mutex};
 
 /// The most orders a window of a pull into the mirror holds (the pull loop splits and sizes
 /// windows to it): [`BufferSink`] keeps a window's orders until the window commits, in one
-/// transaction with the shop's mark, so this bounds the pull's memory however many orders it
-/// pulls. Two windows are held at once (one commits while the next is scanned), so what a
-/// dense shop's full windows hold over a sparse shop's is the pull's growth (issue 18: 10%
-/// at most over a 10,000-order pull's). Orders are held as their stored documents, about
-/// 1.6 KB each (as [`Order`] values they took 2.7 KB, see [`HeldOrders`]); windows of 400 to
-/// 600 orders. Smaller windows cost a short page each: a few percent more requests on
-/// 100-order pages. A platform that reports no total (vv-tool's `has_next` list) has a
-/// window's pass cut once it goes past this.
+/// transaction with the shop's mark. Two windows are held at once (one commits while the next
+/// is scanned), as their stored documents, in a temporary file past the first 64 KiB
+/// ([`HeldOrders`]); what a full window still costs in memory (its pages in flight, its
+/// transaction) is what a dense shop's pull takes over a sparse shop's (issue 18: 10% at most
+/// over a 10,000-order pull's). Windows of 400 to 600 orders. Smaller windows cost a short
+/// page each: a few percent more requests on 100-order pages. A platform that reports no
+/// total (vv-tool's `has_next` list) has a window's pass cut once it goes past this.
 pub const WINDOW_ORDERS: u64 = 800;
 
 /// The mirror's side of one pull.
