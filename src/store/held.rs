@@ -11,7 +11,8 @@
 //! where a sparse shop's hold a few hundred. Held in memory, that difference was most of a
 //! pull's growth from 10,000 to a million orders (issue 18). Past `IN_MEMORY` bytes the
 //! documents go to an unnamed temporary file, which the system removes however the process
-//! ends; the pages it writes are the kernel's cache, not the process's memory.
+//! ends, and which no other user can open (no name, mode 0600; `TMPDIR` says where it is
+//! made). The pages it writes are the kernel's cache, not the process's memory.
 
 use super::export::order_from_doc;
 use crate::model::Order;
@@ -20,6 +21,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
+use std::sync::Mutex;
 
 /// How much of a window's documents stays in memory (about 40 orders): past this it goes to
 /// the temporary file, in pieces of about this size.
@@ -34,7 +36,8 @@ pub struct HeldOrders {
     /// The documents, end to end: the first `spilled` bytes in `file`, the rest in `tail`.
     tail: String,
     spilled: u64,
-    file: Option<File>,
+    /// Locked for each read or write: both move the file's offset.
+    file: Option<Mutex<File>>,
     /// Set when the temporary file could not be made or written: the rest stays in memory.
     in_memory_only: bool,
 }
@@ -81,13 +84,14 @@ impl HeldOrders {
         if self.file.is_none() {
             // Unnamed: the system removes it when it is closed, or the process killed.
             match tempfile::tempfile() {
-                Ok(f) => self.file = Some(f),
+                Ok(f) => self.file = Some(Mutex::new(f)),
                 Err(e) => return self.refuse(&e),
             }
         }
-        let Some(mut f) = self.file.as_ref() else {
+        let Some(f) = self.file.as_mut() else {
             return;
         };
+        let f = f.get_mut().unwrap_or_else(|e| e.into_inner());
         // Written at its offset: a failed write leaves what was spilled before whole.
         let written = f
             .seek(SeekFrom::Start(self.spilled))
@@ -133,9 +137,10 @@ impl HeldOrders {
             let at = (doc.start - self.spilled) as usize..(doc.end - self.spilled) as usize;
             return Ok(Cow::Borrowed(&self.tail[at]));
         }
-        let Some(mut f) = self.file.as_ref() else {
+        let Some(f) = self.file.as_ref() else {
             anyhow::bail!("order {} was held in a file that is gone", self.id(index));
         };
+        let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
         let mut bytes = vec![0; (doc.end - doc.start) as usize];
         f.seek(SeekFrom::Start(doc.start))
             .and_then(|_| f.read_exact(&mut bytes))
@@ -245,11 +250,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("held");
         let mut copy = vec![0; spilled as usize];
-        let mut f = held.file.as_ref().unwrap();
+        let f = held.file.as_mut().unwrap().get_mut().unwrap();
         f.seek(SeekFrom::Start(0)).unwrap();
         f.read_exact(&mut copy).unwrap();
         std::fs::write(&path, &copy).unwrap();
-        held.file = Some(File::open(&path).unwrap());
+        held.file = Some(Mutex::new(File::open(&path).unwrap()));
         for o in &orders[100..] {
             held.push(o).unwrap();
         }
