@@ -202,18 +202,22 @@ pub struct NdjsonSink {
     buf: Vec<u8>,
 }
 
-impl Sink for NdjsonSink {
-    fn write(&mut self, order: &Order) -> io::Result<()> {
+impl NdjsonSink {
+    /// One line, the order's text put in the buffer by `fill`.
+    fn line(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<()> {
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, order)?;
+        fill(&mut self.buf)?;
         self.buf.push(b'\n');
         self.out.write_all(&self.buf)
     }
+}
+
+impl Sink for NdjsonSink {
+    fn write(&mut self, order: &Order) -> io::Result<()> {
+        self.line(|buf| Ok(serde_json::to_writer(buf, order)?))
+    }
     fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
-        self.buf.clear();
-        tagged_json(&mut self.buf, order, change, seq)?;
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        self.line(|buf| tagged_json(buf, order, change, seq))
     }
     fn takes_json(&self) -> bool {
         true
@@ -223,11 +227,10 @@ impl Sink for NdjsonSink {
         self.out.write_all(b"\n")
     }
     fn write_change_json(&mut self, json: &[u8], change: &str, seq: i64) -> io::Result<()> {
-        self.buf.clear();
-        self.buf.extend_from_slice(json);
-        tag_json(&mut self.buf, change, seq)?;
-        self.buf.push(b'\n');
-        self.out.write_all(&self.buf)
+        self.line(|buf| {
+            buf.extend_from_slice(json);
+            tag_json(buf, change, seq)
+        })
     }
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
@@ -252,24 +255,25 @@ pub struct JsonSink {
     buf: Vec<u8>,
 }
 
-impl Sink for JsonSink {
-    fn write(&mut self, order: &Order) -> io::Result<()> {
+impl JsonSink {
+    /// One element of the array, the order's text put in the buffer by `fill`.
+    fn element(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<()> {
         self.buf.clear();
         self.buf
             .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
-        serde_json::to_writer(&mut self.buf, order)?;
+        fill(&mut self.buf)?;
         self.out.write_all(&self.buf)?;
         self.count += 1;
         Ok(())
     }
+}
+
+impl Sink for JsonSink {
+    fn write(&mut self, order: &Order) -> io::Result<()> {
+        self.element(|buf| Ok(serde_json::to_writer(buf, order)?))
+    }
     fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
-        self.buf.clear();
-        self.buf
-            .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
-        tagged_json(&mut self.buf, order, change, seq)?;
-        self.out.write_all(&self.buf)?;
-        self.count += 1;
-        Ok(())
+        self.element(|buf| tagged_json(buf, order, change, seq))
     }
     fn takes_json(&self) -> bool {
         true
@@ -282,14 +286,10 @@ impl Sink for JsonSink {
         Ok(())
     }
     fn write_change_json(&mut self, json: &[u8], change: &str, seq: i64) -> io::Result<()> {
-        self.buf.clear();
-        self.buf
-            .extend_from_slice(if self.count == 0 { b"[\n" } else { b",\n" });
-        self.buf.extend_from_slice(json);
-        tag_json(&mut self.buf, change, seq)?;
-        self.out.write_all(&self.buf)?;
-        self.count += 1;
-        Ok(())
+        self.element(|buf| {
+            buf.extend_from_slice(json);
+            tag_json(buf, change, seq)
+        })
     }
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
