@@ -18,11 +18,12 @@
 /// Evaluate `$read` with `$de` bound to a `serde_json::Deserializer` over `$body`: over text
 /// when the body is valid UTF-8 (checked once for the whole body, which is much cheaper than
 /// the byte reader's check of every string), over the bytes otherwise, where the read then
-/// fails at the string that is not UTF-8, as before.
+/// fails at the string that is not UTF-8, as before. The check is `simdutf8`'s: on a file of
+/// Chinese text the standard library's took 5–7% of `normalize`'s time.
 macro_rules! over_body {
     ($body:expr, |$de:ident| $read:expr) => {{
         let body: &[u8] = $body;
-        match std::str::from_utf8(body) {
+        match simdutf8::basic::from_utf8(body) {
             Ok(text) => {
                 let mut $de = serde_json::Deserializer::from_str(text);
                 $read
