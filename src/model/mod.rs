@@ -4,6 +4,10 @@
 //! money is a [`Amount`] (exact decimal, two fraction digits on output, never `f64`); times are
 //! [`Timestamp`]s that carry the platform's offset and precision.
 
+mod json;
+
+pub use json::{OrderJson, write_order};
+
 use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone};
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};

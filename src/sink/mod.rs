@@ -169,7 +169,7 @@ pub fn make_tagged(
 /// closing brace replaced, so the keys come last and the order reads exactly as in a plain
 /// pull.
 fn tagged_json(buf: &mut Vec<u8>, order: &Order, change: &str, seq: i64) -> io::Result<()> {
-    serde_json::to_writer(&mut *buf, order)?;
+    crate::model::write_order(buf, order);
     tag_json(buf, change, seq)
 }
 
@@ -214,7 +214,10 @@ impl NdjsonSink {
 
 impl Sink for NdjsonSink {
     fn write(&mut self, order: &Order) -> io::Result<()> {
-        self.line(|buf| Ok(serde_json::to_writer(buf, order)?))
+        self.line(|buf| {
+            crate::model::write_order(buf, order);
+            Ok(())
+        })
     }
     fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
         self.line(|buf| tagged_json(buf, order, change, seq))
@@ -270,7 +273,10 @@ impl JsonSink {
 
 impl Sink for JsonSink {
     fn write(&mut self, order: &Order) -> io::Result<()> {
-        self.element(|buf| Ok(serde_json::to_writer(buf, order)?))
+        self.element(|buf| {
+            crate::model::write_order(buf, order);
+            Ok(())
+        })
     }
     fn write_change(&mut self, order: &Order, change: &str, seq: i64) -> io::Result<()> {
         self.element(|buf| tagged_json(buf, order, change, seq))

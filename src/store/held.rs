@@ -50,29 +50,29 @@ struct Held {
 
 impl HeldOrders {
     /// Hold these orders (tests, and callers that have them at hand).
-    pub fn of(orders: &[Order]) -> Result<HeldOrders> {
+    pub fn of(orders: &[Order]) -> HeldOrders {
         let mut held = HeldOrders::default();
         for o in orders {
-            held.push(o)?;
+            held.push(o);
         }
-        Ok(held)
+        held
     }
 
     /// Add one order after the others.
-    pub fn push(&mut self, order: &Order) -> serde_json::Result<()> {
-        let doc = serde_json::to_string(order)?;
+    pub fn push(&mut self, order: &Order) {
         let start = self.spilled + self.tail.len() as u64;
-        self.tail.push_str(&doc);
+        let at = self.tail.len();
+        crate::model::write_order(&mut self.tail, order);
+        let len = (self.tail.len() - at) as u64;
         let id_start = self.ids.len();
         self.ids.push_str(&order.order_id);
         self.items.push(Held {
             id: id_start..self.ids.len(),
-            doc: start..start + doc.len() as u64,
+            doc: start..start + len,
         });
         if self.tail.len() >= IN_MEMORY {
             self.spill();
         }
-        Ok(())
     }
 
     /// Move the text in memory to the temporary file. Should that fail, the window stays in
@@ -207,7 +207,7 @@ mod tests {
             unknown,
             order("7", "again"),
         ];
-        let held = HeldOrders::of(&orders).unwrap();
+        let held = HeldOrders::of(&orders);
         assert_eq!(held.len(), 4);
         for (i, o) in orders.iter().enumerate() {
             assert_eq!(held.id(i), o.order_id);
@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn a_large_window_goes_to_a_file_and_reads_back_whole() {
         let orders = many(300);
-        let held = HeldOrders::of(&orders).unwrap();
+        let held = HeldOrders::of(&orders);
         assert!(held.file.is_some());
         assert!(held.spilled > 2 * IN_MEMORY as u64, "{}", held.spilled);
         assert!(held.tail.len() < IN_MEMORY);
@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn a_file_that_cannot_be_written_leaves_the_window_in_memory() {
         let orders = many(300);
-        let mut held = HeldOrders::of(&orders[..100]).unwrap();
+        let mut held = HeldOrders::of(&orders[..100]);
         let spilled = held.spilled;
         assert!(spilled > 0);
         // The same file, opened again for reading only: the next write fails.
@@ -256,7 +256,7 @@ mod tests {
         std::fs::write(&path, &copy).unwrap();
         held.file = Some(Mutex::new(File::open(&path).unwrap()));
         for o in &orders[100..] {
-            held.push(o).unwrap();
+            held.push(o);
         }
         assert!(held.in_memory_only);
         assert_eq!(held.spilled, spilled, "nothing more went to the file");

@@ -133,7 +133,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
             order("B", Status::Paid, 1_790_000_100, "1.50"),
         ];
         let staged = s
-            .stage_window(&run, &HeldOrders::of(&w1).unwrap(), Some(mark), None)
+            .stage_window(&run, &HeldOrders::of(&w1), Some(mark), None)
             .await
             .unwrap();
         let kinds: Vec<_> = staged.changes().iter().map(|c| c.change).collect();
@@ -146,7 +146,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
         // The same content again, even with a newer updated_at: not a change.
         let w2 = vec![order("A", Status::Paid, 1_790_000_200, "260.10")];
         let staged = s
-            .stage_window(&run, &HeldOrders::of(&w2).unwrap(), None, None)
+            .stage_window(&run, &HeldOrders::of(&w2), None, None)
             .await
             .unwrap();
         assert!(staged.changes().is_empty());
@@ -155,7 +155,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
         // A status change is one, naming the keys.
         let w3 = vec![order("A", Status::Shipped, 1_790_000_300, "260.10")];
         let staged = s
-            .stage_window(&run, &HeldOrders::of(&w3).unwrap(), None, None)
+            .stage_window(&run, &HeldOrders::of(&w3), None, None)
             .await
             .unwrap();
         let c = staged.changes().to_vec();
@@ -167,7 +167,7 @@ fn store_mirrors_windows_and_numbers_real_changes() {
         // An older version than the one held is not written back.
         let old = vec![order("A", Status::Paid, 1_790_000_050, "260.10")];
         let staged = s
-            .stage_window(&run, &HeldOrders::of(&old).unwrap(), None, None)
+            .stage_window(&run, &HeldOrders::of(&old), None, None)
             .await
             .unwrap();
         assert!(staged.changes().is_empty());
@@ -269,15 +269,12 @@ fn leases_keep_a_shop_to_one_worker_and_expire() {
             .unwrap()
             .expect("an expired lease is taken over");
         let w = vec![order("A", Status::Paid, 1_790_000_100, "1.00")];
-        let Err(e) = b
-            .stage_window(&run, &HeldOrders::of(&w).unwrap(), None, None)
-            .await
-        else {
+        let Err(e) = b.stage_window(&run, &HeldOrders::of(&w), None, None).await else {
             panic!("a worker that lost its lease wrote a window");
         };
         assert!(format!("{e:#}").contains("lost the lease"), "{e:#}");
         let staged = a
-            .stage_window(&run, &HeldOrders::of(&w).unwrap(), None, None)
+            .stage_window(&run, &HeldOrders::of(&w), None, None)
             .await
             .unwrap();
         staged.commit().await.unwrap();
@@ -301,7 +298,7 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         let _gb = b.lock_shop("s2").await.unwrap();
         let wa = vec![order("A", Status::Paid, 1_790_000_100, "1.00")];
         let staged_a = a
-            .stage_window(&ra, &HeldOrders::of(&wa).unwrap(), None, None)
+            .stage_window(&ra, &HeldOrders::of(&wa), None, None)
             .await
             .unwrap();
         // B's window, with a change, waits for A's numbered window to commit: otherwise B
@@ -310,7 +307,7 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         let staged_b = tokio::spawn(async move {
             let wb = vec![order("B", Status::Paid, 1_790_000_100, "2.00")];
             let staged = b2
-                .stage_window(&rb, &HeldOrders::of(&wb).unwrap(), None, None)
+                .stage_window(&rb, &HeldOrders::of(&wb), None, None)
                 .await
                 .unwrap();
             let seqs: Vec<i64> = staged.changes().iter().map(|c| c.seq).collect();
@@ -328,7 +325,7 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         assert!(seq_b[0] > seq_a);
         // Windows without changes do not wait.
         let staged_a = a
-            .stage_window(&ra, &HeldOrders::of(&wa).unwrap(), None, None)
+            .stage_window(&ra, &HeldOrders::of(&wa), None, None)
             .await
             .unwrap();
         assert!(staged_a.changes().is_empty());
@@ -337,7 +334,7 @@ fn feed_numbers_become_visible_in_order_across_workers() {
         rb.shop = "s2".into();
         let staged_b = tokio::time::timeout(
             Duration::from_secs(2),
-            b.stage_window(&rb, &HeldOrders::of(&wb).unwrap(), None, None),
+            b.stage_window(&rb, &HeldOrders::of(&wb), None, None),
         )
         .await
         .expect("an unchanged window waited")

@@ -431,16 +431,10 @@ fn work(
         let mut done = spare.done.take(Done::default);
         for &(index, start, end) in &job.spans {
             match read_one(&job.bytes[start..end], index, shop, opts) {
-                Ok(order) if json => match serde_json::to_writer(&mut done.json, &order) {
-                    Ok(()) => done.ends.push(done.json.len()),
-                    Err(e) => {
-                        done.failed = Some(
-                            anyhow::Error::new(e)
-                                .context(format!("cannot write order {} as JSON", order.order_id)),
-                        );
-                        break;
-                    }
-                },
+                Ok(order) if json => {
+                    crate::model::write_order(&mut done.json, &order);
+                    done.ends.push(done.json.len());
+                }
                 Ok(order) => done.orders.push(order),
                 Err(e) => {
                     done.failed = Some(file_error(e));

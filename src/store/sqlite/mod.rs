@@ -646,7 +646,7 @@ mod tests {
         orders: &[Order],
         mark: Option<DateTime<Utc>>,
     ) -> Vec<Change> {
-        let held = HeldOrders::of(orders).unwrap();
+        let held = HeldOrders::of(orders);
         let staged = s.stage_window(run, &held, mark, None).await.unwrap();
         let changes = staged.changes().to_vec();
         staged.commit().await.unwrap();
@@ -728,7 +728,7 @@ mod tests {
         let staged = s
             .stage_window(
                 &run,
-                &HeldOrders::of(&[order("2", Status::Paid, 1)]).unwrap(),
+                &HeldOrders::of(&[order("2", Status::Paid, 1)]),
                 Some(Utc::now()),
                 None,
             )
