@@ -218,3 +218,43 @@ fn an_order_larger_than_many_reads_is_cut_whole() {
     assert_eq!(seen.orders[1].1, big);
     serde_json::from_str::<serde_json::Value>(&seen.orders[1].1).unwrap();
 }
+
+/// Where a string that opens at `b[0]` ends, one byte at a time.
+fn string_end_by_bytes(b: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some(i + 1),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+proptest::proptest! {
+    /// Strings of every length around the sixteen-byte steps, with escaped quotes and
+    /// backslashes anywhere (a backslash last of all included): the end is where a byte by
+    /// byte reading puts it, and `None` when the string is cut short.
+    #[test]
+    fn a_string_ends_where_a_byte_by_byte_reading_ends_it(
+        body in proptest::collection::vec(
+            proptest::prop_oneof![
+                8 => proptest::prelude::Just(b"a".to_vec()),
+                2 => proptest::prelude::Just("淘".as_bytes().to_vec()),
+                1 => proptest::prelude::Just(b"\\\"".to_vec()),
+                1 => proptest::prelude::Just(b"\\\\".to_vec()),
+                1 => proptest::prelude::Just(b"\\".to_vec()),
+                1 => proptest::prelude::Just(b"\"".to_vec()),
+            ],
+            0..80,
+        ),
+    ) {
+        let mut b = vec![b'"'];
+        b.extend(body.concat());
+        proptest::prop_assert_eq!(string_end(&b, 0), string_end_by_bytes(&b));
+        for cut in 1..b.len() {
+            proptest::prop_assert_eq!(string_end(&b[..cut], 0), string_end_by_bytes(&b[..cut]));
+        }
+    }
+}
