@@ -236,13 +236,26 @@ fn integer(out: &mut impl OrderJson, n: i64) {
 }
 
 /// The decimal digits of `n`, at least `min` of them (zeros in front).
-fn digits(out: &mut impl OrderJson, mut n: u128, min: usize) {
+fn digits(out: &mut impl OrderJson, n: u128, min: usize) {
     let mut buf = [0u8; 40];
     let mut at = buf.len();
-    while n > 0 || buf.len() - at < min.max(1) {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
+    // Division of a u128 is a library call: amounts and quantities fit a u64.
+    match u64::try_from(n) {
+        Ok(mut n) => {
+            while n > 0 || buf.len() - at < min.max(1) {
+                at -= 1;
+                buf[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
+        Err(_) => {
+            let mut n = n;
+            while n > 0 || buf.len() - at < min.max(1) {
+                at -= 1;
+                buf[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
     }
     for &d in &buf[at..] {
         out.ascii(d);
@@ -266,11 +279,18 @@ fn opt_amount(out: &mut impl OrderJson, a: Option<Amount>) {
     }
     let scale = d.scale() as usize;
     let m = d.mantissa().unsigned_abs();
-    let pow = 10u128.pow(d.scale());
-    digits(out, m / pow, 1);
+    // Split at the point; in u64 when the mantissa fits (every real amount).
+    let (whole, fraction) = match (u64::try_from(m), 10u64.checked_pow(d.scale())) {
+        (Ok(m), Some(pow)) => (u128::from(m / pow), u128::from(m % pow)),
+        _ => {
+            let pow = 10u128.pow(d.scale());
+            (m / pow, m % pow)
+        }
+    };
+    digits(out, whole, 1);
     if scale > 0 {
         out.ascii(b'.');
-        digits(out, m % pow, scale);
+        digits(out, fraction, scale);
     }
     out.ascii(b'"');
 }

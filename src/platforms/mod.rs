@@ -450,13 +450,13 @@ pub fn parse_json_shaped<'a>(
     })
 }
 
-/// [`parse_json`] of a part of an answer found at JSON path `at` (an order cut out of it):
-/// the paths in its errors are the answer's.
+/// [`parse_json`] of a part of an answer found at JSON path `at()` (an order cut out of it):
+/// the paths in its errors are the answer's. The path is only made for an error.
 pub fn parse_json_in<'de, T: serde::Deserialize<'de>>(
     part: &'de [u8],
     platform: &'static str,
     endpoint: &str,
-    at: &str,
+    at: impl FnOnce() -> String,
 ) -> Result<T, PlatformError> {
     parse_json(part, platform, endpoint, None).map_err(|e| match e {
         PlatformError::Malformed {
@@ -470,7 +470,7 @@ pub fn parse_json_in<'de, T: serde::Deserialize<'de>>(
             platform,
             endpoint,
             page,
-            path: format!("{at}{}", path.strip_prefix('$').unwrap_or(&path)),
+            path: format!("{}{}", at(), path.strip_prefix('$').unwrap_or(&path)),
             detail,
             saved_body,
         },

@@ -655,8 +655,8 @@ fn read_one<'a, T: WireOrder<'a>>(
         scheme: None,
         amount_unit: opts.amount_unit.unwrap_or_default(),
     };
-    let at = format!("$.data.data[{index}]");
-    let order: T = crate::platforms::parse_json_in(bytes, endpoint.id(), endpoint.path(), &at)?;
+    let at = || format!("$.data.data[{index}]");
+    let order: T = crate::platforms::parse_json_in(bytes, endpoint.id(), endpoint.path(), at)?;
     order.normalize(&ctx, index, None)
 }
 

@@ -144,8 +144,8 @@ pub(super) fn read_one(
     shop: &str,
     _: &SavedOptions,
 ) -> Result<Order, PlatformError> {
-    let at = format!("$.result.model_list[{index}]");
-    let wire: WireOrder = match parse_json_in(bytes, ID, LIST, &at) {
+    let at = || format!("$.result.model_list[{index}]");
+    let wire: WireOrder = match parse_json_in(bytes, ID, LIST, at) {
         Ok(wire) => wire,
         Err(e) => {
             // Lines lack the order fields: say what the file is rather than what is missing.
