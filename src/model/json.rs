@@ -251,25 +251,25 @@ fn integer(out: &mut impl OrderJson, n: i64) {
 
 /// The decimal digits of `n`, at least `min` of them (zeros in front).
 fn digits(out: &mut impl OrderJson, n: u128, min: usize) {
+    // Division of a u128 is a library call: amounts and quantities fit a u64, and a larger
+    // number is written as its part above 10^19, then the 19 digits below.
+    const E19: u128 = 10_000_000_000_000_000_000;
+    match u64::try_from(n) {
+        Ok(n) => digits_u64(out, n, min),
+        Err(_) => {
+            digits(out, n / E19, min.saturating_sub(19));
+            digits_u64(out, (n % E19) as u64, 19);
+        }
+    }
+}
+
+fn digits_u64(out: &mut impl OrderJson, mut n: u64, min: usize) {
     let mut buf = [0u8; 40];
     let mut at = buf.len();
-    // Division of a u128 is a library call: amounts and quantities fit a u64.
-    match u64::try_from(n) {
-        Ok(mut n) => {
-            while n > 0 || buf.len() - at < min.max(1) {
-                at -= 1;
-                buf[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        }
-        Err(_) => {
-            let mut n = n;
-            while n > 0 || buf.len() - at < min.max(1) {
-                at -= 1;
-                buf[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        }
+    while n > 0 || buf.len() - at < min.max(1) {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
     }
     for &d in &buf[at..] {
         out.ascii(d);
