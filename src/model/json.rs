@@ -283,10 +283,7 @@ fn opt_amount(out: &mut impl OrderJson, a: Option<Amount>) {
         out.text("null");
         return;
     };
-    let mut d = a.value();
-    if d.scale() < 2 {
-        d.rescale(2);
-    }
+    let d = a.printed();
     out.ascii(b'"');
     if d.is_sign_negative() {
         out.ascii(b'-');
@@ -331,37 +328,29 @@ fn time(out: &mut impl OrderJson, t: &Timestamp) {
         out.ascii(b'"');
         return;
     }
-    let two = |out: &mut dyn FnMut(u8), n: u32| {
-        out(b'0' + (n / 10) as u8);
-        out(b'0' + (n % 10) as u8);
-    };
-    let mut put = |b: u8| out.ascii(b);
-    put(b'"');
-    let year = local.year() as u32;
-    two(&mut put, year / 100);
-    two(&mut put, year % 100);
-    put(b'-');
-    two(&mut put, local.month());
-    put(b'-');
-    two(&mut put, local.day());
-    put(b'T');
-    two(&mut put, local.hour());
-    put(b':');
-    two(&mut put, local.minute());
-    put(b':');
-    two(&mut put, local.second());
+    let fixed = |out: &mut _, n: u32, width| digits_u64(out, u64::from(n), width);
+    out.ascii(b'"');
+    fixed(out, local.year() as u32, 4);
+    out.ascii(b'-');
+    fixed(out, local.month(), 2);
+    out.ascii(b'-');
+    fixed(out, local.day(), 2);
+    out.ascii(b'T');
+    fixed(out, local.hour(), 2);
+    out.ascii(b':');
+    fixed(out, local.minute(), 2);
+    out.ascii(b':');
+    fixed(out, local.second(), 2);
     if t.millis {
-        let ms = local.nanosecond() / 1_000_000;
-        put(b'.');
-        put(b'0' + (ms / 100) as u8);
-        two(&mut put, ms % 100);
+        out.ascii(b'.');
+        fixed(out, local.nanosecond() / 1_000_000, 3);
     }
-    put(if offset < 0 { b'-' } else { b'+' });
+    out.ascii(if offset < 0 { b'-' } else { b'+' });
     let minutes = offset.unsigned_abs() / 60;
-    two(&mut put, minutes / 60);
-    put(b':');
-    two(&mut put, minutes % 60);
-    put(b'"');
+    fixed(out, minutes / 60, 2);
+    out.ascii(b':');
+    fixed(out, minutes % 60, 2);
+    out.ascii(b'"');
 }
 
 #[cfg(test)]

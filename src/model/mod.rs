@@ -238,13 +238,20 @@ impl From<Decimal> for Amount {
     }
 }
 
-impl fmt::Display for Amount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Amount {
+    /// The decimal as printed: at least two fraction digits, every digit it holds.
+    fn printed(self) -> Decimal {
         let mut d = self.0;
         if d.scale() < 2 {
             d.rescale(2);
         }
-        write!(f, "{d}")
+        d
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.printed())
     }
 }
 
