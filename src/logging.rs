@@ -10,10 +10,14 @@
 //! A warning repeated for order after order (a field a platform leaves out of every order)
 //! is shown [`SHOWN_REPEATS`] times; the rest are counted and [`finish`] says how many were
 //! left out. Warnings count as the same when they differ only in their digits (order ids,
-//! indexes). `-v` shows every one.
+//! indexes). `-v` shows every one. A warning that can come once per order goes through
+//! [`warn_repeating`], which counts it before the subscriber formats it: a million repeats
+//! left out then cost a million short formats, not a million log lines built and dropped.
 
 use indicatif::ProgressBar;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -286,11 +290,45 @@ pub fn finish() {
     }
 }
 
+/// A warning that may come once per order (a field every order of an answer leaves out).
+/// Counted by its text here, as the subscriber's lines are counted, but before the subscriber
+/// builds a line of it: a repeat left out costs formatting the message and one lookup.
+pub fn warn_repeating(message: fmt::Arguments<'_>) {
+    if !LIMIT_REPEATS.load(Ordering::Relaxed) || !tracing::enabled!(Level::WARN) {
+        tracing::warn!("{message}");
+        return;
+    }
+    thread_local! {
+        static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    TEXT.with_borrow_mut(|text| {
+        use std::fmt::Write as _;
+        text.clear();
+        text.push_str(MESSAGE_KIND);
+        let _ = text.write_fmt(message);
+        let shown = REPEATS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(Repeats::default)
+            .show(text.as_bytes());
+        if shown {
+            tracing::warn!("{}", &text[MESSAGE_KIND.len()..]);
+        }
+    });
+}
+
+/// What a message counted by [`warn_repeating`] starts with among the lines counted: no line
+/// the subscriber writes starts so (they start with a space or an escape), and the rest reads
+/// as the line's own start when the count is said.
+const MESSAGE_KIND: &str = "WARN ";
+
 /// Counts of warnings by their text without digits.
 #[derive(Default)]
 struct Repeats {
     /// Key → (times seen, first line, when first seen).
     seen: HashMap<Vec<u8>, (u64, Vec<u8>, usize)>,
+    /// The key being looked up (kept to save an allocation per warning).
+    key: Vec<u8>,
 }
 
 /// Kinds of warning counted at most: past that, new kinds are all shown.
@@ -299,18 +337,17 @@ const MOST_KINDS: usize = 10_000;
 impl Repeats {
     /// Whether `line` is to be shown.
     fn show(&mut self, line: &[u8]) -> bool {
-        let key: Vec<u8> = line
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_digit())
-            .collect();
+        self.key.clear();
+        self.key
+            .extend(line.iter().copied().filter(|b| !b.is_ascii_digit()));
         let kinds = self.seen.len();
-        if let Some((n, _, _)) = self.seen.get_mut(&key) {
+        if let Some((n, _, _)) = self.seen.get_mut(self.key.as_slice()) {
             *n += 1;
             return *n <= SHOWN_REPEATS;
         }
         if kinds < MOST_KINDS {
-            self.seen.insert(key, (1, line.to_vec(), kinds));
+            self.seen
+                .insert(self.key.clone(), (1, line.to_vec(), kinds));
         }
         true
     }

@@ -27,12 +27,11 @@ impl At<'_> {
     }
 
     pub(super) fn warn(&self, field: &str, what: &str) {
-        tracing::warn!(
-            "{}: order {}: field {field} ({}) {what}; it is left null and the order is kept",
-            self.platform,
-            self.order,
-            self.path(field)
-        );
+        crate::logging::warn_repeating(format_args!(
+            "{}: order {}: field {field} ($.data.data[{}].{field}) {what}; it is left null and \
+             the order is kept",
+            self.platform, self.order, self.index
+        ));
     }
 
     /// A time field; one that does not parse is warned about and null.

@@ -67,11 +67,10 @@ impl At {
     }
 
     fn warn(&self, subject: &str, field: &str, what: &str) {
-        tracing::warn!(
+        crate::logging::warn_repeating(format_args!(
             "{ID} {}: {subject}: {}.{field} {what}",
-            self.endpoint,
-            self.path
-        );
+            self.endpoint, self.path
+        ));
     }
 
     /// An amount the platform gave as text (or a number); missing or unreadable is null

@@ -52,11 +52,11 @@ impl Ctx<'_> {
     }
 
     fn warn(&self, field: &str, detail: &str) {
-        tracing::warn!(
+        crate::logging::warn_repeating(format_args!(
             "{}: {}: {detail}; the field is left null",
             self.platform,
             self.at(field)
-        );
+        ));
     }
 
     /// Text as given (numbers printed exactly); `""` and whitespace are "no value".
