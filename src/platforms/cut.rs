@@ -22,6 +22,8 @@
 
 use std::io::{self, Read};
 
+mod scan;
+
 /// What holds the orders at the end of the path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Container {
@@ -190,28 +192,7 @@ impl<R: Read> Input<R> {
 /// checked: whoever parses it does.
 fn value_len(b: &[u8], at_end: bool) -> Option<usize> {
     match *b.first()? {
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = 0;
-            while i < b.len() {
-                match b[i] {
-                    b'"' => {
-                        i = string_end(b, i)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            None
-        }
+        b'{' | b'[' => scan::bracketed_len(b),
         b'"' => string_end(b, 0),
         _ => match b
             .iter()

@@ -258,3 +258,84 @@ proptest::proptest! {
         }
     }
 }
+
+/// Where the object or array that opens at `b[0]` ends, one byte at a time.
+fn bracketed_len_by_bytes(b: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += string_end_by_bytes(&b[i..])?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A piece of a value: a byte outside strings, or a whole string (which may hold brackets,
+/// quotes and backslash runs of any length).
+fn piece() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let text = proptest::collection::vec(
+        prop_oneof![
+            6 => Just(b"a".to_vec()),
+            2 => Just("淘".as_bytes().to_vec()),
+            2 => Just(b"{[}]".to_vec()),
+            1 => Just(b"\\\"".to_vec()),
+            1 => Just(b"\\\\".to_vec()),
+            1 => Just(b"\\\\\\\\\\\\".to_vec()),
+            1 => Just(b"\\n".to_vec()),
+        ],
+        0..40,
+    )
+    .prop_map(|parts| {
+        let mut s = vec![b'"'];
+        s.extend(parts.concat());
+        s.push(b'"');
+        s
+    });
+    prop_oneof![
+        3 => text,
+        2 => Just(b"{".to_vec()),
+        2 => Just(b"[".to_vec()),
+        2 => Just(b"}".to_vec()),
+        2 => Just(b"]".to_vec()),
+        2 => Just(b",:1 ".to_vec()),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+    /// Values of a few hundred bytes (several blocks), strings in them holding brackets and
+    /// backslash runs across the blocks' edges: the end is where a byte by byte reading puts
+    /// it, also when the value is cut short anywhere.
+    #[test]
+    fn a_value_ends_where_a_byte_by_byte_reading_ends_it(
+        pieces in proptest::collection::vec(piece(), 0..60),
+        open in proptest::prelude::any::<bool>(),
+    ) {
+        let mut b = vec![if open { b'{' } else { b'[' }];
+        b.extend(pieces.concat());
+        b.extend_from_slice(b"]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}");
+        let whole = bracketed_len_by_bytes(&b);
+        proptest::prop_assert_eq!(value_len(&b, true), whole);
+        for cut in 1..b.len() {
+            proptest::prop_assert_eq!(
+                value_len(&b[..cut], false),
+                bracketed_len_by_bytes(&b[..cut]),
+                "cut at {}", cut
+            );
+        }
+    }
+}
