@@ -19,8 +19,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -292,7 +292,8 @@ pub fn finish() {
 
 /// A warning that may come once per order (a field every order of an answer leaves out).
 /// Counted by its text here, as the subscriber's lines are counted, but before the subscriber
-/// builds a line of it: a repeat left out costs formatting the message and one lookup.
+/// builds a line of it. A repeat left out costs formatting the message and comparing it with
+/// the thread's last kind.
 pub fn warn_repeating(message: fmt::Arguments<'_>) {
     if !LIMIT_REPEATS.load(Ordering::Relaxed) || !tracing::enabled!(Level::WARN) {
         tracing::warn!("{message}");
@@ -301,20 +302,57 @@ pub fn warn_repeating(message: fmt::Arguments<'_>) {
     thread_local! {
         static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
     }
+    thread_local! {
+        /// The kind this thread last counted: the next warning is most often of it again,
+        /// and is then counted without the lock and the table.
+        static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
+    }
     TEXT.with_borrow_mut(|text| {
         use std::fmt::Write as _;
         text.clear();
         text.push_str(MESSAGE_KIND);
         let _ = text.write_fmt(message);
-        let shown = REPEATS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert_with(Repeats::default)
-            .show(text.as_bytes());
-        if shown {
+        let seen = LAST.with_borrow_mut(|last| {
+            if let Some(last) = last.as_mut()
+                && last.generation == GENERATION.load(Ordering::Relaxed)
+                && same_kind(&last.key, text.as_bytes())
+            {
+                return last.count.fetch_add(1, Ordering::Relaxed) + 1;
+            }
+            let mut repeats = REPEATS.lock().unwrap_or_else(|e| e.into_inner());
+            let repeats = repeats.get_or_insert_with(Repeats::default);
+            let (seen, count) = repeats.count(text.as_bytes());
+            *last = count.map(|count| Last {
+                key: repeats.key.clone(),
+                count,
+                generation: GENERATION.load(Ordering::Relaxed),
+            });
+            seen
+        });
+        if seen <= SHOWN_REPEATS {
             tracing::warn!("{}", &text[MESSAGE_KIND.len()..]);
         }
     });
+}
+
+/// A thread's last kind of warning: its key and its count in [`Repeats`].
+struct Last {
+    key: Vec<u8>,
+    count: Arc<AtomicU64>,
+    /// [`GENERATION`] when it was looked up: the counts are forgotten once said.
+    generation: u64,
+}
+
+/// How many times the counts of repeats were said and forgotten ([`finish`]).
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `line` is `key` once its digits are left out.
+fn same_kind(key: &[u8], line: &[u8]) -> bool {
+    let mut rest = key.iter();
+    line.iter()
+        .filter(|b| !b.is_ascii_digit())
+        .all(|b| rest.next() == Some(b))
+        && rest.next().is_none()
 }
 
 /// What a message counted by [`warn_repeating`] starts with among the lines counted: no line
@@ -325,10 +363,17 @@ const MESSAGE_KIND: &str = "WARN ";
 /// Counts of warnings by their text without digits.
 #[derive(Default)]
 struct Repeats {
-    /// Key → (times seen, first line, when first seen).
-    seen: HashMap<Vec<u8>, (u64, Vec<u8>, usize)>,
-    /// The key being looked up (kept to save an allocation per warning).
+    /// Key → the kind's count, first line, and when first seen.
+    seen: HashMap<Vec<u8>, Kind>,
+    /// The key last looked up (kept to save an allocation per warning).
     key: Vec<u8>,
+}
+
+struct Kind {
+    /// Shared with the threads that last counted this kind ([`warn_repeating`]).
+    count: Arc<AtomicU64>,
+    first: Vec<u8>,
+    order: usize,
 }
 
 /// Kinds of warning counted at most: past that, new kinds are all shown.
@@ -337,29 +382,43 @@ const MOST_KINDS: usize = 10_000;
 impl Repeats {
     /// Whether `line` is to be shown.
     fn show(&mut self, line: &[u8]) -> bool {
+        self.count(line).0 <= SHOWN_REPEATS
+    }
+
+    /// Count `line`: how many of its kind were seen, itself included, and the count (`None`
+    /// when there are too many kinds to count one more).
+    fn count(&mut self, line: &[u8]) -> (u64, Option<Arc<AtomicU64>>) {
         self.key.clear();
         self.key
             .extend(line.iter().copied().filter(|b| !b.is_ascii_digit()));
         let kinds = self.seen.len();
-        if let Some((n, _, _)) = self.seen.get_mut(self.key.as_slice()) {
-            *n += 1;
-            return *n <= SHOWN_REPEATS;
+        if let Some(kind) = self.seen.get(self.key.as_slice()) {
+            let seen = kind.count.fetch_add(1, Ordering::Relaxed) + 1;
+            return (seen, Some(kind.count.clone()));
         }
-        if kinds < MOST_KINDS {
-            self.seen
-                .insert(self.key.clone(), (1, line.to_vec(), kinds));
+        if kinds >= MOST_KINDS {
+            return (1, None);
         }
-        true
+        let count = Arc::new(AtomicU64::new(1));
+        let kind = Kind {
+            count: count.clone(),
+            first: line.to_vec(),
+            order: kinds,
+        };
+        self.seen.insert(self.key.clone(), kind);
+        (1, Some(count))
     }
 
     /// (count left out, first line) of each kind with some left out, in the order first
     /// seen; forgets them.
     fn left_out(&mut self) -> Vec<(u64, Vec<u8>)> {
+        GENERATION.fetch_add(1, Ordering::Relaxed);
         let mut out: Vec<_> = self
             .seen
             .drain()
-            .filter(|(_, (n, _, _))| *n > SHOWN_REPEATS)
-            .map(|(_, (n, first, order))| (order, n - SHOWN_REPEATS, first))
+            .map(|(_, k)| (k.order, k.count.load(Ordering::Relaxed), k.first))
+            .filter(|(_, n, _)| *n > SHOWN_REPEATS)
+            .map(|(order, n, first)| (order, n - SHOWN_REPEATS, first))
             .collect();
         out.sort_by_key(|(order, _, _)| *order);
         out.into_iter().map(|(_, n, first)| (n, first)).collect()
