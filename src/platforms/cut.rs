@@ -5,8 +5,8 @@
 //! known path (`data.items`, `result.model_list`, ...). [`cut`] reads the answer once, in
 //! chunks, and splits it in two:
 //! - each order of the container, handed to [`Cuts::order`] as its own bytes (an order is
-//!   found by counting brackets outside strings, then read by the platform's reader of one
-//!   order, which checks its syntax);
+//!   found by counting brackets outside strings, sixty-four bytes a step ([`scan`]), then
+//!   read by the platform's reader of one order, which checks its syntax);
 //! - the *skeleton*: the answer byte for byte without those orders, so the container reads
 //!   as `[]` (or `{}`). The platform's reader of a whole answer checks the skeleton's
 //!   envelope exactly as it checks a whole answer.
