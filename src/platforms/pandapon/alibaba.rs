@@ -21,7 +21,7 @@
 //! totalAmount; the `discount` field is not read, since it does not hold what was taken off.
 //! A line's total is its `itemAmount` as given.
 
-use super::{At, Ctx, map_status, order_id, quantity, text, value_str};
+use super::{At, Ctx, Sub, map_status, order_id, quantity, text, value_str};
 use crate::error::PlatformError;
 use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status, non_empty};
 use crate::platforms::TextOrNumber;
@@ -138,10 +138,7 @@ impl WireOrder {
         let mut paid_at = None;
         let mut lines = Vec::with_capacity(details.len());
         for (i, d) in details.into_iter().enumerate() {
-            let paid = at.time(
-                d.pay_time.clone(),
-                &format!("orderDetailInfoVOS[{i}].payTime"),
-            );
+            let paid = at.time(d.pay_time.clone(), detail(i, "payTime"));
             paid_at = match (paid_at, paid) {
                 (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
                 (a, b) => a.or(b),
@@ -350,25 +347,30 @@ fn image(at: &At, i: usize, v: Option<&Value>) -> Option<String> {
     {
         return non_empty(Some(s.trim()));
     }
-    let urls: Vec<String> =
-        match at.json_text::<Images>(v, &format!("orderDetailInfoVOS[{i}].productImgUrl"))? {
-            Images::Many(v) => v
-                .into_iter()
-                .filter_map(|u| non_empty(u.as_deref()))
-                .collect(),
-            Images::One(u) => non_empty(Some(&u)).into_iter().collect(),
-        };
+    let urls: Vec<String> = match at.json_text::<Images>(v, detail(i, "productImgUrl"))? {
+        Images::Many(v) => v
+            .into_iter()
+            .filter_map(|u| non_empty(u.as_deref()))
+            .collect(),
+        Images::One(u) => non_empty(Some(&u)).into_iter().collect(),
+    };
     urls.iter()
         .find(|u| !is_thumbnail(u))
         .or(urls.last())
         .cloned()
 }
 
+/// A field of the line `orderDetailInfoVOS[i]`, for warnings.
+fn detail(i: usize, field: &str) -> Sub<'_> {
+    Sub {
+        list: "orderDetailInfoVOS",
+        i,
+        field,
+    }
+}
+
 fn line(at: &At, i: usize, d: WireDetail) -> OrderLine {
-    let skus: Option<Vec<WireSku>> = at.json_text(
-        d.sku_infos.as_ref(),
-        &format!("orderDetailInfoVOS[{i}].skuInfos"),
-    );
+    let skus: Option<Vec<WireSku>> = at.json_text(d.sku_infos.as_ref(), detail(i, "skuInfos"));
     OrderLine {
         line_id: text(d.id).unwrap_or_default(),
         product_id: text(d.product_id),
@@ -383,11 +385,8 @@ fn line(at: &At, i: usize, d: WireDetail) -> OrderLine {
             })
             .collect(),
         quantity: quantity(d.quantity),
-        unit_price: at.fen(d.price, &format!("orderDetailInfoVOS[{i}].price")),
-        total: at.fen(
-            d.item_amount,
-            &format!("orderDetailInfoVOS[{i}].itemAmount"),
-        ),
+        unit_price: at.fen(d.price, detail(i, "price")),
+        total: at.fen(d.item_amount, detail(i, "itemAmount")),
         status: None,
         platform_status: text(d.status),
         refund_status: None,

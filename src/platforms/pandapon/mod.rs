@@ -33,7 +33,7 @@ mod scheme;
 mod taobao;
 
 use envelope::{Ctx, Head, api_error, malformed, value_text};
-use read::{At, OrderedPairs, order_id, quantity, text, tree_str, value_str};
+use read::{At, OrderedPairs, Sub, order_id, quantity, text, tree_str, value_str};
 pub use scheme::{AmountUnit, Scheme, nonce};
 
 use super::cut::{Container, ListAt};

@@ -22,11 +22,11 @@ pub(super) struct At<'a> {
 
 impl At<'_> {
     /// The JSON path of one of the order's fields.
-    pub(super) fn path(&self, field: &str) -> String {
+    pub(super) fn path(&self, field: impl fmt::Display + Copy) -> String {
         format!("$.data.data[{}].{field}", self.index)
     }
 
-    pub(super) fn warn(&self, field: &str, what: &str) {
+    pub(super) fn warn(&self, field: impl fmt::Display + Copy, what: &str) {
         crate::logging::warn_repeating(format_args!(
             "{}: order {}: field {field} ($.data.data[{}].{field}) {what}; it is left null and \
              the order is kept",
@@ -35,7 +35,11 @@ impl At<'_> {
     }
 
     /// A time field; one that does not parse is warned about and null.
-    pub(super) fn time(&self, v: Option<TextOrNumber>, field: &str) -> Option<Timestamp> {
+    pub(super) fn time(
+        &self,
+        v: Option<TextOrNumber>,
+        field: impl fmt::Display + Copy,
+    ) -> Option<Timestamp> {
         let s = text(v)?;
         let t = parse_time(&s);
         if t.is_none() {
@@ -49,7 +53,11 @@ impl At<'_> {
 
     /// An integer amount in fen; a missing one, or anything but a whole number, is warned
     /// about and null (never 0.00).
-    pub(super) fn fen(&self, v: Option<TextOrNumber>, field: &str) -> Option<Amount> {
+    pub(super) fn fen(
+        &self,
+        v: Option<TextOrNumber>,
+        field: impl fmt::Display + Copy,
+    ) -> Option<Amount> {
         let Some(v) = v.filter(|v| !is_blank(v)) else {
             self.warn(field, "is missing");
             return None;
@@ -74,7 +82,7 @@ impl At<'_> {
         ctx: &Ctx,
         page: Option<u32>,
         v: Option<TextOrNumber>,
-        field: &str,
+        field: impl fmt::Display + Copy,
     ) -> Result<Option<Amount>, PlatformError> {
         let Some(v) = v.filter(|v| !is_blank(v)) else {
             self.warn(field, "is missing");
@@ -119,7 +127,7 @@ impl At<'_> {
     pub(super) fn json_text<T: DeserializeOwned>(
         &self,
         v: Option<&Value>,
-        field: &str,
+        field: impl fmt::Display + Copy,
     ) -> Option<T> {
         let parsed = match v? {
             Value::Null => return None,
@@ -135,7 +143,7 @@ impl At<'_> {
     pub(super) fn json_tree_in<'v>(
         &self,
         v: Option<&'v Json<'_>>,
-        field: &str,
+        field: impl fmt::Display + Copy,
         shape: &'static dyn Shape,
     ) -> Option<Json<'v>> {
         let parsed = match v? {
@@ -154,7 +162,7 @@ impl At<'_> {
     pub(super) fn json_text_in_tree<T: DeserializeOwned>(
         &self,
         v: &Json<'_>,
-        field: &str,
+        field: impl fmt::Display + Copy,
     ) -> Option<T> {
         let parsed = match v {
             Json::Null => return None,
@@ -169,12 +177,27 @@ impl At<'_> {
     pub(super) fn or_warn<T>(
         &self,
         parsed: serde_json::Result<Option<T>>,
-        field: &str,
+        field: impl fmt::Display + Copy,
     ) -> Option<T> {
         parsed.unwrap_or_else(|e| {
             self.warn(field, &format!("is not the expected JSON text ({e})"));
             None
         })
+    }
+}
+
+/// A field of one element of an order's list (`subOrderVOS[2].purchaseAmount`): written out
+/// only when a warning or an error names it, not for every order read.
+#[derive(Clone, Copy)]
+pub(super) struct Sub<'a> {
+    pub(super) list: &'static str,
+    pub(super) i: usize,
+    pub(super) field: &'a str,
+}
+
+impl fmt::Display for Sub<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}].{}", self.list, self.i, self.field)
     }
 }
 

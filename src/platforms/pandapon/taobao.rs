@@ -16,7 +16,9 @@
 //! (as PandaPon's 1688 line amounts are); null while any of them is (an unpaid order's
 //! sub-orders have none in the seed).
 
-use super::{At, Ctx, OrderedPairs, map_status, order_id, quantity, text, tree_str, value_str};
+use super::{
+    At, Ctx, OrderedPairs, Sub, map_status, order_id, quantity, text, tree_str, value_str,
+};
 use crate::error::PlatformError;
 use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status};
 use crate::platforms::json::{EVERYTHING, Json, Shape};
@@ -149,7 +151,7 @@ impl WireOrder<'_> {
                 ctx,
                 page,
                 own(s.domestic_post_fee.clone()),
-                &format!("subOrderVOS[{i}].domesticPostFee"),
+                sub_order(i, "domesticPostFee"),
             )?;
             shipping = shipping
                 .zip(fee)
@@ -265,6 +267,15 @@ impl Shape for SubOrderResult {
     }
 }
 
+/// A field of the sub-order `subOrderVOS[i]`, for warnings and errors.
+fn sub_order(i: usize, field: &str) -> Sub<'_> {
+    Sub {
+        list: "subOrderVOS",
+        i,
+        field,
+    }
+}
+
 fn line(
     ctx: &Ctx,
     page: Option<u32>,
@@ -272,15 +283,19 @@ fn line(
     i: usize,
     s: WireSubOrder<'_>,
 ) -> Result<OrderLine, PlatformError> {
-    let field = format!("subOrderVOS[{i}].subOrderResult");
-    let result = at.json_tree_in(s.sub_order_result.as_ref(), &field, &SubOrderResult);
+    let field = |field| sub_order(i, field);
+    let result = at.json_tree_in(
+        s.sub_order_result.as_ref(),
+        field("subOrderResult"),
+        &SubOrderResult,
+    );
     let options = result.as_ref().and_then(|r| r.get("option_fields"));
     let props: Option<OrderedPairs> = options.and_then(|o| {
         let (key, v) = match o.get("zh") {
-            Some(v) if *v != Json::Null => ("zh", v),
-            _ => ("en", o.get("en")?),
+            Some(v) if *v != Json::Null => ("subOrderResult.option_fields.zh", v),
+            _ => ("subOrderResult.option_fields.en", o.get("en")?),
         };
-        at.json_text_in_tree(v, &format!("{field}.option_fields.{key}"))
+        at.json_text_in_tree(v, field(key))
     });
     let sku_properties = props
         .map(|p| {
@@ -294,12 +309,7 @@ fn line(
         .unwrap_or_default();
     let from_result = |key: &str| tree_str(result.as_ref().and_then(|r| r.get(key)));
     let platform_status = text(own(s.status)).or_else(|| from_result("status"));
-    let total = at.amount(
-        ctx,
-        page,
-        own(s.purchase_amount),
-        &format!("subOrderVOS[{i}].purchaseAmount"),
-    )?;
+    let total = at.amount(ctx, page, own(s.purchase_amount), field("purchaseAmount"))?;
     Ok(OrderLine {
         line_id: text(own(s.sub_order_id))
             .or_else(|| from_result("sub_purchase_order_id"))
