@@ -300,9 +300,8 @@ pub fn warn_repeating(message: fmt::Arguments<'_>) {
         return;
     }
     thread_local! {
+        /// The message, formatted (kept to save an allocation per warning).
         static TEXT: RefCell<String> = const { RefCell::new(String::new()) };
-    }
-    thread_local! {
         /// The kind this thread last counted: the next warning is most often of it again,
         /// and is then counted without the lock and the table.
         static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
