@@ -21,97 +21,144 @@
 //! totalAmount; the `discount` field is not read, since it does not hold what was taken off.
 //! A line's total is its `itemAmount` as given.
 
-use super::{At, Ctx, Sub, map_status, order_id, quantity, text, value_str};
+use super::{At, Ctx, Sub, json_source, map_status, order_id, quantity, text, text_of, tree_str};
 use crate::error::PlatformError;
 use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status, non_empty};
-use crate::platforms::TextOrNumber;
+use crate::platforms::json::Json;
+use crate::platforms::{TextOrNumber, TextOrNumberRef as Raw};
 use serde::Deserialize;
-use serde_json::Value;
+use std::borrow::Cow;
 
+/// The owned value of a field, for the helpers shared with the Taobao page.
+fn own(v: Option<Raw<'_>>) -> Option<TextOrNumber> {
+    v.map(Raw::owned)
+}
+
+/// Read on one thread and normalized on another, as the Taobao page's: text borrows from the
+/// body, and the JSON texts are parsed into structs that borrow from their unescaped text, so
+/// what an order allocates is mostly what its normalized form keeps.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct WireOrder {
-    id: Option<TextOrNumber>,
-    order_no: Option<TextOrNumber>,
-    tb_order_id: Option<TextOrNumber>,
-    product_amount: Option<TextOrNumber>,
-    shipping_fee: Option<TextOrNumber>,
-    total_amount: Option<TextOrNumber>,
-    refund_amount: Option<TextOrNumber>,
-    receiver: Option<Value>,
-    warehouse_address_info: Option<Value>,
-    sub_buyer_login_id: Option<TextOrNumber>,
-    seller_login_id: Option<TextOrNumber>,
-    order_status: Option<TextOrNumber>,
-    pay_status: Option<TextOrNumber>,
-    refund_status: Option<TextOrNumber>,
-    message: Option<TextOrNumber>,
-    user_id: Option<TextOrNumber>,
-    user_name: Option<TextOrNumber>,
-    create_time: Option<TextOrNumber>,
-    #[serde(rename = "orderDetailInfoVOS")]
-    details: Option<Vec<WireDetail>>,
+pub(super) struct WireOrder<'a> {
+    #[serde(borrow)]
+    id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    order_no: Option<Raw<'a>>,
+    #[serde(borrow)]
+    tb_order_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    product_amount: Option<Raw<'a>>,
+    #[serde(borrow)]
+    shipping_fee: Option<Raw<'a>>,
+    #[serde(borrow)]
+    total_amount: Option<Raw<'a>>,
+    #[serde(borrow)]
+    refund_amount: Option<Raw<'a>>,
+    #[serde(borrow)]
+    receiver: Option<Json<'a>>,
+    #[serde(borrow)]
+    warehouse_address_info: Option<Json<'a>>,
+    #[serde(borrow)]
+    sub_buyer_login_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    seller_login_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    order_status: Option<Raw<'a>>,
+    #[serde(borrow)]
+    pay_status: Option<Raw<'a>>,
+    #[serde(borrow)]
+    refund_status: Option<Raw<'a>>,
+    #[serde(borrow)]
+    message: Option<Raw<'a>>,
+    #[serde(borrow)]
+    user_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    user_name: Option<Raw<'a>>,
+    #[serde(borrow)]
+    create_time: Option<Raw<'a>>,
+    #[serde(borrow, rename = "orderDetailInfoVOS")]
+    details: Option<Vec<WireDetail<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireDetail {
-    id: Option<TextOrNumber>,
-    product_id: Option<TextOrNumber>,
-    name: Option<String>,
-    quantity: Option<TextOrNumber>,
-    sku_id: Option<TextOrNumber>,
-    spec_id: Option<TextOrNumber>,
-    item_amount: Option<TextOrNumber>,
-    price: Option<TextOrNumber>,
-    status: Option<TextOrNumber>,
-    sku_infos: Option<Value>,
-    pay_time: Option<TextOrNumber>,
-    product_img_url: Option<Value>,
+struct WireDetail<'a> {
+    #[serde(borrow)]
+    id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    product_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    quantity: Option<Raw<'a>>,
+    #[serde(borrow)]
+    sku_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    spec_id: Option<Raw<'a>>,
+    #[serde(borrow)]
+    item_amount: Option<Raw<'a>>,
+    #[serde(borrow)]
+    price: Option<Raw<'a>>,
+    #[serde(borrow)]
+    status: Option<Raw<'a>>,
+    #[serde(borrow)]
+    sku_infos: Option<Json<'a>>,
+    #[serde(borrow)]
+    pay_time: Option<Raw<'a>>,
+    #[serde(borrow)]
+    product_img_url: Option<Json<'a>>,
 }
 
 /// The `receiver` JSON text.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireReceiver {
-    to_full_name: Option<TextOrNumber>,
-    to_mobile: Option<TextOrNumber>,
-    to_phone: Option<TextOrNumber>,
-    to_post: Option<TextOrNumber>,
-    to_area: Option<TextOrNumber>,
+struct WireReceiver<'t> {
+    #[serde(borrow)]
+    to_full_name: Option<Raw<'t>>,
+    #[serde(borrow)]
+    to_mobile: Option<Raw<'t>>,
+    #[serde(borrow)]
+    to_phone: Option<Raw<'t>>,
+    #[serde(borrow)]
+    to_post: Option<Raw<'t>>,
+    #[serde(borrow)]
+    to_area: Option<Raw<'t>>,
 }
 
 /// The `warehouseAddressInfo` JSON text (only what the receiver lacks is read from it).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct WireWarehouse {
-    full_name: Option<TextOrNumber>,
-    mobile: Option<TextOrNumber>,
-    phone: Option<TextOrNumber>,
-    post_code: Option<TextOrNumber>,
-    province_text: Option<TextOrNumber>,
-    city_text: Option<TextOrNumber>,
-    area_text: Option<TextOrNumber>,
-    town_text: Option<TextOrNumber>,
-    address: Option<TextOrNumber>,
+struct WireWarehouse<'t> {
+    #[serde(borrow)]
+    full_name: Option<Raw<'t>>,
+    #[serde(borrow)]
+    mobile: Option<Raw<'t>>,
+    #[serde(borrow)]
+    phone: Option<Raw<'t>>,
+    #[serde(borrow)]
+    post_code: Option<Raw<'t>>,
+    #[serde(borrow)]
+    province_text: Option<Raw<'t>>,
+    #[serde(borrow)]
+    city_text: Option<Raw<'t>>,
+    #[serde(borrow)]
+    area_text: Option<Raw<'t>>,
+    #[serde(borrow)]
+    town_text: Option<Raw<'t>>,
+    #[serde(borrow)]
+    address: Option<Raw<'t>>,
 }
 
 /// One `skuInfos` entry.
 #[derive(Deserialize)]
-struct WireSku {
-    name: Option<Value>,
-    value: Option<Value>,
+struct WireSku<'t> {
+    #[serde(borrow)]
+    name: Option<Json<'t>>,
+    #[serde(borrow)]
+    value: Option<Json<'t>>,
 }
 
-/// `productImgUrl`: a JSON list of URLs (or one URL).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Images {
-    Many(Vec<Option<String>>),
-    One(String),
-}
-
-impl WireOrder {
+impl WireOrder<'_> {
     pub(super) fn normalize(
         self,
         ctx: &Ctx,
@@ -119,7 +166,7 @@ impl WireOrder {
         page: Option<u32>,
     ) -> Result<Order, PlatformError> {
         let platform = ctx.endpoint.id();
-        let Some(id) = order_id(platform, self.order_no, self.id, index) else {
+        let Some(id) = order_id(platform, own(self.order_no), own(self.id), index) else {
             return Err(super::malformed(
                 ctx,
                 page,
@@ -132,13 +179,13 @@ impl WireOrder {
             order: &id,
             index,
         };
-        let platform_status = text(self.order_status).unwrap_or_default();
-        let refund_status = text(self.refund_status);
+        let platform_status = text(own(self.order_status)).unwrap_or_default();
+        let refund_status = text(own(self.refund_status));
         let details = self.details.unwrap_or_default();
         let mut paid_at = None;
         let mut lines = Vec::with_capacity(details.len());
-        for (i, d) in details.into_iter().enumerate() {
-            let paid = at.time(d.pay_time.clone(), detail(i, "payTime"));
+        for (i, mut d) in details.into_iter().enumerate() {
+            let paid = at.time(own(d.pay_time.take()), detail(i, "payTime"));
             paid_at = match (paid_at, paid) {
                 (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
                 (a, b) => a.or(b),
@@ -147,20 +194,22 @@ impl WireOrder {
             l.refund_status.clone_from(&refund_status);
             lines.push(l);
         }
-        let receiver: Option<WireReceiver> = at.json_text(self.receiver.as_ref(), "receiver");
+        let receiver_text = json_source(self.receiver.as_ref());
+        let receiver: Option<WireReceiver> = at.json_text(receiver_text.as_deref(), "receiver");
+        let warehouse_text = json_source(self.warehouse_address_info.as_ref());
         let warehouse: Option<WireWarehouse> =
-            at.json_text(self.warehouse_address_info.as_ref(), "warehouseAddressInfo");
-        let total = at.fen(self.total_amount, "totalAmount");
-        let shipping_fee = at.fen(self.shipping_fee, "shippingFee");
-        let product_amount = at.fen(self.product_amount, "productAmount");
+            at.json_text(warehouse_text.as_deref(), "warehouseAddressInfo");
+        let total = at.fen(own(self.total_amount), "totalAmount");
+        let shipping_fee = at.fen(own(self.shipping_fee), "shippingFee");
+        let product_amount = at.fen(own(self.product_amount), "productAmount");
         let refund_amount = match self.refund_amount {
             None => None,
-            v => at.fen(v, "refundAmount"),
+            v => at.fen(own(v), "refundAmount"),
         };
         let status = order_status(
             &at,
             &platform_status,
-            text(self.pay_status).as_deref(),
+            text(own(self.pay_status)).as_deref(),
             Refund {
                 status: refund_status.as_deref(),
                 amount: refund_amount,
@@ -170,10 +219,10 @@ impl WireOrder {
         let mut order = Order {
             platform: platform.into(),
             shop: ctx.shop.into(),
-            source_order_id: text(self.tb_order_id),
+            source_order_id: text(own(self.tb_order_id)),
             status,
             platform_status,
-            created_at: at.time(self.create_time, "createTime"),
+            created_at: at.time(own(self.create_time), "createTime"),
             updated_at: None,
             paid_at,
             currency: "CNY".into(),
@@ -181,15 +230,15 @@ impl WireOrder {
             shipping_fee,
             discount: None,
             buyer: Party {
-                id: text(self.user_id),
-                name: text(self.user_name).or_else(|| text(self.sub_buyer_login_id)),
+                id: text(own(self.user_id)),
+                name: text(own(self.user_name)).or_else(|| text(own(self.sub_buyer_login_id))),
             },
             seller: Party {
                 id: None,
-                name: text(self.seller_login_id),
+                name: text(own(self.seller_login_id)),
             },
             receiver: receiver_of(receiver, warehouse),
-            buyer_message: text(self.message),
+            buyer_message: text(own(self.message)),
             seller_memo: None,
             lines,
             order_id: id.clone(),
@@ -257,19 +306,21 @@ fn order_status(at: &At, order_status: &str, pay_status: Option<&str>, refund: R
 /// The receiver from the `receiver` text, completed from `warehouseAddressInfo` (the address
 /// the goods go to, the same place in the seed): `townText` is the town, and is taken off the
 /// front of the street address that `toArea` leaves.
-fn receiver_of(r: Option<WireReceiver>, w: Option<WireWarehouse>) -> Receiver {
+fn receiver_of<'t>(r: Option<WireReceiver<'t>>, w: Option<WireWarehouse<'t>>) -> Receiver {
     if r.is_none() && w.is_none() {
         return Receiver::default();
     }
-    let (state, city, district, address) = match r.as_ref().and_then(|r| text(r.to_area.clone())) {
-        Some(area) => split_area(&area),
-        None => (None, None, None, None),
+    let (state, city, district, address) =
+        match r.as_ref().and_then(|r| text_of(r.to_area.as_ref())) {
+            Some(area) => split_area(&area),
+            None => (None, None, None, None),
+        };
+    let wf = |f: for<'w> fn(&'w WireWarehouse<'t>) -> &'w Option<Raw<'t>>| {
+        w.as_ref().and_then(|w| text_of(f(w).as_ref()))
     };
-    let wf = |f: fn(&WireWarehouse) -> &Option<TextOrNumber>| {
-        w.as_ref().and_then(|w| text(f(w).clone()))
+    let rf = |f: for<'w> fn(&'w WireReceiver<'t>) -> &'w Option<Raw<'t>>| {
+        r.as_ref().and_then(|r| text_of(f(r).as_ref()))
     };
-    let rf =
-        |f: fn(&WireReceiver) -> &Option<TextOrNumber>| r.as_ref().and_then(|r| text(f(r).clone()));
     let town = wf(|w| &w.town_text);
     let address = match (address, &town) {
         (Some(a), Some(t)) => match a.strip_prefix(t.as_str()) {
@@ -340,24 +391,51 @@ fn is_thumbnail(url: &str) -> bool {
     segs.len() > 2 && segs[1..segs.len() - 1].iter().any(|s| scaled(s))
 }
 
-fn image(at: &At, i: usize, v: Option<&Value>) -> Option<String> {
+fn image(at: &At, i: usize, v: Option<&Json>) -> Option<String> {
     // A bare URL instead of a JSON list is taken as it is.
-    if let Some(Value::String(s)) = v
+    if let Some(Json::String(s)) = v
         && s.trim_start().starts_with("http")
     {
         return non_empty(Some(s.trim()));
     }
-    let urls: Vec<String> = match at.json_text::<Images>(v, detail(i, "productImgUrl"))? {
-        Images::Many(v) => v
-            .into_iter()
-            .filter_map(|u| non_empty(u.as_deref()))
-            .collect(),
-        Images::One(u) => non_empty(Some(&u)).into_iter().collect(),
-    };
-    urls.iter()
-        .find(|u| !is_thumbnail(u))
-        .or(urls.last())
-        .cloned()
+    let field = detail(i, "productImgUrl");
+    let text = json_source(v);
+    match at.json_text::<Json>(text.as_deref(), field)? {
+        Json::String(u) => pick_image([u.as_ref()].into_iter()),
+        Json::Array(list)
+            if list
+                .iter()
+                .all(|u| matches!(u, Json::String(_) | Json::Null)) =>
+        {
+            pick_image(list.iter().filter_map(|u| match u {
+                Json::String(u) => Some(u.as_ref()),
+                _ => None,
+            }))
+        }
+        _ => {
+            at.warn(
+                field,
+                "is not the expected JSON text (a list of URLs, or one URL)",
+            );
+            None
+        }
+    }
+}
+
+/// The first full-size image of a list of URLs, else its last (blank ones left out).
+fn pick_image<'u>(urls: impl Iterator<Item = &'u str>) -> Option<String> {
+    let mut last = None;
+    for u in urls {
+        let u = u.trim();
+        if u.is_empty() {
+            continue;
+        }
+        if !is_thumbnail(u) {
+            return Some(u.to_string());
+        }
+        last = Some(u);
+    }
+    last.map(str::to_string)
 }
 
 /// A field of the line `orderDetailInfoVOS[i]`, for warnings.
@@ -370,25 +448,26 @@ fn detail(i: usize, field: &str) -> Sub<'_> {
 }
 
 fn line(at: &At, i: usize, d: WireDetail) -> OrderLine {
-    let skus: Option<Vec<WireSku>> = at.json_text(d.sku_infos.as_ref(), detail(i, "skuInfos"));
+    let sku_text = json_source(d.sku_infos.as_ref());
+    let skus: Option<Vec<WireSku>> = at.json_text(sku_text.as_deref(), detail(i, "skuInfos"));
     OrderLine {
-        line_id: text(d.id).unwrap_or_default(),
-        product_id: text(d.product_id),
-        sku_id: text(d.sku_id).or_else(|| text(d.spec_id)),
-        title: d.name.unwrap_or_default(),
+        line_id: text(own(d.id)).unwrap_or_default(),
+        product_id: text(own(d.product_id)),
+        sku_id: text(own(d.sku_id)).or_else(|| text(own(d.spec_id))),
+        title: d.name.map(Cow::into_owned).unwrap_or_default(),
         sku_properties: skus
             .unwrap_or_default()
             .into_iter()
             .map(|s| SkuProperty {
-                name: value_str(s.name.as_ref()).unwrap_or_default(),
-                value: value_str(s.value.as_ref()).unwrap_or_default(),
+                name: tree_str(s.name.as_ref()).unwrap_or_default(),
+                value: tree_str(s.value.as_ref()).unwrap_or_default(),
             })
             .collect(),
-        quantity: quantity(d.quantity),
-        unit_price: at.fen(d.price, detail(i, "price")),
-        total: at.fen(d.item_amount, detail(i, "itemAmount")),
+        quantity: quantity(own(d.quantity)),
+        unit_price: at.fen(own(d.price), detail(i, "price")),
+        total: at.fen(own(d.item_amount), detail(i, "itemAmount")),
         status: None,
-        platform_status: text(d.status),
+        platform_status: text(own(d.status)),
         refund_status: None,
         carrier: None,
         tracking_number: None,

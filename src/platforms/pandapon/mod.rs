@@ -33,7 +33,9 @@ mod scheme;
 mod taobao;
 
 use envelope::{Ctx, Head, api_error, malformed, value_text};
-use read::{At, OrderedPairs, Sub, order_id, quantity, text, tree_str, value_str};
+use read::{
+    At, OrderedPairs, Sub, json_source, order_id, quantity, text, text_of, tree_str, value_str,
+};
 pub use scheme::{AmountUnit, Scheme, nonce};
 
 use super::cut::{Container, ListAt};
@@ -606,7 +608,7 @@ impl<'a> WireOrder<'a> for taobao::WireOrder<'a> {
     }
 }
 
-impl WireOrder<'_> for alibaba::WireOrder {
+impl<'a> WireOrder<'a> for alibaba::WireOrder<'a> {
     fn normalize(self, ctx: &Ctx, index: usize, page: Option<u32>) -> Result<Order, PlatformError> {
         alibaba::WireOrder::normalize(self, ctx, index, page)
     }

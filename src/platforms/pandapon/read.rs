@@ -5,11 +5,12 @@
 use super::{AmountUnit, Ctx, malformed, parse_time};
 use crate::error::PlatformError;
 use crate::model::{Amount, Timestamp, non_empty, non_empty_owned};
-use crate::platforms::TextOrNumber;
 use crate::platforms::json::{Json, Shape};
+use crate::platforms::{TextOrNumber, TextOrNumberRef};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Where a warning is about: platform, order and its place in the page.
@@ -88,6 +89,13 @@ impl At<'_> {
             self.warn(field, "is missing");
             return Ok(None);
         };
+        // A whole number (most amounts) needs no text; in fen it is exact as it is.
+        if let TextOrNumber::Int(i) = v {
+            return Ok(Some(match ctx.amount_unit {
+                AmountUnit::Yuan => Amount::from(rust_decimal::Decimal::from(i)),
+                AmountUnit::Fen => Amount::from_minor_units(i),
+            }));
+        }
         // A JSON number with a fraction arrives as f64; its shortest round-trip text is the
         // text the platform sent (for up to 15 significant digits), parsed exactly from here.
         let text = v.into_string();
@@ -121,21 +129,15 @@ impl At<'_> {
         }
     }
 
-    /// A JSON value packed in a string. Absent, null and empty are `None` silently; text that
-    /// does not parse is warned about (naming the order and the field) and `None`. A value that
-    /// already arrives as structured JSON is taken as is.
-    pub(super) fn json_text<T: DeserializeOwned>(
+    /// A JSON value packed in a string (its text from [`json_source`]), read into a `T` that
+    /// may borrow from that text. Text that does not parse is warned about (naming the order
+    /// and the field) and `None`.
+    pub(super) fn json_text<'t, T: Deserialize<'t>>(
         &self,
-        v: Option<&Value>,
+        text: Option<&'t str>,
         field: impl fmt::Display + Copy,
     ) -> Option<T> {
-        let parsed = match v? {
-            Value::Null => return None,
-            Value::String(s) if blank_text(s) => return None,
-            Value::String(s) => serde_json::from_str::<Option<T>>(s),
-            other => serde_json::from_value::<Option<T>>(other.clone()),
-        };
-        self.or_warn(parsed, field)
+        self.or_warn(serde_json::from_str::<Option<T>>(text?), field)
     }
 
     /// Like [`At::json_text`], into a tree that borrows from the text and keeps what `shape`
@@ -241,6 +243,28 @@ pub(super) fn text(v: Option<TextOrNumber>) -> Option<String> {
 pub(super) fn blank_text(s: &str) -> bool {
     let s = s.trim();
     s.is_empty() || s == "null"
+}
+
+/// The text of a field that holds JSON packed in a string, for [`At::json_text`]: absent, null,
+/// empty and blank are `None` (silently); a value that already arrives as structured JSON is
+/// written out as text, to be read the same way.
+pub(super) fn json_source<'v>(v: Option<&'v Json<'_>>) -> Option<Cow<'v, str>> {
+    match v? {
+        Json::Null => None,
+        Json::String(s) if blank_text(s) => None,
+        Json::String(s) => Some(Cow::Borrowed(s.as_ref())),
+        other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+/// [`text`] of a borrowed field: trimmed, copied, `None` when blank.
+pub(super) fn text_of(v: Option<&TextOrNumberRef<'_>>) -> Option<String> {
+    match v? {
+        TextOrNumberRef::Text(s) => non_empty(Some(s)),
+        TextOrNumberRef::Int(i) => Some(i.to_string()),
+        TextOrNumberRef::UInt(u) => Some(u.to_string()),
+        TextOrNumberRef::Float(f) => Some(f.to_string()),
+    }
 }
 
 /// [`value_str`] for a value of a borrowed tree.

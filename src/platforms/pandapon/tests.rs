@@ -354,6 +354,58 @@ fn broken_json_text_in_a_1688_order_is_a_warning_not_a_lost_order() {
 }
 
 #[test]
+fn a_1688_line_image_is_the_first_full_size_url_of_its_json_text() {
+    let order = |no: &str, images: Value| {
+        json!({"orderNo": no, "orderStatus": 0, "totalAmount": 100, "productAmount": 100,
+               "shippingFee": 0,
+               "orderDetailInfoVOS": [{"id": "L", "quantity": 1, "price": 100,
+                                       "itemAmount": 100, "productImgUrl": images}]})
+    };
+    let body = envelope(json!([
+        order(
+            "I1",
+            json!("[\"http://x/a.80x80.jpg\", null, \" \", \" http://x/a.jpg \"]")
+        ),
+        order("I2", json!("[\"http://x/b.80x80.jpg\"]")),
+        order("I3", json!("\"http://x/c.jpg\"")),
+        order("I4", json!("http://x/d.jpg")),
+        order("I5", json!(["http://x/e.jpg"])),
+        order("I6", json!("{\"url\": \"http://x/f.jpg\"}")),
+        order("I7", json!("[1]")),
+        order("I8", json!("")),
+    ]));
+    let (orders, log) = warnings(|| normalize_saved(PlatformId::Pandapon1688, &body, "s").unwrap());
+    let images: Vec<Option<&str>> = orders
+        .iter()
+        .map(|o| o.lines[0].image_url.as_deref())
+        .collect();
+    assert_eq!(
+        images,
+        [
+            Some("http://x/a.jpg"),
+            Some("http://x/b.80x80.jpg"),
+            Some("http://x/c.jpg"),
+            Some("http://x/d.jpg"),
+            Some("http://x/e.jpg"),
+            None,
+            None,
+            None,
+        ]
+    );
+    for no in ["I6", "I7"] {
+        assert!(
+            log.contains(&format!(
+                "order {no}: field orderDetailInfoVOS[0].productImgUrl "
+            )),
+            "{no}: {log}"
+        );
+    }
+    for no in ["I1", "I2", "I3", "I4", "I5", "I8"] {
+        assert!(!log.contains(&format!("order {no}:")), "{no}: {log}");
+    }
+}
+
+#[test]
 fn odd_amounts_and_times_are_warned_and_null() {
     let body = envelope(json!([
         {"orderNo": "C1", "orderStatus": 99, "totalAmount": 12.5, "shippingFee": "abc",
