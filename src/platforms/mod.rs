@@ -88,11 +88,13 @@ pub struct Platform {
 }
 
 /// How `normalize` reads a platform's saved list answer as a stream (see [`cut`]): the
-/// orders are cut out of the answer and read one by one with `read_one`; the rest of the
-/// answer (its envelope) is checked by the platform's [`Platform::read_saved`].
+/// orders are cut out of the answer and read in batches, by `read_many` where the platform has
+/// one, else one by one with `read_one`; the rest of the answer (its envelope) is checked by
+/// the platform's [`Platform::read_saved`].
 pub struct SavedList {
     pub at: cut::ListAt,
     pub read_one: ReadOne,
+    pub read_many: Option<ReadMany>,
     /// Told how many orders were cut out of an answer once they are all read, for what is
     /// said once per answer.
     pub after: Option<fn(usize)>,
@@ -103,6 +105,36 @@ pub struct SavedList {
 
 /// Read the order numbered `index`, cut out of a saved list answer.
 pub type ReadOne = fn(&[u8], usize, &str, &SavedOptions) -> Result<Order, PlatformError>;
+
+/// Where an order cut out of a saved list answer is in a batch: its number in the list, and
+/// the start and end of its bytes.
+pub type Span = (usize, usize, usize);
+
+/// Read the orders of a batch (cut out of a saved list answer and put back to back) in order,
+/// each into `emit`, which returns `false` to stop.
+pub type ReadMany =
+    fn(&[u8], &[Span], &str, &SavedOptions, &mut dyn FnMut(Result<Order, PlatformError>) -> bool);
+
+impl SavedList {
+    /// Read a batch with the platform's `read_many`, or order by order.
+    pub fn read(
+        &self,
+        batch: &[u8],
+        spans: &[Span],
+        shop: &str,
+        opts: &SavedOptions,
+        emit: &mut dyn FnMut(Result<Order, PlatformError>) -> bool,
+    ) {
+        if let Some(read_many) = self.read_many {
+            return read_many(batch, spans, shop, opts, emit);
+        }
+        for &(index, start, end) in spans {
+            if !emit((self.read_one)(&batch[start..end], index, shop, opts)) {
+                return;
+            }
+        }
+    }
+}
 
 /// What `normalize` is told besides the answer.
 #[derive(Debug, Default, Clone, Copy)]

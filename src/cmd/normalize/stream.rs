@@ -19,7 +19,7 @@ use super::{file_error, looks_like};
 use crate::error::PlatformError;
 use crate::model::Order;
 use crate::platforms::cut::{self, Cut, CutError, Cuts};
-use crate::platforms::{Deferred, PlatformId, ReadOne, SavedOptions};
+use crate::platforms::{Deferred, PlatformId, SavedList, SavedOptions, Span};
 use crate::sink::SinkOutput;
 use anyhow::{Context, Result};
 use std::cell::Cell;
@@ -115,7 +115,7 @@ const BATCH_BYTES: usize = 512 << 10;
 struct Job {
     bytes: Vec<u8>,
     /// (index in the answer, start, end) in `bytes`.
-    spans: Vec<(usize, usize, usize)>,
+    spans: Vec<Span>,
     reply: SyncSender<Done>,
 }
 
@@ -163,8 +163,8 @@ pub(super) fn normalize(
         let writer = scope.spawn(move || write(to_write, sink, spare_done));
         for _ in 0..workers {
             let (to_read, spare) = (&to_read, &spare);
-            let (read_one, shop, opts) = (list.read_one, answer.shop, answer.opts);
-            scope.spawn(move || work(to_read, spare, read_one, shop, &opts, json));
+            let (shop, opts) = (answer.shop, answer.opts);
+            scope.spawn(move || work(to_read, spare, list, shop, &opts, json));
         }
         let mut batches = Batches {
             jobs,
@@ -346,7 +346,7 @@ struct Batches<'a> {
     jobs: SyncSender<Job>,
     items: SyncSender<Item<'a>>,
     bytes: Vec<u8>,
-    spans: Vec<(usize, usize, usize)>,
+    spans: Vec<Span>,
     /// The writer or the workers stopped: stop cutting.
     closed: bool,
     spare: &'a Spares,
@@ -417,7 +417,7 @@ impl Batches<'_> {
 fn work(
     jobs: &Mutex<Receiver<Job>>,
     spare: &Spares,
-    read_one: ReadOne,
+    list: &SavedList,
     shop: &str,
     opts: &SavedOptions,
     json: bool,
@@ -429,8 +429,8 @@ fn work(
         };
         let Ok(mut job) = job else { return };
         let mut done = spare.done.take(Done::default);
-        for &(index, start, end) in &job.spans {
-            match read_one(&job.bytes[start..end], index, shop, opts) {
+        list.read(&job.bytes, &job.spans, shop, opts, &mut |order| {
+            match order {
                 Ok(order) if json => {
                     crate::model::write_order(&mut done.json, &order);
                     done.ends.push(done.json.len());
@@ -438,10 +438,11 @@ fn work(
                 Ok(order) => done.orders.push(order),
                 Err(e) => {
                     done.failed = Some(file_error(e));
-                    break;
+                    return false;
                 }
             }
-        }
+            true
+        });
         job.bytes.clear();
         spare.bytes.give(job.bytes);
         // The writer may have stopped: nobody is waiting.

@@ -43,7 +43,7 @@ use super::{
     Adapter, ApiRequest, Body, By, ByMode, Call, Exchange, ListOrder, ListPage, Method, PageQuery,
     Platform, PlatformId, PlatformSpec,
 };
-use super::{SavedList, SavedOptions};
+use super::{SavedList, SavedOptions, Span};
 use crate::config::{SecretRef, Shop};
 use crate::error::{PlatformError, usage};
 use crate::model::{Order, Status, Timestamp, platform_offset, warn_unknown_status};
@@ -220,6 +220,9 @@ pub static PLATFORM_TAOBAO: Platform = Platform {
         read_one: |bytes, index, shop, opts| {
             read_one::<taobao::WireOrder>(Endpoint::Taobao, bytes, index, shop, opts)
         },
+        read_many: Some(|batch, spans, shop, opts, emit| {
+            read_many::<taobao::WireOrder>(Endpoint::Taobao, batch, spans, shop, opts, emit)
+        }),
         after: None,
         amount_unit: true,
     },
@@ -241,6 +244,9 @@ pub static PLATFORM_1688: Platform = Platform {
         read_one: |bytes, index, shop, opts| {
             read_one::<alibaba::WireOrder>(Endpoint::Alibaba, bytes, index, shop, opts)
         },
+        read_many: Some(|batch, spans, shop, opts, emit| {
+            read_many::<alibaba::WireOrder>(Endpoint::Alibaba, batch, spans, shop, opts, emit)
+        }),
         after: None,
         amount_unit: false,
     },
@@ -660,6 +666,57 @@ fn read_one<'a, T: WireOrder<'a>>(
     let at = || format!("$.data.data[{index}]");
     let order: T = crate::platforms::parse_json_in(bytes, endpoint.id(), endpoint.path(), at)?;
     order.normalize(&ctx, index, None)
+}
+
+/// The registry's reader of a batch of orders cut out of a saved page: one deserializer reads
+/// them all, so that serde_json's buffer for unescaped text (the JSON texts are full of
+/// escapes) grows once per batch instead of once per order. An order the stream does not read
+/// cleanly, or whose end is not where the cut put it, is read alone by [`read_one`], which
+/// gives its error; the stream starts again after it.
+fn read_many<'a, T: WireOrder<'a>>(
+    endpoint: Endpoint,
+    batch: &'a [u8],
+    spans: &[Span],
+    shop: &str,
+    opts: &SavedOptions,
+    emit: &mut dyn FnMut(Result<Order, PlatformError>) -> bool,
+) {
+    let ctx = Ctx {
+        endpoint,
+        shop,
+        scheme: None,
+        amount_unit: opts.amount_unit.unwrap_or_default(),
+    };
+    let base = spans.first().map_or(0, |s| s.1);
+    let end = spans.last().map_or(0, |s| s.2);
+    // Text not UTF-8 is read order by order, to name the order it is in.
+    let text = simdutf8::basic::from_utf8(&batch[base..end]).ok();
+    let mut stream = None;
+    for &(index, start, end) in spans {
+        let read = text.and_then(|text| {
+            let (from, orders) = match &mut stream {
+                Some(s) => s,
+                None => stream.insert((
+                    start,
+                    serde_json::Deserializer::from_str(text.get(start - base..)?).into_iter::<T>(),
+                )),
+            };
+            match orders.next() {
+                Some(Ok(order)) if *from + orders.byte_offset() == end => Some(order),
+                _ => None,
+            }
+        });
+        let order = match read {
+            Some(order) => order.normalize(&ctx, index, None),
+            None => {
+                stream = None;
+                read_one::<T>(endpoint, &batch[start..end], index, shop, opts)
+            }
+        };
+        if !emit(order) {
+            return;
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -683,3 +683,50 @@ fn repeated_keys_and_odd_codes_read_alike_for_pull_and_normalize() {
 
 #[path = "tests_money.rs"]
 mod money;
+
+#[test]
+fn a_batch_reads_as_its_orders_read_one_by_one() {
+    let orders: [&[u8]; 6] = [
+        br#"{"orderNo":"A1","orderStatus":0,"totalAmount":100,"receiver":"{\"toFullName\":\"z\"}","orderDetailInfoVOS":[{"id":"L1","skuInfos":"[{\"name\":\"c\",\"value\":\"red\"}]"}]}"#,
+        // Space around an order: the stream's end is not the cut's, so it is read alone.
+        br#" {"orderNo":"A2","orderStatus":0,"subOrderVOS":[{"subOrderId":"S","subOrderResult":"{\"title\":\"t\\u00e9\"}"}]} "#,
+        br#"{"orderNo":"A3","orderDetailInfoVOS":5,"subOrderVOS":5}"#,
+        br#"{"orderNo":"A4","createTime":"2025-04-24 17:17:43"}"#,
+        b"{\"orderNo\":\"A5\",\"userName\":\"\xff\"}",
+        br#"{"orderNo":"A6"}"#,
+    ];
+    let mut batch = Vec::new();
+    let mut spans = Vec::new();
+    for (i, o) in orders.iter().enumerate() {
+        let start = batch.len();
+        batch.extend_from_slice(o);
+        spans.push((i + 10, start, batch.len()));
+    }
+    let opts = SavedOptions::default();
+    for list in [&PLATFORM_TAOBAO.saved_list, &PLATFORM_1688.saved_list] {
+        let read_many = list.read_many.expect("PandaPon reads a batch at once");
+        let one: Vec<_> = spans
+            .iter()
+            .map(|&(i, s, e)| {
+                (list.read_one)(&batch[s..e], i, "s", &opts).map_err(|e| e.to_string())
+            })
+            .collect();
+        assert!(one[2].is_err() && one[4].is_err(), "{one:?}");
+        assert!(one[5].is_ok(), "{one:?}");
+        // The batch from each order on: a stream that starts at an error, or after it.
+        for from in 0..spans.len() {
+            let mut many = Vec::new();
+            read_many(&batch, &spans[from..], "s", &opts, &mut |r| {
+                many.push(r.map_err(|e| e.to_string()));
+                true
+            });
+            assert_eq!(many, one[from..], "from order {from}");
+        }
+        let mut seen = 0;
+        read_many(&batch, &spans, "s", &opts, &mut |_| {
+            seen += 1;
+            seen < 2
+        });
+        assert_eq!(seen, 2, "stops when told");
+    }
+}

@@ -104,6 +104,7 @@ pub static PLATFORM: Platform = Platform {
             container: Container::Array,
         },
         read_one: read::read_one,
+        read_many: None,
         amount_unit: false,
         after: None,
     },

@@ -110,6 +110,7 @@ pub static PLATFORM: Platform = Platform {
             container: Container::Numbered,
         },
         read_one: read::read_one,
+        read_many: None,
         amount_unit: false,
         after: None,
     },
