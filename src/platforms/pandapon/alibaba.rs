@@ -185,7 +185,7 @@ impl WireOrder<'_> {
         let mut paid_at = None;
         let mut lines = Vec::with_capacity(details.len());
         for (i, mut d) in details.into_iter().enumerate() {
-            let paid = at.time(own(d.pay_time.take()), detail(i, "payTime"));
+            let paid = at.time(d.pay_time.take(), detail(i, "payTime"));
             paid_at = match (paid_at, paid) {
                 (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
                 (a, b) => a.or(b),
@@ -222,7 +222,7 @@ impl WireOrder<'_> {
             source_order_id: text(own(self.tb_order_id)),
             status,
             platform_status,
-            created_at: at.time(own(self.create_time), "createTime"),
+            created_at: at.time(self.create_time, "createTime"),
             updated_at: None,
             paid_at,
             currency: "CNY".into(),
@@ -387,8 +387,12 @@ fn is_thumbnail(url: &str) -> bool {
                 && h.bytes().all(|b| b.is_ascii_digit())
         })
     };
-    let segs: Vec<&str> = file.split('.').collect();
-    segs.len() > 2 && segs[1..segs.len() - 1].iter().any(|s| scaled(s))
+    // The segments between the name and the extension.
+    let middle = file
+        .split_once('.')
+        .and_then(|(_, rest)| rest.rsplit_once('.'))
+        .map(|(middle, _)| middle);
+    middle.is_some_and(|m| m.split('.').any(scaled))
 }
 
 fn image(at: &At, i: usize, v: Option<&Json>) -> Option<String> {
@@ -521,5 +525,10 @@ mod tests {
         ));
         assert!(is_thumbnail("https://img.alicdn.com/x.jpg_220x220.jpg"));
         assert!(!is_thumbnail("https://img.example.com/sandbox/box.jpg"));
+        assert!(is_thumbnail("x.a.b.80x80.jpg"));
+        assert!(!is_thumbnail("80x80.jpg"), "the name is not a scale");
+        assert!(!is_thumbnail("x.80x80"), "nor the extension");
+        assert!(!is_thumbnail("x..jpg"));
+        assert!(!is_thumbnail("x.80x.jpg"));
     }
 }

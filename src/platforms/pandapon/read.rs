@@ -38,11 +38,18 @@ impl At<'_> {
     /// A time field; one that does not parse is warned about and null.
     pub(super) fn time(
         &self,
-        v: Option<TextOrNumber>,
+        v: Option<TextOrNumberRef<'_>>,
         field: impl fmt::Display + Copy,
     ) -> Option<Timestamp> {
-        let s = text(v)?;
-        let t = parse_time(&s);
+        let s = match v? {
+            TextOrNumberRef::Text(s) => s,
+            number => Cow::Owned(number.owned().into_string()),
+        };
+        let s = s.trim_end();
+        if s.is_empty() {
+            return None;
+        }
+        let t = parse_time(s);
         if t.is_none() {
             self.warn(
                 field,
