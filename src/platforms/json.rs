@@ -275,7 +275,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        // serde_json gives no size; most objects read here hold a few entries, and growing
+        // from nothing to those took three reallocations.
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8).min(4096));
         while let Some(key) = map.next_key_seed(KeySeed)? {
             match self.0.field(&key) {
                 Some(shape) => {
