@@ -23,23 +23,35 @@ pub(super) struct At<'a> {
 
 impl At<'_> {
     /// The JSON path of one of the order's fields.
-    pub(super) fn path(&self, field: impl fmt::Display + Copy) -> String {
+    pub(super) fn path(&self, field: impl FieldName) -> String {
         format!("$.data.data[{}].{field}", self.index)
     }
 
-    pub(super) fn warn(&self, field: impl fmt::Display + Copy, what: &str) {
-        crate::logging::warn_repeating(format_args!(
-            "{}: order {}: field {field} ($.data.data[{}].{field}) {what}; it is left null and \
-             the order is kept",
-            self.platform, self.order, self.index
-        ));
+    pub(super) fn warn(&self, field: impl FieldName, what: &str) {
+        // "{platform}: order {order}: field {field} ($.data.data[{index}].{field}) {what}; it
+        // is left null and the order is kept", written without `core::fmt`: pandapon-taobao's
+        // answers warn once per order.
+        crate::logging::warn_repeating_with(|out| {
+            out.push_str(self.platform);
+            out.push_str(": order ");
+            out.push_str(self.order);
+            out.push_str(": field ");
+            field.push_to(out);
+            out.push_str(" ($.data.data[");
+            out.push_str(itoa::Buffer::new().format(self.index));
+            out.push_str("].");
+            field.push_to(out);
+            out.push_str(") ");
+            out.push_str(what);
+            out.push_str("; it is left null and the order is kept");
+        });
     }
 
     /// A time field; one that does not parse is warned about and null.
     pub(super) fn time(
         &self,
         v: Option<TextOrNumberRef<'_>>,
-        field: impl fmt::Display + Copy,
+        field: impl FieldName,
     ) -> Option<Timestamp> {
         let s = match v? {
             TextOrNumberRef::Text(s) => s,
@@ -61,11 +73,7 @@ impl At<'_> {
 
     /// An integer amount in fen; a missing one, or anything but a whole number, is warned
     /// about and null (never 0.00).
-    pub(super) fn fen(
-        &self,
-        v: Option<TextOrNumber>,
-        field: impl fmt::Display + Copy,
-    ) -> Option<Amount> {
+    pub(super) fn fen(&self, v: Option<TextOrNumber>, field: impl FieldName) -> Option<Amount> {
         let Some(v) = v.filter(|v| !is_blank(v)) else {
             self.warn(field, "is missing");
             return None;
@@ -90,7 +98,7 @@ impl At<'_> {
         ctx: &Ctx,
         page: Option<u32>,
         v: Option<TextOrNumber>,
-        field: impl fmt::Display + Copy,
+        field: impl FieldName,
     ) -> Result<Option<Amount>, PlatformError> {
         let Some(v) = v.filter(|v| !is_blank(v)) else {
             self.warn(field, "is missing");
@@ -142,7 +150,7 @@ impl At<'_> {
     pub(super) fn json_text<'t, T: Deserialize<'t>>(
         &self,
         text: Option<&'t str>,
-        field: impl fmt::Display + Copy,
+        field: impl FieldName,
     ) -> Option<T> {
         self.or_warn(serde_json::from_str::<Option<T>>(text?), field)
     }
@@ -152,7 +160,7 @@ impl At<'_> {
     pub(super) fn json_tree_in<'v>(
         &self,
         v: Option<&'v Json<'_>>,
-        field: impl fmt::Display + Copy,
+        field: impl FieldName,
         shape: &'static dyn Shape,
     ) -> Option<Json<'v>> {
         let parsed = match v? {
@@ -171,7 +179,7 @@ impl At<'_> {
     pub(super) fn json_text_in_tree<T: DeserializeOwned>(
         &self,
         v: &Json<'_>,
-        field: impl fmt::Display + Copy,
+        field: impl FieldName,
     ) -> Option<T> {
         let parsed = match v {
             Json::Null => return None,
@@ -186,12 +194,34 @@ impl At<'_> {
     pub(super) fn or_warn<T>(
         &self,
         parsed: serde_json::Result<Option<T>>,
-        field: impl fmt::Display + Copy,
+        field: impl FieldName,
     ) -> Option<T> {
         parsed.unwrap_or_else(|e| {
             self.warn(field, &format!("is not the expected JSON text ({e})"));
             None
         })
+    }
+}
+
+/// The name of an order's field in warnings: a key of the order (`"totalAmount"`) or a
+/// [`Sub`]; written out only when a warning names it.
+pub(super) trait FieldName: fmt::Display + Copy {
+    fn push_to(self, out: &mut String);
+}
+
+impl FieldName for &str {
+    fn push_to(self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl FieldName for Sub<'_> {
+    fn push_to(self, out: &mut String) {
+        out.push_str(self.list);
+        out.push('[');
+        out.push_str(itoa::Buffer::new().format(self.i));
+        out.push_str("].");
+        out.push_str(self.field);
     }
 }
 

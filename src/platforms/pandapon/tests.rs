@@ -400,6 +400,14 @@ fn a_1688_line_image_is_the_first_full_size_url_of_its_json_text() {
             "{no}: {log}"
         );
     }
+    assert!(
+        log.contains(
+            "pandapon-1688: order I6: field orderDetailInfoVOS[0].productImgUrl \
+             ($.data.data[5].orderDetailInfoVOS[0].productImgUrl) is not the expected JSON text \
+             (a list of URLs, or one URL); it is left null and the order is kept\n"
+        ),
+        "the whole line: {log}"
+    );
     for no in ["I1", "I2", "I3", "I4", "I5", "I8"] {
         assert!(!log.contains(&format!("order {no}:")), "{no}: {log}");
     }
