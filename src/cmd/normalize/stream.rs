@@ -1,9 +1,10 @@
 //! Reading a saved answer as a stream: never whole, its orders written while it is read.
 //!
 //! The answer is cut ([`crate::platforms::cut`]) into its orders and a skeleton (the answer
-//! without them). The orders go in batches to worker threads, which read each with the
-//! platform's reader of one order (and, for JSON and NDJSON, serialize it there too); a
-//! writing thread writes the results in the answer's order.
+//! without them). The orders go in batches to worker threads, which read them with the
+//! platform's reader of a batch, or of one order ([`crate::platforms::SavedList::read`]), and,
+//! for JSON and NDJSON, serialize them there too; a writing thread writes the results in the
+//! answer's order.
 //! The skeleton is read by the platform's reader of a whole answer, which checks the envelope
 //! (`code`, totals) and hands over any order the cut left in it.
 //!
