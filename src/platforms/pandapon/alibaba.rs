@@ -21,18 +21,15 @@
 //! totalAmount; the `discount` field is not read, since it does not hold what was taken off.
 //! A line's total is its `itemAmount` as given.
 
-use super::{At, Ctx, Sub, json_source, map_status, order_id, quantity, text, text_of, tree_str};
+use super::{
+    At, Ctx, Sub, json_source, map_status, order_id, own, quantity, text, text_of, tree_str,
+};
 use crate::error::PlatformError;
 use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status, non_empty};
+use crate::platforms::TextOrNumberRef as Raw;
 use crate::platforms::json::Json;
-use crate::platforms::{TextOrNumber, TextOrNumberRef as Raw};
 use serde::Deserialize;
 use std::borrow::Cow;
-
-/// The owned value of a field, for the helpers shared with the Taobao page.
-fn own(v: Option<Raw<'_>>) -> Option<TextOrNumber> {
-    v.map(Raw::owned)
-}
 
 /// Read on one thread and normalized on another, as the Taobao page's: text borrows from the
 /// body, and the JSON texts are parsed into structs that borrow from their unescaped text, so
@@ -405,7 +402,7 @@ fn image(at: &At, i: usize, v: Option<&Json>) -> Option<String> {
     let field = detail(i, "productImgUrl");
     let text = json_source(v);
     match at.json_text::<Json>(text.as_deref(), field)? {
-        Json::String(u) => pick_image([u.as_ref()].into_iter()),
+        Json::String(u) => pick_image(std::iter::once(u.as_ref())),
         Json::Array(list)
             if list
                 .iter()

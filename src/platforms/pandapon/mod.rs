@@ -34,7 +34,7 @@ mod taobao;
 
 use envelope::{Ctx, Head, api_error, malformed, value_text};
 use read::{
-    At, OrderedPairs, Sub, json_source, order_id, quantity, text, text_of, tree_str, value_str,
+    At, OrderedPairs, Sub, json_source, order_id, own, quantity, text, text_of, tree_str, value_str,
 };
 pub use scheme::{AmountUnit, Scheme, nonce};
 

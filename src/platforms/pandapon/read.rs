@@ -294,6 +294,11 @@ pub(super) fn json_source<'v>(v: Option<&'v Json<'_>>) -> Option<Cow<'v, str>> {
     }
 }
 
+/// The owned value of a borrowed field, for the helpers that take one.
+pub(super) fn own(v: Option<TextOrNumberRef<'_>>) -> Option<TextOrNumber> {
+    v.map(TextOrNumberRef::owned)
+}
+
 /// [`text`] of a borrowed field: trimmed, copied, `None` when blank.
 pub(super) fn text_of(v: Option<&TextOrNumberRef<'_>>) -> Option<String> {
     match v? {

@@ -17,12 +17,12 @@
 //! sub-orders have none in the seed).
 
 use super::{
-    At, Ctx, OrderedPairs, Sub, map_status, order_id, quantity, text, tree_str, value_str,
+    At, Ctx, OrderedPairs, Sub, map_status, order_id, own, quantity, text, tree_str, value_str,
 };
 use crate::error::PlatformError;
 use crate::model::{Amount, Order, OrderLine, Party, Receiver, SkuProperty, Status};
+use crate::platforms::TextOrNumberRef as Raw;
 use crate::platforms::json::{EVERYTHING, Json, Shape};
-use crate::platforms::{TextOrNumber, TextOrNumberRef as Raw};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -109,11 +109,6 @@ struct WireSubOrder<'a> {
     sub_order_result: Option<Json<'a>>,
     #[serde(borrow)]
     refund_status: Option<Raw<'a>>,
-}
-
-/// The owned value of a field, for the helpers shared with the 1688 page.
-fn own(v: Option<Raw<'_>>) -> Option<TextOrNumber> {
-    v.map(Raw::owned)
 }
 
 impl WireOrder<'_> {
