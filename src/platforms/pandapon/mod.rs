@@ -688,9 +688,9 @@ fn read_many<'a, T: WireOrder<'a>>(
         amount_unit: opts.amount_unit.unwrap_or_default(),
     };
     let base = spans.first().map_or(0, |s| s.1);
-    let end = spans.last().map_or(0, |s| s.2);
+    let batch_end = spans.last().map_or(0, |s| s.2);
     // Text not UTF-8 is read order by order, to name the order it is in.
-    let text = simdutf8::basic::from_utf8(&batch[base..end]).ok();
+    let text = simdutf8::basic::from_utf8(&batch[base..batch_end]).ok();
     let mut stream = None;
     for &(index, start, end) in spans {
         let read = text.and_then(|text| {
