@@ -305,7 +305,11 @@ pub fn warn_repeating(message: fmt::Arguments<'_>) {
 /// for every order and can write its message without `core::fmt`, which cost more than the
 /// rest of counting a repeat.
 pub fn warn_repeating_with(write: impl FnOnce(&mut String)) {
-    if !LIMIT_REPEATS.load(Ordering::Relaxed) || !tracing::enabled!(Level::WARN) {
+    // Under `--quiet` no warning is shown or counted: the message is not even written.
+    if !tracing::enabled!(Level::WARN) {
+        return;
+    }
+    if !LIMIT_REPEATS.load(Ordering::Relaxed) {
         let mut text = String::new();
         write(&mut text);
         tracing::warn!("{text}");
