@@ -303,9 +303,8 @@ pub(super) fn own(v: Option<TextOrNumberRef<'_>>) -> Option<TextOrNumber> {
 pub(super) fn text_of(v: Option<&TextOrNumberRef<'_>>) -> Option<String> {
     match v? {
         TextOrNumberRef::Text(s) => non_empty(Some(s)),
-        TextOrNumberRef::Int(i) => Some(i.to_string()),
-        TextOrNumberRef::UInt(u) => Some(u.to_string()),
-        TextOrNumberRef::Float(f) => Some(f.to_string()),
+        // A number has no text to borrow, and copying it costs nothing.
+        number => text(Some(number.clone().owned())),
     }
 }
 
